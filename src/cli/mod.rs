@@ -1,0 +1,31 @@
+//! Command dispatch. Each subcommand lives in its own file with an `Args` struct and a `run`
+//! function returning the process exit code; exit codes are the constants in [`exit`].
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Documented exit codes (README "Exit codes").
+pub mod exit {
+    /// Everything checked conforms / the command succeeded.
+    pub const OK: u8 = 0;
+    /// At least one nonconformance (or lint problem, or failed verification).
+    pub const NONCONFORMANCE: u8 = 1;
+    /// No nonconformance, but some cases could not be decided (transport problems).
+    pub const INCONCLUSIVE: u8 = 3;
+    /// Bad command line or unreadable input.
+    pub const USAGE: u8 = 2;
+}
+
+#[derive(Parser)]
+#[command(name = "cloudconform", version, about = "Conformance harness for cloud key-pair APIs")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {}
+}

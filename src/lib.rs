@@ -1,0 +1,9 @@
+//! cloudconform: a protocol conformance harness for cloud APIs.
+//!
+//! Data flows one way: [`spec`] → `generate` (cases) → `run` (requests, responses) → `check`
+//! (verdicts) → `report`. The `emulator` and the runner share the spec model, the wire
+//! encodings and the signers ([`sign`]), never each other's internals.
+#![forbid(unsafe_code)]
+
+pub mod http;
+pub mod sign;

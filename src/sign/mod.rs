@@ -1,0 +1,1 @@
+//! Request signing and verification for Tencent Cloud and Alibaba Cloud (being built).
