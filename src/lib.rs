@@ -7,3 +7,4 @@
 
 pub mod http;
 pub mod sign;
+pub mod spec;

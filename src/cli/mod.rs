@@ -3,6 +3,8 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod spec_cmd;
+
 /// Documented exit codes (README "Exit codes").
 pub mod exit {
     /// Everything checked conforms / the command succeeded.
@@ -16,16 +18,32 @@ pub mod exit {
 }
 
 #[derive(Parser)]
-#[command(name = "cloudconform", version, about = "Conformance harness for cloud key-pair APIs")]
+#[command(
+    name = "cloudconform",
+    version,
+    about = "Conformance harness for cloud key-pair APIs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Lint, list and show the API specs.
+    Spec(spec_cmd::Args),
+}
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {}
+    let result = match cli.command {
+        Command::Spec(args) => spec_cmd::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(exit::USAGE)
+        }
+    }
 }

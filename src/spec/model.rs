@@ -1,0 +1,812 @@
+//! The spec model: Rust mirror of `specs/spec.schema.json`.
+//!
+//! Files are validated against the meta-schema before they are deserialized here, so these
+//! types stay permissive (no `deny_unknown_fields`) and the meta-schema is the one place that
+//! says what a well-formed spec is.
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The clouds cloudconform knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Tencent,
+    Alibaba,
+}
+
+impl Provider {
+    pub const ALL: [Provider; 2] = [Provider::Tencent, Provider::Alibaba];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Tencent => "tencent",
+            Provider::Alibaba => "alibaba",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Provider> {
+        match s {
+            "tencent" => Some(Provider::Tencent),
+            "alibaba" => Some(Provider::Alibaba),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `provider/service/version/Action`, the stable address of an action spec.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ActionKey {
+    pub provider: Provider,
+    pub service: String,
+    pub version: String,
+    pub action: String,
+}
+
+impl ActionKey {
+    pub fn new(provider: Provider, service: &str, version: &str, action: &str) -> Self {
+        ActionKey {
+            provider,
+            service: service.to_string(),
+            version: version.to_string(),
+            action: action.to_string(),
+        }
+    }
+
+    /// Parse `provider/service/version/Action`.
+    pub fn parse(s: &str) -> Option<ActionKey> {
+        let mut parts = s.trim_matches('/').split('/');
+        let provider = Provider::parse(parts.next()?)?;
+        let service = parts.next()?;
+        let version = parts.next()?;
+        let action = parts.next()?;
+        if parts.next().is_some() {
+            return None;
+        }
+        Some(ActionKey::new(provider, service, version, action))
+    }
+}
+
+impl fmt::Display for ActionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}/{}",
+            self.provider, self.service, self.version, self.action
+        )
+    }
+}
+
+// ---------------------------------------------------------------- provider
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderSpec {
+    pub provider: Provider,
+    pub name: String,
+    pub sources: Vec<String>,
+    pub signing: Vec<SigningMethod>,
+    pub request_styles: Vec<RequestStyle>,
+    pub common_parameters: Vec<CommonParameter>,
+    pub envelopes: Envelopes,
+    pub http_status: HttpStatusRule,
+    pub response_content_type: ContentTypeRule,
+    pub request_id: RequestIdRule,
+    pub skew_seconds: SkewRule,
+    #[serde(default)]
+    pub nonce_replay: Option<NonceRule>,
+    pub size_limits: Vec<SizeLimit>,
+    pub boolean_spellings: BooleanSpellings,
+    pub formats: BTreeMap<String, Format>,
+    pub resources: BTreeMap<String, Resource>,
+    pub errors: Vec<ErrorCode>,
+    #[serde(default)]
+    pub discrepancies: Vec<Discrepancy>,
+    #[serde(default, rename = "$defs")]
+    pub defs: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SigningMethod {
+    pub id: String,
+    pub name: String,
+    pub carrier: String,
+    pub hash: String,
+    #[serde(default)]
+    pub encoding: Option<String>,
+    #[serde(default)]
+    pub signed_headers_min: Vec<String>,
+    #[serde(default)]
+    pub token: Option<String>,
+    pub default: bool,
+    #[serde(default)]
+    pub legacy: bool,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParametersIn {
+    JsonBody,
+    Query,
+    FormBody,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ArrayEncoding {
+    Json,
+    #[serde(rename = "flat-0")]
+    Flat0,
+    PerParameter,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestStyle {
+    pub id: String,
+    pub method: String,
+    #[serde(default)]
+    pub content_type: Option<String>,
+    pub parameters_in: ParametersIn,
+    #[serde(default)]
+    pub common_parameters_in: Option<String>,
+    pub array_encoding: ArrayEncoding,
+    pub signing: Vec<String>,
+    #[serde(default)]
+    pub default: bool,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommonParameter {
+    pub name: String,
+    #[serde(default)]
+    pub header: Option<String>,
+    pub required: Value,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub values: Vec<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelopes {
+    pub success: Value,
+    pub error: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorStatusRule {
+    /// Every error travels with HTTP 200 (Tencent).
+    #[serde(rename = "always_200")]
+    Always200,
+    /// Each code has its own 4xx/5xx status (Alibaba).
+    PerCode,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HttpStatusRule {
+    pub success: u16,
+    pub errors: ErrorStatusRule,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContentTypeRule {
+    pub value: String,
+    pub exact: bool,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RequestIdRule {
+    pub pattern: String,
+    pub example: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SkewRule {
+    pub default: i64,
+    #[serde(default)]
+    pub alternatives: Vec<i64>,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NonceRule {
+    pub rejected: bool,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SizeLimit {
+    pub request_style: String,
+    pub max_bytes: u64,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BooleanSpellings {
+    #[serde(rename = "true")]
+    pub truthy: Vec<String>,
+    #[serde(rename = "false")]
+    pub falsy: Vec<String>,
+    pub source: String,
+}
+
+impl BooleanSpellings {
+    /// Parse a boolean sent as text; `None` when the spelling is not documented.
+    pub fn parse(&self, s: &str) -> Option<bool> {
+        if self.truthy.iter().any(|t| t == s) {
+            Some(true)
+        } else if self.falsy.iter().any(|f| f == s) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Format {
+    pub pattern: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub examples: Vec<String>,
+    #[serde(default)]
+    pub prefix: Option<String>,
+    #[serde(default)]
+    pub body_length: Option<usize>,
+    #[serde(default)]
+    pub body_alphabet: Option<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Resource {
+    pub description: String,
+    #[serde(default)]
+    pub states: Vec<String>,
+    #[serde(default)]
+    pub os: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Discrepancy {
+    pub id: String,
+    pub summary: String,
+    pub sources: Vec<String>,
+    pub truth: String,
+    pub why: String,
+    #[serde(default)]
+    pub configurable: Option<String>,
+}
+
+// ---------------------------------------------------------------- errors
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorCode {
+    pub code: String,
+    pub http_status: u16,
+    #[serde(default)]
+    pub http_status_seen: BTreeMap<String, Vec<String>>,
+    #[serde(default)]
+    pub message: Option<String>,
+    pub description: String,
+    pub listed_by: Vec<String>,
+    #[serde(default)]
+    pub triggers: Vec<Trigger>,
+    #[serde(default = "default_true")]
+    pub provokable: bool,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+impl ErrorCode {
+    /// The message to send: the documented one, else the description.
+    pub fn message_text(&self) -> &str {
+        self.message.as_deref().unwrap_or(&self.description)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "on", rename_all = "snake_case")]
+pub enum Trigger {
+    Parameter {
+        parameter: String,
+        violation: Violation,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    OneOf {
+        group: String,
+        violation: OneOfViolation,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    Precondition {
+        precondition: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    Protocol {
+        condition: ProtocolCondition,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Violation {
+    Missing,
+    Type,
+    Format,
+    TooMany,
+    TooFew,
+    Duplicate,
+    Enum,
+    TooLong,
+    TooShort,
+    MalformedJson,
+    Empty,
+}
+
+impl Violation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Violation::Missing => "missing",
+            Violation::Type => "type",
+            Violation::Format => "format",
+            Violation::TooMany => "too_many",
+            Violation::TooFew => "too_few",
+            Violation::Duplicate => "duplicate",
+            Violation::Enum => "enum",
+            Violation::TooLong => "too_long",
+            Violation::TooShort => "too_short",
+            Violation::MalformedJson => "malformed_json",
+            Violation::Empty => "empty",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OneOfViolation {
+    None,
+    Several,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtocolCondition {
+    UnknownParameter,
+    BadSignature,
+    IncompleteSignature,
+    UnknownAccessKey,
+    ExpiredTimestamp,
+    MalformedTimestamp,
+    ReplayedNonce,
+    BadToken,
+    UnknownAction,
+    UnsupportedVersion,
+    MissingAction,
+    MissingRegion,
+    UnknownRegion,
+    UnsupportedMethod,
+    UnsupportedContentType,
+    RequestTooLarge,
+    Throttled,
+    MalformedBody,
+    PermissionDenied,
+}
+
+impl ProtocolCondition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProtocolCondition::UnknownParameter => "unknown_parameter",
+            ProtocolCondition::BadSignature => "bad_signature",
+            ProtocolCondition::IncompleteSignature => "incomplete_signature",
+            ProtocolCondition::UnknownAccessKey => "unknown_access_key",
+            ProtocolCondition::ExpiredTimestamp => "expired_timestamp",
+            ProtocolCondition::MalformedTimestamp => "malformed_timestamp",
+            ProtocolCondition::ReplayedNonce => "replayed_nonce",
+            ProtocolCondition::BadToken => "bad_token",
+            ProtocolCondition::UnknownAction => "unknown_action",
+            ProtocolCondition::UnsupportedVersion => "unsupported_version",
+            ProtocolCondition::MissingAction => "missing_action",
+            ProtocolCondition::MissingRegion => "missing_region",
+            ProtocolCondition::UnknownRegion => "unknown_region",
+            ProtocolCondition::UnsupportedMethod => "unsupported_method",
+            ProtocolCondition::UnsupportedContentType => "unsupported_content_type",
+            ProtocolCondition::RequestTooLarge => "request_too_large",
+            ProtocolCondition::Throttled => "throttled",
+            ProtocolCondition::MalformedBody => "malformed_body",
+            ProtocolCondition::PermissionDenied => "permission_denied",
+        }
+    }
+}
+
+// ---------------------------------------------------------------- actions
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Seed,
+    Fixture,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionSpec {
+    pub role: Role,
+    pub provider: Provider,
+    pub service: String,
+    pub version: String,
+    pub action: String,
+    pub summary: String,
+    pub source: ActionSource,
+    pub endpoints: Vec<String>,
+    pub methods: Vec<String>,
+    #[serde(default)]
+    pub request_styles: Vec<String>,
+    pub region: RegionRule,
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+    pub parameters: Vec<Parameter>,
+    #[serde(default)]
+    pub one_of: Vec<OneOfGroup>,
+    #[serde(default)]
+    pub preconditions: Vec<Precondition>,
+    #[serde(default)]
+    pub effects: Vec<Effect>,
+    #[serde(default)]
+    pub error_precedence: Vec<String>,
+    pub errors: Vec<ErrorCode>,
+    pub response: ResponseSpec,
+    #[serde(default)]
+    pub fixture: Option<FixtureUse>,
+    #[serde(default)]
+    pub examples: Vec<Example>,
+    #[serde(default)]
+    pub discrepancies: Vec<Discrepancy>,
+}
+
+impl ActionSpec {
+    pub fn key(&self) -> ActionKey {
+        ActionKey::new(self.provider, &self.service, &self.version, &self.action)
+    }
+
+    pub fn parameter(&self, name: &str) -> Option<&Parameter> {
+        self.parameters.iter().find(|p| p.name == name)
+    }
+
+    pub fn precondition(&self, id: &str) -> Option<&Precondition> {
+        self.preconditions.iter().find(|p| p.id == id)
+    }
+
+    pub fn error(&self, code: &str) -> Option<&ErrorCode> {
+        self.errors.iter().find(|e| e.code == code)
+    }
+
+    /// Every error code of this action whose triggers include `trigger` (ignoring notes).
+    pub fn errors_for<'a>(
+        &'a self,
+        matches: impl Fn(&Trigger) -> bool + 'a,
+    ) -> impl Iterator<Item = &'a ErrorCode> + 'a {
+        self.errors
+            .iter()
+            .filter(move |e| e.triggers.iter().any(&matches))
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ActionSource {
+    #[serde(default)]
+    pub seed: Option<String>,
+    pub url: String,
+    #[serde(default)]
+    pub also: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegionRule {
+    pub required: bool,
+    #[serde(default)]
+    pub parameter: Option<String>,
+    #[serde(default)]
+    pub tolerated: bool,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub per_second: u32,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamType {
+    String,
+    Integer,
+    Boolean,
+    Array,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ParamEncoding {
+    /// Tencent: a JSON array in a JSON body, `Name.N` (0-based) in a query or form body.
+    Native,
+    /// One parameter whose value is JSON array text (ECS/ENS `InstanceIds`).
+    JsonString,
+    /// Alibaba `Name.1`, `Name.2`, ...
+    RepeatList,
+    /// `a,b,c`.
+    CommaJoined,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemSpec {
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub min_length: Option<usize>,
+    #[serde(default)]
+    pub max_length: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Reference {
+    pub resource: String,
+    pub by: RefBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RefBy {
+    Id,
+    Name,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Parameter {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    #[serde(default)]
+    pub items: Option<ItemSpec>,
+    #[serde(default)]
+    pub encoding: Option<ParamEncoding>,
+    #[serde(default)]
+    pub location: Option<String>,
+    pub required: bool,
+    #[serde(default)]
+    pub min_items: Option<usize>,
+    #[serde(default)]
+    pub max_items: Option<usize>,
+    #[serde(default)]
+    pub unique_items: bool,
+    #[serde(default)]
+    pub format: Option<String>,
+    #[serde(default)]
+    pub min_length: Option<usize>,
+    #[serde(default)]
+    pub max_length: Option<usize>,
+    #[serde(default, rename = "enum")]
+    pub allowed: Vec<Value>,
+    #[serde(default)]
+    pub minimum: Option<i64>,
+    #[serde(default)]
+    pub maximum: Option<i64>,
+    #[serde(default)]
+    pub default: Option<Value>,
+    #[serde(default)]
+    pub deprecated: Option<String>,
+    #[serde(default)]
+    pub references: Option<Reference>,
+    pub description: String,
+    #[serde(default)]
+    pub example: Option<Value>,
+    pub source: String,
+}
+
+impl Parameter {
+    /// The format that constrains the value (strings) or each item (arrays).
+    pub fn value_format(&self) -> Option<&str> {
+        match self.ty {
+            ParamType::Array => self.items.as_ref().and_then(|i| i.format.as_deref()),
+            _ => self.format.as_deref(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OneOfGroup {
+    pub id: String,
+    pub parameters: Vec<String>,
+    pub at_least: usize,
+    #[serde(default)]
+    pub at_most: Option<usize>,
+    #[serde(default)]
+    pub prefer: Option<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Subject {
+    Parameter { parameter: String },
+    Caller { caller: bool },
+}
+
+impl Subject {
+    pub fn parameter(&self) -> Option<&str> {
+        match self {
+            Subject::Parameter { parameter } => Some(parameter),
+            Subject::Caller { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Requirement {
+    Exists(bool),
+    StateIn(Vec<String>),
+    OsIn(Vec<String>),
+    BoundTo { parameter: String },
+    NotInUse(Vec<String>),
+    Allowed(bool),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Condition {
+    pub parameter: String,
+    pub equals: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    Request,
+    PerItem,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ItemFailure {
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Precondition {
+    pub id: String,
+    pub subject: Subject,
+    pub require: Requirement,
+    #[serde(default)]
+    pub unless: Option<Condition>,
+    pub scope: Scope,
+    #[serde(default)]
+    pub item_failure: Option<ItemFailure>,
+    pub description: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectOp {
+    Unbind,
+    Bind,
+    Delete,
+    Create,
+    SetState,
+    RestoreState,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Observe {
+    Action { action: String, select: String },
+    Unobservable { unobservable: String },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Effect {
+    pub id: String,
+    pub op: EffectOp,
+    #[serde(default)]
+    pub keys: Option<Subject>,
+    #[serde(default)]
+    pub instances: Option<Subject>,
+    #[serde(default)]
+    pub resource: Option<String>,
+    #[serde(default)]
+    pub target: Option<Subject>,
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub when: Option<Condition>,
+    #[serde(default)]
+    pub observe: Option<Observe>,
+    pub description: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResponseSpec {
+    pub schema: Value,
+    #[serde(default)]
+    pub batch: Option<BatchResults>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueTypes {
+    /// Counts, `Code` and `Success` are JSON strings (ECS).
+    Strings,
+    /// Integers and booleans (ENS).
+    Native,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchCounts {
+    pub total: String,
+    pub failed: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BatchResults {
+    pub items: String,
+    pub item_key: String,
+    #[serde(default)]
+    pub over: Option<String>,
+    pub counts: BatchCounts,
+    pub success_code: Value,
+    pub success_message: String,
+    pub value_types: ValueTypes,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FixtureUse {
+    pub purpose: String,
+    pub resource: String,
+    #[serde(default)]
+    pub destructive: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Example {
+    pub title: String,
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default)]
+    pub request: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    pub raw: Option<String>,
+    #[serde(default)]
+    pub response: Option<Value>,
+    #[serde(default = "default_true")]
+    pub valid: bool,
+    pub source: String,
+}
