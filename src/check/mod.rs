@@ -1,0 +1,1 @@
+//! Response checks (being built).

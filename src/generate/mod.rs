@@ -1,0 +1,1 @@
+//! Case generation from specs (being built).

@@ -1,0 +1,1 @@
+//! Decoding received requests into parameters (being built).

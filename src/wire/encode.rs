@@ -1,0 +1,1 @@
+//! Encoding parameters into requests (being built).
