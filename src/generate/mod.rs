@@ -1,1 +1,383 @@
-//! Case generation from specs (being built).
+//! Case generation from the specs alone: adding an action means adding a spec file, no code.
+//!
+//! For every seed action the generator derives four families of cases: `valid` (minimal, full,
+//! doc examples, one-of alternatives, every request style and boolean spelling), `boundary`
+//! (limits at N and N+1, zero/one items, duplicates, id format edges), `negative` (missing and
+//! mistyped parameters, unknown parameters, one-of violations, malformed ids, protocol faults)
+//! and `state` (each precondition met and violated). Each case carries its expected outcome,
+//! taken from the spec's triggers ([`SpecSet::errors_for_trigger`]) or declared effects.
+//! Hand-written scenarios and saved regressions are loaded from `cases/` ([`load_case_dir`]).
+//! Depends on `spec` only; generation is deterministic for a seed.
+mod base;
+mod boundary;
+pub mod case;
+pub mod explore;
+mod negative;
+mod state;
+mod valid;
+pub mod values;
+
+pub use case::*;
+
+use crate::spec::{
+    ActionSpec, ErrorStatusRule, ParamType, Parameter, ProviderSpec, Reference, SpecSet, Trigger,
+};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use values::FormatInfo;
+
+/// Options that shape generation.
+#[derive(Debug, Clone)]
+pub struct GenOptions {
+    /// Seed for every generated literal (not-found ids, malformed ids).
+    pub seed: u64,
+}
+
+impl Default for GenOptions {
+    fn default() -> Self {
+        GenOptions { seed: 1 }
+    }
+}
+
+/// Why cases could not be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerateError {
+    #[error("no provider spec for {0}")]
+    NoProvider(String),
+    #[error("cannot read {path}: {message}")]
+    Read { path: String, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("duplicate case id {0}")]
+    Duplicate(String),
+}
+
+/// Every generated case of every seed action, sorted by id.
+pub fn generate(specs: &SpecSet, opts: &GenOptions) -> Result<Vec<Case>, GenerateError> {
+    let mut out = Vec::new();
+    for action in specs.seeds() {
+        out.extend(generate_action(specs, action, opts)?);
+    }
+    finish(out)
+}
+
+/// The generated cases of one action.
+pub fn generate_action(
+    specs: &SpecSet,
+    action: &ActionSpec,
+    opts: &GenOptions,
+) -> Result<Vec<Case>, GenerateError> {
+    let ctx = Ctx::new(specs, action, opts)?;
+    let mut out = Vec::new();
+    valid::cases(&ctx, &mut out);
+    boundary::cases(&ctx, &mut out);
+    negative::cases(&ctx, &mut out);
+    state::cases(&ctx, &mut out);
+    Ok(out)
+}
+
+/// Sort by id and refuse duplicates.
+pub fn finish(mut cases: Vec<Case>) -> Result<Vec<Case>, GenerateError> {
+    cases.sort_by(|a, b| a.id.cmp(&b.id));
+    for w in cases.windows(2) {
+        if w[0].id == w[1].id {
+            return Err(GenerateError::Duplicate(w[0].id.clone()));
+        }
+    }
+    Ok(cases)
+}
+
+/// Generated cases plus the scenarios and regressions under `cases_dir` (when it exists).
+pub fn all_cases(
+    specs: &SpecSet,
+    opts: &GenOptions,
+    cases_dir: Option<&Path>,
+) -> Result<Vec<Case>, GenerateError> {
+    let mut cases = generate(specs, opts)?;
+    if let Some(dir) = cases_dir {
+        cases.extend(load_case_dir(&dir.join("scenarios"))?);
+        cases.extend(load_case_dir(&dir.join("regressions"))?);
+    }
+    finish(cases)
+}
+
+/// The `cases/` directory next to the specs (or `$CLOUDCONFORM_CASES`).
+pub fn default_cases_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("CLOUDCONFORM_CASES") {
+        return dir.into();
+    }
+    let local = Path::new("cases");
+    if local.is_dir() && Path::new("specs").is_dir() {
+        return local.to_path_buf();
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("cases")
+}
+
+/// Load every `*.json` file of a directory as a case (or an array of cases).
+pub fn load_case_dir(dir: &Path) -> Result<Vec<Case>, GenerateError> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let shown = path
+            .file_name()
+            .map(|n| {
+                format!(
+                    "{}/{}",
+                    dir.file_name().unwrap_or_default().to_string_lossy(),
+                    n.to_string_lossy()
+                )
+            })
+            .unwrap_or_default();
+        let text = std::fs::read_to_string(&path).map_err(|e| GenerateError::Read {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| GenerateError::Invalid {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let items = match value {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        for item in items {
+            let case: Case = serde_json::from_value(item).map_err(|e| GenerateError::Invalid {
+                path: shown.clone(),
+                message: e.to_string(),
+            })?;
+            out.push(case);
+        }
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------- shared generation context
+
+/// Everything one action's generators read.
+pub(crate) struct Ctx<'a> {
+    pub specs: &'a SpecSet,
+    pub provider: &'a ProviderSpec,
+    pub action: &'a ActionSpec,
+    /// The action's spec file relative to the spec root.
+    pub file: String,
+    pub seed: u64,
+    pub formats: BTreeMap<String, FormatInfo>,
+    /// Request style ids this action accepts, default first.
+    pub styles: Vec<String>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(
+        specs: &'a SpecSet,
+        action: &'a ActionSpec,
+        opts: &GenOptions,
+    ) -> Result<Ctx<'a>, GenerateError> {
+        let provider = specs
+            .provider(action.provider)
+            .ok_or_else(|| GenerateError::NoProvider(action.provider.to_string()))?;
+        let formats = provider
+            .formats
+            .iter()
+            .map(|(n, f)| (n.clone(), FormatInfo::new(n, f)))
+            .collect();
+        let mut styles: Vec<&crate::spec::RequestStyle> = provider
+            .request_styles
+            .iter()
+            .filter(|s| action.request_styles.is_empty() || action.request_styles.contains(&s.id))
+            .collect();
+        styles.sort_by_key(|s| !s.default);
+        Ok(Ctx {
+            specs,
+            provider,
+            action,
+            file: specs.file_of(&action.key()).unwrap_or_default().to_string(),
+            seed: opts.seed,
+            formats,
+            styles: styles.into_iter().map(|s| s.id.clone()).collect(),
+        })
+    }
+
+    pub fn default_style(&self) -> &str {
+        self.styles.first().map(String::as_str).unwrap_or("")
+    }
+
+    /// `provider/service/Action/kind/name`, with `@style` for a non-default style.
+    pub fn id(&self, kind: CaseKind, name: &str, style: Option<&str>) -> String {
+        let mut id = format!(
+            "{}/{}/{}",
+            Case::action_prefix(&self.action.key()),
+            kind,
+            name
+        );
+        if let Some(s) = style {
+            if s != self.default_style() {
+                id.push('@');
+                id.push_str(s);
+            }
+        }
+        id
+    }
+
+    pub fn salt(&self, parts: &[&str]) -> u64 {
+        let seed = self.seed.to_string();
+        let mut all = vec![seed.as_str()];
+        all.extend_from_slice(parts);
+        values::stable_hash(&all)
+    }
+
+    pub fn format_of(&self, p: &Parameter) -> Option<&FormatInfo> {
+        p.value_format().and_then(|f| self.formats.get(f))
+    }
+
+    /// The format of a resource's id or name, from any parameter of this provider that refers
+    /// to it that way (fixtures included).
+    pub fn resource_format(&self, resource: &str, by: crate::spec::RefBy) -> Option<&FormatInfo> {
+        let mine = self
+            .action
+            .parameters
+            .iter()
+            .chain(
+                self.specs
+                    .actions()
+                    .filter(|a| {
+                        a.provider == self.action.provider && a.service == self.action.service
+                    })
+                    .flat_map(|a| a.parameters.iter()),
+            )
+            .find(|p| {
+                p.references
+                    .as_ref()
+                    .is_some_and(|r| r.resource == resource && r.by == by)
+                    && p.value_format().is_some()
+            });
+        mine.and_then(|p| self.format_of(p))
+    }
+
+    pub fn is_region_param(&self, p: &Parameter) -> bool {
+        self.action.region.parameter.as_deref() == Some(p.name.as_str())
+    }
+
+    /// The expectation for a trigger: its documented codes with their statuses, or `None` when
+    /// the specs document no code for it.
+    pub fn expect_trigger(&self, trigger: &Trigger) -> Option<Expect> {
+        let codes = self.specs.errors_for_trigger(self.action, trigger);
+        if codes.is_empty() {
+            return None;
+        }
+        let always_200 = self.provider.http_status.errors == ErrorStatusRule::Always200;
+        let one_of = codes
+            .iter()
+            .map(|e| ExpectedError {
+                code: e.code.clone(),
+                http_status: if always_200 { 200 } else { e.http_status },
+            })
+            .collect();
+        Some(Expect::Error {
+            one_of,
+            rule: self.rule_of(&codes[0].code),
+        })
+    }
+
+    /// `file#/errors/N` of the error entry for `code` (action first, then provider).
+    pub fn rule_of(&self, code: &str) -> String {
+        if let Some(i) = self.action.errors.iter().position(|e| e.code == code) {
+            return format!("{}#/errors/{i}", self.file);
+        }
+        if let Some(i) = self.provider.errors.iter().position(|e| e.code == code) {
+            return format!("{}/provider.json#/errors/{i}", self.provider.provider);
+        }
+        self.file.clone()
+    }
+
+    pub fn param_trigger(&self, p: &str, v: crate::spec::Violation) -> Trigger {
+        Trigger::Parameter {
+            parameter: p.to_string(),
+            violation: v,
+            note: None,
+        }
+    }
+
+    /// Whether the style carries parameters as JSON (native types) rather than strings.
+    pub fn style_is_json(&self, style: &str) -> bool {
+        self.provider
+            .request_styles
+            .iter()
+            .find(|s| s.id == style)
+            .is_some_and(|s| s.parameters_in == crate::spec::ParametersIn::JsonBody)
+    }
+
+    /// Parameters that name resources, with what they name.
+    #[allow(dead_code)]
+    pub fn referencing(&self) -> impl Iterator<Item = (&'a Parameter, &'a Reference)> {
+        self.action
+            .parameters
+            .iter()
+            .filter_map(|p| p.references.as_ref().map(|r| (p, r)))
+    }
+
+    pub fn bool_params(&self) -> impl Iterator<Item = &'a Parameter> {
+        self.action
+            .parameters
+            .iter()
+            .filter(|p| p.ty == ParamType::Boolean)
+    }
+
+    /// Error codes of this action (and provider) that some trigger names.
+    #[allow(dead_code)]
+    pub fn provokable_codes(&self) -> BTreeSet<String> {
+        self.action
+            .errors
+            .iter()
+            .filter(|e| e.provokable)
+            .map(|e| e.code.clone())
+            .collect()
+    }
+}
+
+/// Build a case with the usual single step.
+pub(crate) fn single(
+    ctx: &Ctx,
+    id: String,
+    kind: CaseKind,
+    title: String,
+    world: World,
+    step: Step,
+    covers: Vec<Cover>,
+) -> Case {
+    let mut covers = covers;
+    for code in step.expect.codes() {
+        covers.push(Cover::Error {
+            code: code.to_string(),
+        });
+    }
+    if let Some(s) = &step.wire.style {
+        covers.push(Cover::Style { id: s.clone() });
+    }
+    covers.sort();
+    covers.dedup();
+    let destructive = step.expect.is_success()
+        && ctx.action.effects.iter().any(|e| {
+            matches!(
+                e.op,
+                crate::spec::EffectOp::Delete | crate::spec::EffectOp::Unbind
+            )
+        });
+    Case {
+        id,
+        action: ctx.action.key(),
+        kind,
+        title,
+        world,
+        steps: vec![step],
+        destructive,
+        covers,
+    }
+}

@@ -1,0 +1,1 @@
+//! Exploration (being built).

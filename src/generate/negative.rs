@@ -1,0 +1,460 @@
+//! `negative` cases: each required parameter missing, wrong types, malformed ids, unknown
+//! parameters, one-of violations, and protocol faults (bad signature, expired timestamp, wrong
+//! version, unknown action...). Only faults whose answer the specs document are generated.
+use super::base::{self, Shape};
+use super::boundary::param_index;
+use super::valid::{case_with, success};
+use super::{Caller, CaseKind, Cover, Ctx, Expect, Tamper};
+use crate::spec::{ParamEncoding, ParamType, ProtocolCondition, Trigger, Violation};
+use serde_json::{json, Value};
+
+fn rejected(ctx: &Ctx, param: &str) -> Expect {
+    Expect::Rejected {
+        rule: format!("{}#/parameters/{}", ctx.file, param_index(ctx, param)),
+    }
+}
+
+fn protocol(ctx: &Ctx, c: ProtocolCondition) -> Option<Expect> {
+    ctx.expect_trigger(&Trigger::Protocol {
+        condition: c,
+        note: None,
+    })
+}
+
+pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
+    for style in &ctx.styles {
+        parameter_cases(ctx, style, out);
+    }
+    protocol_cases(ctx, out);
+}
+
+fn parameter_cases(ctx: &Ctx, style: &str, out: &mut Vec<super::Case>) {
+    let json_style = ctx.style_is_json(style);
+    let grouped: Vec<&String> = ctx
+        .action
+        .one_of
+        .iter()
+        .flat_map(|g| g.parameters.iter())
+        .collect();
+    for p in &ctx.action.parameters {
+        let cov = vec![Cover::Parameter {
+            name: p.name.clone(),
+        }];
+        if p.required && !grouped.contains(&&p.name) {
+            let mut b = base::build(ctx, &Shape::default());
+            b.params.remove(&p.name);
+            let e = ctx
+                .expect_trigger(&ctx.param_trigger(&p.name, Violation::Missing))
+                .unwrap_or_else(|| rejected(ctx, &p.name));
+            out.push(case_with(
+                ctx,
+                CaseKind::Negative,
+                &format!("missing-{}", p.name),
+                format!("Required parameter {} left out", p.name),
+                b.world,
+                b.params,
+                style,
+                e,
+                cov.clone(),
+            ));
+        }
+        // Present for every following case even when optional.
+        let mut shape = Shape {
+            full: !p.required,
+            ..Shape::default()
+        };
+        for g in &ctx.action.one_of {
+            if g.parameters.contains(&p.name) {
+                shape.choose.insert(g.id.clone(), vec![p.name.clone()]);
+            }
+        }
+        let mut wrong: Vec<(&str, Value, Violation)> = Vec::new();
+        match p.ty {
+            ParamType::Array => match p.encoding {
+                Some(ParamEncoding::JsonString) => {
+                    wrong.push(("type", json!("{\"not\":\"an array\"}"), Violation::Type));
+                    wrong.push((
+                        "malformed-json",
+                        json!("[\"i-unterminated\""),
+                        Violation::MalformedJson,
+                    ));
+                }
+                _ if json_style => wrong.push(("type", json!("not-an-array"), Violation::Type)),
+                _ => {}
+            },
+            ParamType::Boolean => wrong.push(("type", json!("maybe"), Violation::Type)),
+            ParamType::Integer => wrong.push(("type", json!("abc"), Violation::Type)),
+            ParamType::String if json_style => wrong.push(("type", json!(12345), Violation::Type)),
+            ParamType::String => {}
+        }
+        for (label, value, v) in wrong {
+            let e = ctx
+                .expect_trigger(&ctx.param_trigger(&p.name, v))
+                .or_else(|| {
+                    (v == Violation::Type).then(|| {
+                        ctx.expect_trigger(&ctx.param_trigger(&p.name, Violation::Format))
+                    })?
+                })
+                .unwrap_or_else(|| rejected(ctx, &p.name));
+            let mut b = base::build(ctx, &shape);
+            b.params.insert(p.name.clone(), value.clone());
+            out.push(case_with(
+                ctx,
+                CaseKind::Negative,
+                &format!("{label}-{}", p.name),
+                format!("{} sent as {value}", p.name),
+                b.world,
+                b.params,
+                style,
+                e,
+                cov.clone(),
+            ));
+        }
+        // A value nothing like the format.
+        if let Some(f) = ctx.format_of(p) {
+            if let Some(e) = ctx.expect_trigger(&ctx.param_trigger(&p.name, Violation::Format)) {
+                let junk = "not an id!".to_string();
+                if !f.matches(&junk) {
+                    let mut b = base::build(ctx, &shape);
+                    let value = match b.params.get(&p.name) {
+                        Some(Value::Array(_)) => json!([junk]),
+                        _ => json!(junk),
+                    };
+                    b.params.insert(p.name.clone(), value);
+                    out.push(case_with(
+                        ctx,
+                        CaseKind::Negative,
+                        &format!("malformed-{}", p.name),
+                        format!("{} is not a {}", p.name, f.name),
+                        b.world,
+                        b.params,
+                        style,
+                        e,
+                        cov.clone(),
+                    ));
+                }
+            }
+        }
+        if !p.allowed.is_empty() {
+            if let Some(e) = ctx.expect_trigger(&ctx.param_trigger(&p.name, Violation::Enum)) {
+                let mut b = base::build(ctx, &shape);
+                b.params.insert(p.name.clone(), json!("CcNotAllowed"));
+                out.push(case_with(
+                    ctx,
+                    CaseKind::Negative,
+                    &format!("enum-{}", p.name),
+                    format!("{} outside its allowed values", p.name),
+                    b.world,
+                    b.params,
+                    style,
+                    e,
+                    cov.clone(),
+                ));
+            }
+        }
+    }
+    if let Some(e) = protocol(ctx, ProtocolCondition::UnknownParameter) {
+        let mut b = base::build(ctx, &Shape::default());
+        b.params.insert("CcUnknownParameter".into(), json!("x"));
+        out.push(case_with(
+            ctx,
+            CaseKind::Negative,
+            "unknown-parameter",
+            "A parameter the API does not define".into(),
+            b.world,
+            b.params,
+            style,
+            e,
+            vec![Cover::Protocol {
+                condition: "unknown_parameter".into(),
+            }],
+        ));
+    }
+    for g in &ctx.action.one_of {
+        let cov = vec![Cover::OneOf {
+            group: g.id.clone(),
+        }];
+        let trig = |v| Trigger::OneOf {
+            group: g.id.clone(),
+            violation: v,
+            note: None,
+        };
+        if g.at_least > 0 {
+            let mut shape = Shape::default();
+            shape.choose.insert(g.id.clone(), vec![]);
+            let b = base::build(ctx, &shape);
+            let e = ctx
+                .expect_trigger(&trig(crate::spec::OneOfViolation::None))
+                .unwrap_or_else(|| Expect::Rejected {
+                    rule: format!("{}#/one_of", ctx.file),
+                });
+            out.push(case_with(
+                ctx,
+                CaseKind::Negative,
+                &format!("one-of-{}-none", g.id),
+                format!("None of {}", g.parameters.join(", ")),
+                b.world,
+                b.params,
+                style,
+                e,
+                cov.clone(),
+            ));
+        }
+        let mut shape = Shape::default();
+        shape.choose.insert(g.id.clone(), g.parameters.clone());
+        let b = base::build(ctx, &shape);
+        let too_many = g.at_most.is_some_and(|m| g.parameters.len() > m);
+        let e = if too_many {
+            ctx.expect_trigger(&trig(crate::spec::OneOfViolation::Several))
+                .unwrap_or_else(|| Expect::Rejected {
+                    rule: format!("{}#/one_of", ctx.file),
+                })
+        } else {
+            success(ctx, &b.params)
+        };
+        let kind = if too_many {
+            CaseKind::Negative
+        } else {
+            CaseKind::Valid
+        };
+        out.push(case_with(
+            ctx,
+            kind,
+            &format!("one-of-{}-all", g.id),
+            format!("All of {} at once", g.parameters.join(", ")),
+            b.world,
+            b.params,
+            style,
+            e,
+            cov,
+        ));
+    }
+}
+
+fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
+    let default = ctx.default_style().to_string();
+    let mut faults: Vec<(String, ProtocolCondition, Option<Tamper>, String, Caller)> = Vec::new();
+    let mut add = |name: &str, c, t: Option<Tamper>, style: &str, caller| {
+        faults.push((name.to_string(), c, t, style.to_string(), caller));
+    };
+    for style in &ctx.styles {
+        add(
+            "bad-signature",
+            ProtocolCondition::BadSignature,
+            Some(Tamper::BadSignature),
+            style,
+            Caller::Root,
+        );
+    }
+    use ProtocolCondition as P;
+    add(
+        "incomplete-signature",
+        P::IncompleteSignature,
+        Some(Tamper::IncompleteSignature),
+        &default,
+        Caller::Root,
+    );
+    let skew = ctx.provider.skew_seconds.default;
+    add(
+        "expired-timestamp",
+        P::ExpiredTimestamp,
+        Some(Tamper::ExpiredTimestamp {
+            seconds: skew + 600,
+        }),
+        &default,
+        Caller::Root,
+    );
+    add(
+        "unknown-access-key",
+        P::UnknownAccessKey,
+        Some(Tamper::UnknownAccessKey),
+        &default,
+        Caller::Root,
+    );
+    add(
+        "bad-token",
+        P::BadToken,
+        Some(Tamper::BadToken),
+        &default,
+        Caller::Root,
+    );
+    add(
+        "wrong-version",
+        P::UnsupportedVersion,
+        Some(Tamper::Version {
+            version: "2000-01-01".into(),
+        }),
+        &default,
+        Caller::Root,
+    );
+    add(
+        "unknown-action",
+        P::UnknownAction,
+        Some(Tamper::Action {
+            action: "CcNoSuchAction".into(),
+        }),
+        &default,
+        Caller::Root,
+    );
+    add(
+        "missing-action",
+        P::MissingAction,
+        Some(Tamper::MissingAction),
+        &default,
+        Caller::Root,
+    );
+    add(
+        "unsupported-method",
+        P::UnsupportedMethod,
+        Some(Tamper::Method {
+            method: "PUT".into(),
+        }),
+        &default,
+        Caller::Root,
+    );
+    if ctx.style_is_json(&default) {
+        add(
+            "unsupported-content-type",
+            P::UnsupportedContentType,
+            Some(Tamper::ContentType {
+                content_type: "text/plain".into(),
+            }),
+            &default,
+            Caller::Root,
+        );
+        add(
+            "malformed-body",
+            P::MalformedBody,
+            Some(Tamper::Body {
+                body: "{\"Cc\": [".into(),
+            }),
+            &default,
+            Caller::Root,
+        );
+    }
+    if ctx.action.region.parameter.is_none() {
+        if ctx.action.region.required {
+            add(
+                "missing-region",
+                P::MissingRegion,
+                Some(Tamper::Region { region: None }),
+                &default,
+                Caller::Root,
+            );
+        }
+        add(
+            "unknown-region",
+            P::UnknownRegion,
+            Some(Tamper::Region {
+                region: Some("xx-nowhere".into()),
+            }),
+            &default,
+            Caller::Root,
+        );
+    }
+    if let Some(limit) = ctx
+        .provider
+        .size_limits
+        .iter()
+        .filter(|l| ctx.styles.contains(&l.request_style))
+        .min_by_key(|l| l.max_bytes)
+    {
+        if limit.max_bytes <= 1 << 20 {
+            add(
+                "request-too-large",
+                P::RequestTooLarge,
+                Some(Tamper::Pad {
+                    bytes: limit.max_bytes as usize + 1,
+                }),
+                &limit.request_style.clone(),
+                Caller::Root,
+            );
+        }
+    }
+    if ctx
+        .provider
+        .nonce_replay
+        .as_ref()
+        .is_some_and(|n| n.rejected)
+    {
+        add(
+            "replayed-nonce",
+            P::ReplayedNonce,
+            Some(Tamper::Replay),
+            &default,
+            Caller::Root,
+        );
+    }
+    if let Some(rl) = &ctx.action.rate_limit {
+        add(
+            "throttled",
+            P::Throttled,
+            Some(Tamper::Burst {
+                requests: rl.per_second as usize * 2 + 5,
+            }),
+            &default,
+            Caller::Root,
+        );
+    }
+    if !ctx
+        .action
+        .preconditions
+        .iter()
+        .any(|p| matches!(p.require, crate::spec::Requirement::Allowed(_)))
+    {
+        add(
+            "permission-denied",
+            P::PermissionDenied,
+            None,
+            &default,
+            Caller::Denied,
+        );
+    }
+    for (name, cond, tamper, style, caller) in faults {
+        let Some(e) = protocol(ctx, cond) else {
+            continue;
+        };
+        let mut b = base::build(ctx, &Shape::default());
+        if cond == P::UnknownRegion {
+            if let Some(rp) = &ctx.action.region.parameter {
+                b.params.insert(rp.clone(), json!("xx-nowhere"));
+            }
+        }
+        let mut c = case_with(
+            ctx,
+            CaseKind::Negative,
+            &name,
+            format!("Protocol fault: {}", cond.as_str()),
+            b.world,
+            b.params,
+            &style,
+            e,
+            vec![Cover::Protocol {
+                condition: cond.as_str().to_string(),
+            }],
+        );
+        c.steps[0].wire.tamper = tamper;
+        c.steps[0].caller = caller;
+        out.push(c);
+    }
+    // Alibaba: an unknown region travels as a business parameter.
+    if let Some(rp) = &ctx.action.region.parameter {
+        if let Some(e) = protocol(ctx, P::UnknownRegion) {
+            let mut b = base::build(ctx, &Shape::default());
+            b.params.insert(rp.clone(), json!("xx-nowhere"));
+            out.push(case_with(
+                ctx,
+                CaseKind::Negative,
+                "unknown-region",
+                format!("{rp} names no region"),
+                b.world,
+                b.params,
+                &default,
+                e,
+                vec![Cover::Protocol {
+                    condition: "unknown_region".into(),
+                }],
+            ));
+        }
+    }
+}
