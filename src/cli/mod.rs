@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod cases_cmd;
 mod spec_cmd;
 
 /// Documented exit codes (README "Exit codes").
@@ -32,12 +33,15 @@ struct Cli {
 enum Command {
     /// Lint, list and show the API specs.
     Spec(spec_cmd::Args),
+    /// List and show the generated conformance cases.
+    Cases(cases_cmd::Args),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Spec(args) => spec_cmd::run(args),
+        Command::Cases(args) => cases_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -157,6 +157,8 @@ pub struct RequestStyle {
     #[serde(default)]
     pub common_parameters_in: Option<String>,
     pub array_encoding: ArrayEncoding,
+    #[serde(default)]
+    pub other_methods: Vec<String>,
     pub signing: Vec<String>,
     #[serde(default)]
     pub default: bool,
@@ -412,6 +414,8 @@ pub enum ProtocolCondition {
     Throttled,
     MalformedBody,
     PermissionDenied,
+    UnsupportedSignatureMethod,
+    UnsupportedFormat,
 }
 
 impl ProtocolCondition {
@@ -436,6 +440,8 @@ impl ProtocolCondition {
             ProtocolCondition::Throttled => "throttled",
             ProtocolCondition::MalformedBody => "malformed_body",
             ProtocolCondition::PermissionDenied => "permission_denied",
+            ProtocolCondition::UnsupportedSignatureMethod => "unsupported_signature_method",
+            ProtocolCondition::UnsupportedFormat => "unsupported_format",
         }
     }
 }
