@@ -16,7 +16,11 @@ pub mod exit {
 }
 
 #[derive(Parser)]
-#[command(name = "cloudconform", version, about = "Conformance harness for cloud key-pair APIs")]
+#[command(
+    name = "cloudconform",
+    version,
+    about = "Conformance harness for cloud key-pair APIs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
