@@ -1,1 +1,532 @@
-//! Response checks (being built).
+//! Response checks: every rule a response must follow, each failure naming where in the
+//! response (a JSON pointer or a header) and which spec rule (`file#pointer`) it broke.
+//!
+//! [`Checker::check`] covers the content type, the envelope and success body against the spec's
+//! JSON Schemas, the request id format, the error code and HTTP status against the expectation,
+//! and batch counts; [`effects`] checks declared effects through fixture describe calls;
+//! [`redact`] and [`snapshot`] keep snapshots stable. Depends on `spec`, `http`, `generate`
+//! (the expectation types) and `run::bind` (placeholders) only.
+pub mod effects;
+pub mod redact;
+pub mod snapshot;
+
+use crate::generate::{BatchExpect, Expect};
+use crate::http::RawResponse;
+use crate::run::bind::Bindings;
+use crate::spec::{ActionKey, ActionSpec, ErrorStatusRule, Provider, SpecSet, ValueTypes};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// One broken rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    /// The spec rule: `file#/json/pointer`.
+    pub rule: String,
+    /// Where in the response: a JSON pointer into the body, `status`, or `header:Name`.
+    pub location: String,
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} at {} (rule {})",
+            self.message, self.location, self.rule
+        )
+    }
+}
+
+/// The outcome of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    Pass,
+    /// Nonconformance: the target broke these rules.
+    Fail {
+        findings: Vec<Finding>,
+    },
+    /// Could not decide (transport problems, a world the target cannot realise).
+    Inconclusive {
+        reason: String,
+    },
+}
+
+impl Verdict {
+    pub fn from_findings(findings: Vec<Finding>) -> Verdict {
+        if findings.is_empty() {
+            Verdict::Pass
+        } else {
+            Verdict::Fail { findings }
+        }
+    }
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail { .. } => "fail",
+            Verdict::Inconclusive { .. } => "inconclusive",
+        }
+    }
+}
+
+/// Compiled schemas and patterns, shared by every case of a run.
+pub struct Checker {
+    specs: Arc<SpecSet>,
+    response: Mutex<HashMap<ActionKey, Arc<jsonschema::Validator>>>,
+    success_env: HashMap<Provider, jsonschema::Validator>,
+    error_env: HashMap<Provider, jsonschema::Validator>,
+    request_id: HashMap<Provider, Regex>,
+}
+
+/// Pointers where providers keep the request id, the error code and message.
+const REQUEST_ID_AT: [&str; 2] = ["/Response/RequestId", "/RequestId"];
+const CODE_AT: [&str; 2] = ["/Response/Error/Code", "/Code"];
+
+pub fn provider_file(p: Provider) -> String {
+    format!("{p}/provider.json")
+}
+
+/// Whether a documented code (possibly a `%s` template) matches a received one.
+pub fn code_matches(documented: &str, got: &str) -> bool {
+    if !documented.contains("%s") {
+        return documented == got;
+    }
+    let pattern = format!(
+        "^{}$",
+        documented
+            .split("%s")
+            .map(regex::escape)
+            .collect::<Vec<_>>()
+            .join(".+")
+    );
+    Regex::new(&pattern).is_ok_and(|r| r.is_match(got))
+}
+
+/// A JSON value as a comparable string (`"200"` and `200` alike).
+pub fn loose(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Checker {
+    pub fn new(specs: Arc<SpecSet>) -> Result<Checker, String> {
+        let mut success_env = HashMap::new();
+        let mut error_env = HashMap::new();
+        let mut request_id = HashMap::new();
+        for p in specs.providers() {
+            success_env.insert(p.provider, specs.success_envelope_validator(p.provider)?);
+            error_env.insert(p.provider, specs.error_envelope_validator(p.provider)?);
+            request_id.insert(
+                p.provider,
+                Regex::new(&p.request_id.pattern).map_err(|e| e.to_string())?,
+            );
+        }
+        Ok(Checker {
+            specs,
+            response: Mutex::new(HashMap::new()),
+            success_env,
+            error_env,
+            request_id,
+        })
+    }
+
+    pub fn specs(&self) -> &Arc<SpecSet> {
+        &self.specs
+    }
+
+    fn response_validator(&self, key: &ActionKey) -> Result<Arc<jsonschema::Validator>, String> {
+        let mut cache = self.response.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(v) = cache.get(key) {
+            return Ok(v.clone());
+        }
+        let v = Arc::new(self.specs.response_validator(key)?);
+        cache.insert(key.clone(), v.clone());
+        Ok(v)
+    }
+
+    /// Whether a body is an error envelope of this provider.
+    pub fn is_error(&self, provider: Provider, body: &Value) -> bool {
+        self.error_env
+            .get(&provider)
+            .is_some_and(|v| v.is_valid(body))
+            && CODE_AT.iter().any(|p| body.pointer(p).is_some())
+    }
+
+    /// The error code in a body, with its pointer.
+    pub fn error_code(body: &Value) -> Option<(&'static str, String)> {
+        CODE_AT
+            .iter()
+            .find_map(|p| body.pointer(p).map(|v| (*p, loose(v))))
+    }
+
+    /// Check one response against its expectation.
+    pub fn check(
+        &self,
+        action: &ActionSpec,
+        expect: &Expect,
+        resp: &RawResponse,
+        bindings: &Bindings,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let Some(provider) = self.specs.provider(action.provider) else {
+            return vec![Finding {
+                rule: provider_file(action.provider),
+                location: "".into(),
+                message: "no provider spec".into(),
+            }];
+        };
+        let pfile = provider_file(action.provider);
+        let afile = self
+            .specs
+            .file_of(&action.key())
+            .unwrap_or_default()
+            .to_string();
+        // Content type.
+        let ct = resp.header("content-type").unwrap_or("");
+        let rule = &provider.response_content_type;
+        let ok = if rule.exact {
+            ct == rule.value
+        } else {
+            ct.to_ascii_lowercase()
+                .starts_with(&rule.value.to_ascii_lowercase())
+        };
+        if !ok {
+            out.push(Finding {
+                rule: format!("{pfile}#/response_content_type"),
+                location: "header:Content-Type".into(),
+                message: format!(
+                    "content type `{ct}`, expected {}`{}`",
+                    if rule.exact { "exactly " } else { "" },
+                    rule.value
+                ),
+            });
+        }
+        let body: Value = match serde_json::from_slice(&resp.body) {
+            Ok(v) => v,
+            Err(e) => {
+                out.push(Finding {
+                    rule: format!("{pfile}#/envelopes"),
+                    location: "body".into(),
+                    message: format!("body is not JSON: {e}"),
+                });
+                return out;
+            }
+        };
+        // Request id.
+        match REQUEST_ID_AT
+            .iter()
+            .find_map(|p| body.pointer(p).map(|v| (*p, v)))
+        {
+            Some((at, Value::String(id))) => {
+                if !self.request_id[&action.provider].is_match(id) {
+                    out.push(Finding {
+                        rule: format!("{pfile}#/request_id/pattern"),
+                        location: at.into(),
+                        message: format!(
+                            "request id `{id}` does not match {}",
+                            provider.request_id.pattern
+                        ),
+                    });
+                }
+            }
+            Some((at, other)) => out.push(Finding {
+                rule: format!("{pfile}#/request_id"),
+                location: at.into(),
+                message: format!("request id is not a string: {other}"),
+            }),
+            None => out.push(Finding {
+                rule: format!("{pfile}#/request_id"),
+                location: "/".into(),
+                message: "no RequestId".into(),
+            }),
+        }
+        let is_error = self.is_error(action.provider, &body);
+        let got_code = Self::error_code(&body);
+        match expect {
+            Expect::Success { batch, .. } => {
+                if is_error {
+                    let (at, code) = got_code.unwrap_or(("/", String::new()));
+                    out.push(Finding {
+                        rule: format!("{afile}#/response"),
+                        location: at.into(),
+                        message: format!("expected success, got error {code}"),
+                    });
+                    return out;
+                }
+                if resp.status != provider.http_status.success {
+                    out.push(Finding {
+                        rule: format!("{pfile}#/http_status/success"),
+                        location: "status".into(),
+                        message: format!(
+                            "HTTP {} for a success, expected {}",
+                            resp.status, provider.http_status.success
+                        ),
+                    });
+                }
+                for e in self.success_env[&action.provider].iter_errors(&body) {
+                    out.push(Finding {
+                        rule: format!("{pfile}#/envelopes/success{}", e.schema_path()),
+                        location: e.instance_path().to_string(),
+                        message: e.to_string(),
+                    });
+                }
+                match self.response_validator(&action.key()) {
+                    Ok(v) => {
+                        for e in v.iter_errors(&body) {
+                            out.push(Finding {
+                                rule: format!("{afile}#/response/schema{}", e.schema_path()),
+                                location: e.instance_path().to_string(),
+                                message: e.to_string(),
+                            });
+                        }
+                    }
+                    Err(e) => out.push(Finding {
+                        rule: format!("{afile}#/response/schema"),
+                        location: "".into(),
+                        message: format!("response schema does not compile: {e}"),
+                    }),
+                }
+                self.check_batch(action, &afile, &body, batch.as_ref(), bindings, &mut out);
+            }
+            Expect::Error { one_of, rule } => {
+                if !is_error {
+                    out.push(Finding {
+                        rule: rule.clone(),
+                        location: "/".into(),
+                        message: format!(
+                            "expected error {}, got a success (HTTP {})",
+                            one_of
+                                .iter()
+                                .map(|e| e.code.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" | "),
+                            resp.status
+                        ),
+                    });
+                    return out;
+                }
+                self.check_error_envelope(action.provider, &pfile, &body, &mut out);
+                let (at, code) = got_code.unwrap_or(("/", String::new()));
+                match one_of.iter().find(|e| code_matches(&e.code, &code)) {
+                    None => out.push(Finding {
+                        rule: rule.clone(),
+                        location: at.into(),
+                        message: format!(
+                            "error code {code}, expected {}",
+                            one_of
+                                .iter()
+                                .map(|e| e.code.as_str())
+                                .collect::<Vec<_>>()
+                                .join(" | ")
+                        ),
+                    }),
+                    Some(e) if e.http_status != resp.status => out.push(Finding {
+                        rule: self.status_rule(action, &e.code, &afile, &pfile),
+                        location: "status".into(),
+                        message: format!(
+                            "HTTP {} for {}, expected {}",
+                            resp.status, e.code, e.http_status
+                        ),
+                    }),
+                    Some(_) => {}
+                }
+            }
+            Expect::Rejected { rule } => {
+                if !is_error {
+                    out.push(Finding {
+                        rule: rule.clone(),
+                        location: "/".into(),
+                        message: format!(
+                            "expected a rejection, got a success (HTTP {})",
+                            resp.status
+                        ),
+                    });
+                    return out;
+                }
+                self.check_error_envelope(action.provider, &pfile, &body, &mut out);
+                let status_ok = match provider.http_status.errors {
+                    ErrorStatusRule::Always200 => resp.status == 200,
+                    ErrorStatusRule::PerCode => resp.status >= 400,
+                };
+                if !status_ok {
+                    out.push(Finding {
+                        rule: format!("{pfile}#/http_status/errors"),
+                        location: "status".into(),
+                        message: format!("HTTP {} for an error", resp.status),
+                    });
+                }
+            }
+            Expect::Any => {}
+        }
+        out
+    }
+
+    fn status_rule(&self, action: &ActionSpec, code: &str, afile: &str, pfile: &str) -> String {
+        if let Some(i) = action.errors.iter().position(|e| e.code == code) {
+            return format!("{afile}#/errors/{i}/http_status");
+        }
+        if let Some(p) = self.specs.provider(action.provider) {
+            if p.http_status.errors == ErrorStatusRule::Always200 {
+                return format!("{pfile}#/http_status/errors");
+            }
+            if let Some(i) = p.errors.iter().position(|e| e.code == code) {
+                return format!("{pfile}#/errors/{i}/http_status");
+            }
+        }
+        format!("{pfile}#/http_status")
+    }
+
+    fn check_error_envelope(&self, p: Provider, pfile: &str, body: &Value, out: &mut Vec<Finding>) {
+        for e in self.error_env[&p].iter_errors(body) {
+            out.push(Finding {
+                rule: format!("{pfile}#/envelopes/error{}", e.schema_path()),
+                location: e.instance_path().to_string(),
+                message: e.to_string(),
+            });
+        }
+    }
+
+    fn check_batch(
+        &self,
+        action: &ActionSpec,
+        afile: &str,
+        body: &Value,
+        expect: Option<&BatchExpect>,
+        bindings: &Bindings,
+        out: &mut Vec<Finding>,
+    ) {
+        let Some(spec) = &action.response.batch else {
+            return;
+        };
+        let rule = format!("{afile}#/response/batch");
+        let Some(items) = body.pointer(&spec.items).and_then(Value::as_array) else {
+            out.push(Finding {
+                rule: format!("{rule}/items"),
+                location: spec.items.clone(),
+                message: "no per-item results array".into(),
+            });
+            return;
+        };
+        let success_code = loose(&spec.success_code);
+        let failed_items: Vec<&Value> = items
+            .iter()
+            .filter(|i| i.get("Code").map(loose).as_deref() != Some(success_code.as_str()))
+            .collect();
+        for (name, pointer, want) in [
+            ("total", &spec.counts.total, items.len()),
+            ("failed", &spec.counts.failed, failed_items.len()),
+        ] {
+            match body.pointer(pointer) {
+                None => out.push(Finding {
+                    rule: format!("{rule}/counts/{name}"),
+                    location: pointer.clone(),
+                    message: format!("no {name} count"),
+                }),
+                Some(v) => {
+                    let typed_ok = match spec.value_types {
+                        ValueTypes::Strings => v.is_string(),
+                        ValueTypes::Native => v.is_u64(),
+                    };
+                    if !typed_ok {
+                        out.push(Finding {
+                            rule: format!("{rule}/value_types"),
+                            location: pointer.clone(),
+                            message: format!(
+                                "{name} count {v} is not a {}",
+                                match spec.value_types {
+                                    ValueTypes::Strings => "JSON string",
+                                    ValueTypes::Native => "JSON integer",
+                                }
+                            ),
+                        });
+                    }
+                    if loose(v) != want.to_string() {
+                        out.push(Finding {
+                            rule: format!("{rule}/counts/{name}"),
+                            location: pointer.clone(),
+                            message: format!("{name} count {v} but {want} item(s) say so"),
+                        });
+                    }
+                }
+            }
+        }
+        // Per-item value types.
+        for (n, item) in items.iter().enumerate() {
+            if let Some(code) = item.get("Code") {
+                let typed_ok = match spec.value_types {
+                    ValueTypes::Strings => code.is_string(),
+                    ValueTypes::Native => code.is_number(),
+                };
+                if !typed_ok {
+                    out.push(Finding {
+                        rule: format!("{rule}/value_types"),
+                        location: format!("{}/{n}/Code", spec.items),
+                        message: format!("item code {code} has the wrong JSON type"),
+                    });
+                }
+            }
+        }
+        let Some(expect) = expect else { return };
+        if items.len() != expect.total {
+            out.push(Finding {
+                rule: format!("{rule}/over"),
+                location: spec.items.clone(),
+                message: format!(
+                    "{} per-item result(s), the request named {}",
+                    items.len(),
+                    expect.total
+                ),
+            });
+        }
+        for (n, item) in items.iter().enumerate() {
+            let key = item.get(&spec.item_key).map(loose).unwrap_or_default();
+            let code = item.get("Code").map(loose).unwrap_or_default();
+            let want = expect
+                .failed
+                .iter()
+                .find(|f| bindings.subst_str(&f.item) == key);
+            match want {
+                Some(f) if code == success_code => out.push(Finding {
+                    rule: format!("{afile}#/preconditions"),
+                    location: format!("{}/{n}/Code", spec.items),
+                    message: format!("item {key} succeeded, expected failure {}", f.code),
+                }),
+                Some(f) if !f.code.is_empty() && !code_matches(&f.code, &code) => {
+                    out.push(Finding {
+                        rule: format!("{afile}#/preconditions"),
+                        location: format!("{}/{n}/Code", spec.items),
+                        message: format!("item {key} failed with {code}, expected {}", f.code),
+                    })
+                }
+                None if code != success_code => out.push(Finding {
+                    rule: format!("{rule}/success_code"),
+                    location: format!("{}/{n}/Code", spec.items),
+                    message: format!("item {key} failed with {code}, expected success"),
+                }),
+                _ => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match() {
+        assert!(code_matches(
+            "InvalidParameter.%s",
+            "InvalidParameter.InstanceIds"
+        ));
+        assert!(!code_matches("InvalidParameter.%s", "InvalidParameter"));
+        assert!(code_matches("MissingParameter", "MissingParameter"));
+    }
+}

@@ -265,6 +265,20 @@ impl<'a> Ctx<'a> {
         self.action.region.parameter.as_deref() == Some(p.name.as_str())
     }
 
+    /// The business parameter that carries the region (Alibaba `RegionId`), if any.
+    pub fn region_param(&self) -> Option<&'a str> {
+        let name = self.action.region.parameter.as_deref()?;
+        self.action.parameter(name).map(|p| p.name.as_str())
+    }
+
+    /// Whether the region travels as a common parameter (Tencent `Region` / `X-TC-Region`).
+    pub fn region_is_common(&self) -> bool {
+        self.action.region.parameter.as_deref().is_some_and(|n| {
+            self.action.parameter(n).is_none()
+                && self.provider.common_parameters.iter().any(|c| c.name == n)
+        })
+    }
+
     /// The expectation for a trigger: its documented codes with their statuses, or `None` when
     /// the specs document no code for it.
     pub fn expect_trigger(&self, trigger: &Trigger) -> Option<Expect> {
@@ -380,4 +394,71 @@ pub(crate) fn single(
         destructive,
         covers,
     }
+}
+
+/// Parameters for a fixture call (describe, create, bind...): every required parameter, plus
+/// every parameter that names a resource `given` has symbols for (`resource` → symbols),
+/// written as placeholders (`${i1}`, `${k1.name}`).
+pub fn fixture_params(
+    specs: &SpecSet,
+    fixture: &ActionSpec,
+    given: &BTreeMap<String, Vec<String>>,
+) -> Option<serde_json::Map<String, Value>> {
+    let ctx = Ctx::new(specs, fixture, &GenOptions::default()).ok()?;
+    let mut out = serde_json::Map::new();
+    for p in &fixture.parameters {
+        let named = p.references.as_ref().and_then(|r| {
+            given.get(&r.resource).map(|syms| {
+                syms.iter()
+                    .map(|s| base::placeholder(s, r.by))
+                    .collect::<Vec<_>>()
+            })
+        });
+        if let Some(values) = named {
+            if values.is_empty() {
+                continue;
+            }
+            let v = if p.ty == ParamType::Array {
+                Value::Array(values.clone())
+            } else {
+                values[0].clone()
+            };
+            out.insert(p.name.clone(), v);
+        } else if p.required {
+            let v = if ctx.is_region_param(p) {
+                Value::String("${region}".into())
+            } else {
+                base::synth(&ctx, p)
+            };
+            out.insert(p.name.clone(), v);
+        }
+    }
+    Some(out)
+}
+
+/// The format of a resource's id (`by` = id) or name for a provider service, from the
+/// parameters that refer to it, else from the provider's format names.
+pub fn resource_format(
+    specs: &SpecSet,
+    action: &ActionSpec,
+    resource: &str,
+    by: crate::spec::RefBy,
+) -> Option<FormatInfo> {
+    let ctx = Ctx::new(specs, action, &GenOptions::default()).ok()?;
+    if let Some(f) = ctx.resource_format(resource, by) {
+        return Some(f.clone());
+    }
+    let want: &[&str] = match (resource, by) {
+        ("key_pair", crate::spec::RefBy::Id) => &["key-pair-id", "key-id"],
+        ("key_pair", crate::spec::RefBy::Name) => &["key-pair-name", "key-name"],
+        ("image", _) => &["image-id"],
+        ("instance", _) => &["instance-id"],
+        _ => &[],
+    };
+    let service_first = ctx
+        .formats
+        .values()
+        .filter(|f| want.iter().any(|w| f.name.ends_with(w)))
+        .max_by_key(|f| f.name.starts_with(&action.service));
+    service_first.cloned()
 }

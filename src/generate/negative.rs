@@ -332,7 +332,7 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
             Caller::Root,
         );
     }
-    if ctx.action.region.parameter.is_none() {
+    if ctx.region_is_common() {
         if ctx.action.region.required {
             add(
                 "missing-region",
@@ -414,12 +414,7 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
         let Some(e) = protocol(ctx, cond) else {
             continue;
         };
-        let mut b = base::build(ctx, &Shape::default());
-        if cond == P::UnknownRegion {
-            if let Some(rp) = &ctx.action.region.parameter {
-                b.params.insert(rp.clone(), json!("xx-nowhere"));
-            }
-        }
+        let b = base::build(ctx, &Shape::default());
         let mut c = case_with(
             ctx,
             CaseKind::Negative,
@@ -438,10 +433,10 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
         out.push(c);
     }
     // Alibaba: an unknown region travels as a business parameter.
-    if let Some(rp) = &ctx.action.region.parameter {
+    if let Some(rp) = ctx.region_param() {
         if let Some(e) = protocol(ctx, P::UnknownRegion) {
             let mut b = base::build(ctx, &Shape::default());
-            b.params.insert(rp.clone(), json!("xx-nowhere"));
+            b.params.insert(rp.to_string(), json!("xx-nowhere"));
             out.push(case_with(
                 ctx,
                 CaseKind::Negative,

@@ -1,0 +1,312 @@
+//! One request: encode the business parameters, sign them, apply the case's protocol fault,
+//! send, and capture the answer exactly as received.
+use crate::generate::Tamper;
+use crate::http::{RawRequest, RawResponse};
+use crate::sign::{self, Credentials, Scheme, SignInput};
+use crate::spec::{ActionSpec, ParametersIn, Provider, ProviderSpec, RequestStyle};
+use crate::wire::encode::{self, Booleans};
+use serde_json::{Map, Value};
+use std::time::Duration;
+
+/// Where requests go: a base URL and the Host header value signed for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub base: String,
+    pub host: String,
+}
+
+impl Endpoint {
+    /// `http://127.0.0.1:8080` (a trailing slash is dropped).
+    pub fn parse(url: &str) -> Option<Endpoint> {
+        let base = url.trim_end_matches('/').to_string();
+        let rest = base
+            .strip_prefix("http://")
+            .or_else(|| base.strip_prefix("https://"))?;
+        let host = rest.split('/').next()?.to_string();
+        if host.is_empty() {
+            return None;
+        }
+        Some(Endpoint { base, host })
+    }
+
+    pub fn from_addr(addr: std::net::SocketAddr) -> Endpoint {
+        Endpoint {
+            base: format!("http://{addr}"),
+            host: addr.to_string(),
+        }
+    }
+}
+
+/// Why a request could not be built (a harness or spec problem, not the target's).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("unknown signing method `{0}`")]
+    UnknownSigning(String),
+    #[error("encoding: {0}")]
+    Encode(#[from] encode::EncodeError),
+    #[error("signing: {0}")]
+    Sign(#[from] sign::SignError),
+}
+
+/// Transport failures: never a nonconformance of the target.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("request timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("transport error: {0}")]
+    Other(String),
+}
+
+/// The spec's signing method id → the signer's scheme.
+pub fn scheme_of(signing: &str) -> Option<Scheme> {
+    Some(match signing {
+        "tc3-hmac-sha256" => Scheme::Tc3HmacSha256,
+        "tc-hmac-sha1" => Scheme::TencentHmacSha1,
+        "tc-hmac-sha256" => Scheme::TencentHmacSha256,
+        "acs3-hmac-sha256" => Scheme::Acs3HmacSha256,
+        "acs3-hmac-sm3" => Scheme::Acs3HmacSm3,
+        "rpc-hmac-sha1" => Scheme::RpcHmacSha1,
+        _ => return None,
+    })
+}
+
+fn sign_provider(p: Provider) -> sign::Provider {
+    match p {
+        Provider::Tencent => sign::Provider::Tencent,
+        Provider::Alibaba => sign::Provider::Alibaba,
+    }
+}
+
+/// Everything one call needs.
+pub struct Call<'a> {
+    pub provider: &'a ProviderSpec,
+    pub action: &'a ActionSpec,
+    pub style: &'a RequestStyle,
+    pub signing: &'a str,
+    /// Business parameters, placeholders already bound.
+    pub params: &'a Map<String, Value>,
+    pub booleans: Booleans,
+    pub tamper: Option<&'a Tamper>,
+    /// The common region (Tencent), when the call sends one.
+    pub region: Option<String>,
+    pub credentials: &'a Credentials,
+    pub endpoint: &'a Endpoint,
+    /// Unix seconds to sign with.
+    pub now: i64,
+}
+
+/// Encode, sign and tamper: the request as it will be sent.
+pub fn build(call: &Call) -> Result<RawRequest, BuildError> {
+    let scheme =
+        scheme_of(call.signing).ok_or_else(|| BuildError::UnknownSigning(call.signing.into()))?;
+    let mut action = call.action.action.clone();
+    let mut version = call.action.version.clone();
+    let mut region = call.region.clone();
+    let mut timestamp = call.now;
+    let mut credentials = call.credentials.clone();
+    let mut params = call.params.clone();
+    match call.tamper {
+        Some(Tamper::Version { version: v }) => version = v.clone(),
+        Some(Tamper::Action { action: a }) => action = a.clone(),
+        Some(Tamper::Region { region: r }) => region = r.clone(),
+        Some(Tamper::ExpiredTimestamp { seconds }) => timestamp -= seconds,
+        Some(Tamper::UnknownAccessKey) => {
+            credentials = Credentials::new("AKIDCCUNKNOWNKEY0000", "CcUnknownSecret")
+        }
+        Some(Tamper::BadToken) => {
+            credentials.session_token = Some(sign::Secret::new("cc-bogus-session-token"))
+        }
+        Some(Tamper::Pad { bytes }) => {
+            params.insert("CcPadding".into(), Value::String("x".repeat(*bytes)));
+        }
+        _ => {}
+    }
+    let mut encoded = encode::encode(
+        call.provider,
+        Some(call.action),
+        call.style,
+        &params,
+        &call.booleans,
+    )?;
+    match call.tamper {
+        Some(Tamper::Body { body }) => encoded.body = Some(body.clone().into_bytes()),
+        Some(Tamper::ContentType { content_type }) => {
+            encoded.content_type = Some(content_type.clone())
+        }
+        _ => {}
+    }
+    let provider = sign_provider(call.provider.provider);
+    let mut input = SignInput::new(
+        encoded.method.clone(),
+        call.endpoint.host.clone(),
+        action,
+        version,
+        timestamp,
+        sign::signer::fresh_nonce(provider),
+    );
+    input.region = match call.provider.provider {
+        Provider::Tencent => region,
+        Provider::Alibaba => None,
+    };
+    let form_body = encoded.parameters_in == ParametersIn::FormBody;
+    match (&encoded.body, scheme) {
+        (Some(body), _) => {
+            input.body = Some(body.clone());
+            input.content_type = encoded.content_type.clone();
+        }
+        (None, Scheme::Acs3HmacSha256 | Scheme::Acs3HmacSm3) if form_body => {
+            input.body = Some(encode::encode_pairs(&encoded.params).into_bytes());
+            input.content_type = Some("application/x-www-form-urlencoded".into());
+        }
+        _ => input.params = encoded.params.clone(),
+    }
+    let mut req = sign::sign(scheme, &input, &credentials)?.request;
+    // RPC signs query and form parameters alike: move them into the body for rpc-form.
+    if scheme == Scheme::RpcHmacSha1 && form_body {
+        req.body = std::mem::take(&mut req.raw_query).into_bytes();
+        req.set_header("Content-Type", "application/x-www-form-urlencoded");
+    }
+    apply_post_sign(&mut req, call.tamper, scheme);
+    Ok(req)
+}
+
+fn drop_param(encoded: &str, name: &str) -> String {
+    encoded
+        .split('&')
+        .filter(|kv| !kv.is_empty() && kv.split('=').next() != Some(name))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn corrupt_param(encoded: &str, name: &str) -> String {
+    encoded
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if k == name && !v.is_empty() => {
+                let flipped = if v.starts_with('A') { "B" } else { "A" };
+                format!("{k}={flipped}{}", &v[1..])
+            }
+            _ => kv.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn in_query_and_body(req: &mut RawRequest, f: impl Fn(&str) -> String) {
+    req.raw_query = f(&req.raw_query);
+    let form = req
+        .header("content-type")
+        .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        if let Ok(body) = String::from_utf8(req.body.clone()) {
+            req.body = f(&body).into_bytes();
+        }
+    }
+}
+
+fn apply_post_sign(req: &mut RawRequest, tamper: Option<&Tamper>, scheme: Scheme) {
+    let header_carried = matches!(
+        scheme,
+        Scheme::Tc3HmacSha256 | Scheme::Acs3HmacSha256 | Scheme::Acs3HmacSm3
+    );
+    match tamper {
+        Some(Tamper::BadSignature) => {
+            if header_carried {
+                if let Some(auth) = req.header("authorization").map(str::to_string) {
+                    let mut chars: Vec<char> = auth.chars().collect();
+                    if let Some(last) = chars.last_mut() {
+                        *last = if *last == '0' { '1' } else { '0' };
+                    }
+                    req.set_header("Authorization", chars.into_iter().collect::<String>());
+                }
+            } else {
+                in_query_and_body(req, |s| corrupt_param(s, "Signature"));
+            }
+        }
+        Some(Tamper::IncompleteSignature) => {
+            if header_carried {
+                req.remove_header("authorization");
+            } else {
+                in_query_and_body(req, |s| drop_param(s, "Signature"));
+            }
+        }
+        Some(Tamper::MissingAction) => {
+            req.remove_header("x-tc-action");
+            req.remove_header("x-acs-action");
+            in_query_and_body(req, |s| drop_param(s, "Action"));
+        }
+        Some(Tamper::Method { method }) => req.method = method.clone(),
+        _ => {}
+    }
+}
+
+/// Send one request and capture the answer.
+pub async fn send(
+    client: &reqwest::Client,
+    endpoint: &Endpoint,
+    req: &RawRequest,
+    timeout: Duration,
+) -> Result<RawResponse, TransportError> {
+    let mut url = format!("{}{}", endpoint.base, req.path);
+    if !req.raw_query.is_empty() {
+        url.push('?');
+        url.push_str(&req.raw_query);
+    }
+    let method = reqwest::Method::from_bytes(req.method.as_bytes())
+        .map_err(|e| TransportError::Other(e.to_string()))?;
+    let mut builder = client.request(method, &url).timeout(timeout);
+    for (k, v) in &req.headers {
+        builder = builder.header(k.as_str(), v.as_str());
+    }
+    let resp = builder.body(req.body.clone()).send().await.map_err(|e| {
+        if e.is_timeout() {
+            TransportError::Timeout(timeout)
+        } else if e.is_connect() {
+            TransportError::Connect(e.to_string())
+        } else {
+            TransportError::Other(e.to_string())
+        }
+    })?;
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).to_string(),
+            )
+        })
+        .collect();
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| TransportError::Other(e.to_string()))?
+        .to_vec();
+    Ok(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_parse() {
+        let e = Endpoint::parse("http://127.0.0.1:9000/").unwrap();
+        assert_eq!(e.host, "127.0.0.1:9000");
+        assert_eq!(e.base, "http://127.0.0.1:9000");
+        assert!(Endpoint::parse("ftp://x").is_none());
+    }
+
+    #[test]
+    fn param_tampering() {
+        assert_eq!(drop_param("a=1&Signature=x&b=2", "Signature"), "a=1&b=2");
+        assert_eq!(corrupt_param("Signature=Abc", "Signature"), "Signature=Bbc");
+    }
+}

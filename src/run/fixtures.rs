@@ -1,0 +1,236 @@
+//! Realising a case's world on the embedded emulator through its control API
+//! (`PUT /_cloudconform/world`): concrete ids and names are derived from the provider formats
+//! and the case id, so the same case always gets the same world.
+use super::bind::{Bindings, Bound};
+use super::exec::Endpoint;
+use super::Runner;
+use crate::generate::{resource_format, values::stable_hash, Caller, Case};
+use crate::sign::Credentials;
+use crate::spec::{Provider, RefBy};
+use serde_json::{json, Value};
+
+/// A realised world: the bindings, and (live runs) what to undo afterwards.
+#[derive(Debug, Clone, Default)]
+pub struct Realised {
+    pub bindings: Bindings,
+    /// Live: key pair ids the run created (deleted afterwards).
+    pub created_keys: Vec<String>,
+    /// Live: (instance id, key id) bindings the run made.
+    pub bound: Vec<(String, String)>,
+    /// Live: (instance id, original state) to restore.
+    pub restore: Vec<(String, String)>,
+}
+
+/// The emulator's accounts (from its default world).
+#[derive(Debug, Clone, Default)]
+pub struct Accounts {
+    list: Vec<Value>,
+}
+
+impl Accounts {
+    pub fn for_caller(&self, provider: Provider, caller: Caller) -> Credentials {
+        let want_root = caller == Caller::Root;
+        let found = self.list.iter().find(|a| {
+            a.get("provider").and_then(Value::as_str) == Some(provider.as_str())
+                && (a.get("role").and_then(Value::as_str) == Some("root")) == want_root
+        });
+        match found {
+            Some(a) => {
+                let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or_default();
+                let mut c = Credentials::new(s("access_key_id"), s("secret"));
+                if let Some(t) = a.get("token").and_then(Value::as_str) {
+                    c.session_token = Some(crate::sign::Secret::new(t));
+                }
+                c
+            }
+            None if want_root => Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
+            None => Credentials::new("AKIDSUBUSERDENY", "SUBUSERSECRET"),
+        }
+    }
+}
+
+fn control_url(endpoint: &Endpoint, what: &str) -> String {
+    format!("{}/_cloudconform/{what}", endpoint.base)
+}
+
+/// `POST /_cloudconform/<what>` with a JSON body.
+pub async fn control(
+    runner: &Runner,
+    endpoint: &Endpoint,
+    what: &str,
+    body: &Value,
+) -> Result<Value, String> {
+    send_control(runner, reqwest::Method::POST, endpoint, what, Some(body)).await
+}
+
+async fn send_control(
+    runner: &Runner,
+    method: reqwest::Method,
+    endpoint: &Endpoint,
+    what: &str,
+    body: Option<&Value>,
+) -> Result<Value, String> {
+    let mut req = runner
+        .client
+        .request(method.clone(), control_url(endpoint, what))
+        .timeout(runner.opts.timeout);
+    if let Some(b) = body {
+        req = req
+            .header("content-type", "application/json")
+            .body(b.to_string());
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| format!("control API {method} {what}: {e}"))?;
+    let status = resp.status();
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| format!("control API {what}: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "control API {method} {what}: HTTP {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        ));
+    }
+    Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+pub async fn get_world(runner: &Runner, endpoint: &Endpoint) -> Result<Value, String> {
+    send_control(runner, reqwest::Method::GET, endpoint, "world", None).await
+}
+
+/// The emulator's default world, fetched once per run (after a reset).
+pub async fn default_world(runner: &Runner, endpoint: &Endpoint) -> Result<Value, String> {
+    runner
+        .default_world
+        .get_or_try_init(|| async {
+            control(runner, endpoint, "reset", &json!({})).await?;
+            get_world(runner, endpoint).await
+        })
+        .await
+        .cloned()
+}
+
+pub async fn accounts(runner: &Runner, endpoint: &Endpoint, _provider: Provider) -> Accounts {
+    if !runner.target.is_emulator() {
+        return Accounts::default();
+    }
+    let list = default_world(runner, endpoint)
+        .await
+        .ok()
+        .and_then(|w| w.get("accounts").and_then(Value::as_array).cloned())
+        .unwrap_or_default();
+    Accounts { list }
+}
+
+/// Concrete ids and names for a case's symbols, derived from the formats and the case id.
+pub fn bind_world(runner: &Runner, case: &Case, region: &str) -> Result<Bindings, String> {
+    let specs = &runner.specs;
+    let action = specs
+        .action(&case.action)
+        .ok_or_else(|| format!("no spec for {}", case.action))?;
+    let make = |resource: &str, by: RefBy, sym: &str, fallback: &str| -> String {
+        let salt = stable_hash(&[&case.id, sym, resource]);
+        resource_format(specs, action, resource, by)
+            .and_then(|f| f.make(salt))
+            .unwrap_or_else(|| {
+                format!(
+                    "{fallback}{}",
+                    crate::generate::values::chars_from(
+                        b"0123456789abcdefghijklmnopqrstuvwxyz",
+                        10,
+                        salt
+                    )
+                )
+            })
+    };
+    let mut b = Bindings {
+        region: region.to_string(),
+        ..Default::default()
+    };
+    for k in &case.world.key_pairs {
+        let id = make("key_pair", RefBy::Id, &k.sym, "key-");
+        let name = make("key_pair", RefBy::Name, &k.sym, "cc");
+        b.objects.insert(k.sym.clone(), Bound { id, name });
+    }
+    for i in &case.world.instances {
+        let id = make("instance", RefBy::Id, &i.sym, "i-");
+        b.objects.insert(
+            i.sym.clone(),
+            Bound {
+                id: id.clone(),
+                name: id,
+            },
+        );
+    }
+    for m in &case.world.images {
+        let id = make("image", RefBy::Id, &m.sym, "img-");
+        b.objects.insert(
+            m.sym.clone(),
+            Bound {
+                id: id.clone(),
+                name: id,
+            },
+        );
+    }
+    Ok(b)
+}
+
+/// The case's service state in the emulator's world format.
+pub fn service_json(case: &Case, b: &Bindings) -> Value {
+    let id = |s: &str| b.objects.get(s).map(|x| x.id.clone()).unwrap_or_default();
+    json!({
+        "instances": case.world.instances.iter().map(|i| json!({
+            "id": id(&i.sym), "os": i.os, "state": i.state, "region": b.region,
+            "keys": i.keys.iter().map(|k| id(k)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "images": case.world.images.iter().map(|m| json!({
+            "id": id(&m.sym), "keys": m.keys.iter().map(|k| id(k)).collect::<Vec<_>>(),
+        })).collect::<Vec<_>>(),
+        "key_pairs": case.world.key_pairs.iter().map(|k| {
+            let bound = &b.objects[&k.sym];
+            json!({"id": bound.id, "name": bound.name, "region": b.region})
+        }).collect::<Vec<_>>(),
+    })
+}
+
+pub async fn realise_on_emulator(
+    runner: &Runner,
+    case: &Case,
+    endpoint: &Endpoint,
+) -> Result<Realised, String> {
+    let mut world = default_world(runner, endpoint).await?;
+    let provider = case.action.provider.as_str();
+    let region = world
+        .pointer(&format!("/regions/{provider}/0"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .unwrap_or_else(|| match case.action.provider {
+            Provider::Tencent => "ap-guangzhou".into(),
+            Provider::Alibaba => "cn-hangzhou".into(),
+        });
+    let bindings = bind_world(runner, case, &region)?;
+    let svc = format!("{provider}/{}", case.action.service);
+    if let Some(services) = world.get_mut("services").and_then(Value::as_object_mut) {
+        services.insert(svc, service_json(case, &bindings));
+    } else if let Some(obj) = world.as_object_mut() {
+        obj.insert(
+            "services".into(),
+            json!({ svc: service_json(case, &bindings) }),
+        );
+    }
+    send_control(
+        runner,
+        reqwest::Method::PUT,
+        endpoint,
+        "world",
+        Some(&world),
+    )
+    .await?;
+    Ok(Realised {
+        bindings,
+        ..Default::default()
+    })
+}

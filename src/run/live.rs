@@ -1,0 +1,296 @@
+//! Live targets: worlds are built with the spec's fixture actions (create key pairs, bind them,
+//! stop or start instances) on resources the run creates itself or that the target profile
+//! lists, and everything the run did is undone afterwards. Nothing else is ever touched.
+use super::bind::{Bindings, Bound};
+use super::exec::Endpoint;
+use super::fixtures::Realised;
+use super::{Runner, Sent};
+use crate::generate::{fixture_params, values::stable_hash, Case, Expect, Step};
+use crate::spec::{ActionSpec, Provider};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+/// What the harness may use on a live target (a JSON file given with `--profile`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    pub provider: Option<Provider>,
+    /// Region every case runs in.
+    pub region: String,
+    /// Instances the harness may stop, start, bind and unbind keys on.
+    #[serde(default)]
+    pub instances: Vec<ProfileInstance>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileInstance {
+    /// `cvm`, `ecm`, `ecs`, `ens`.
+    pub service: String,
+    pub id: String,
+    /// `linux` or `windows`.
+    pub os: String,
+    /// The state to leave it in afterwards (provider spelling).
+    pub state: String,
+}
+
+impl Profile {
+    pub fn load(path: &Path) -> Result<Profile, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read profile {}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("profile {}: {e}", path.display()))
+    }
+}
+
+fn fixture(runner: &Runner, case: &Case, purpose: &str, resource: &str) -> Option<Arc<ActionSpec>> {
+    runner
+        .specs
+        .actions()
+        .find(|a| {
+            a.provider == case.action.provider
+                && a.service == case.action.service
+                && a.version == case.action.version
+                && a.fixture
+                    .as_ref()
+                    .is_some_and(|f| f.purpose == purpose && f.resource == resource)
+        })
+        .cloned()
+}
+
+/// Call a fixture with the given symbols; the response body, or the error code.
+async fn call(
+    runner: &Runner,
+    endpoint: &Endpoint,
+    spec: &ActionSpec,
+    given: &BTreeMap<String, Vec<String>>,
+    extra: &[(String, Value)],
+    bindings: &Bindings,
+) -> Result<Value, String> {
+    let mut params = fixture_params(&runner.specs, spec, given)
+        .ok_or_else(|| format!("cannot build a {} request", spec.action))?;
+    for (k, v) in extra {
+        params.insert(k.clone(), v.clone());
+    }
+    let step = Step {
+        action: spec.action.clone(),
+        params,
+        wire: Default::default(),
+        caller: Default::default(),
+        expect: Expect::Any,
+    };
+    let creds = match &runner.target.kind {
+        super::TargetKind::Live { credentials, .. } => credentials.clone(),
+        _ => return Err("not a live target".into()),
+    };
+    match runner
+        .send_step(spec, &step, endpoint, bindings, &creds)
+        .await
+    {
+        Sent::Ok(_, resp) => {
+            let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+            if runner.checker.is_error(spec.provider, &body) {
+                let code = crate::check::Checker::error_code(&body)
+                    .map(|c| c.1)
+                    .unwrap_or_default();
+                Err(format!("{} failed with {code}", spec.action))
+            } else {
+                Ok(body)
+            }
+        }
+        Sent::Transport(e) | Sent::Build(e) => Err(format!("{}: {e}", spec.action)),
+    }
+}
+
+fn output<'a>(spec: &ActionSpec, body: &'a Value, hint: &str) -> Option<&'a Value> {
+    spec.response
+        .outputs
+        .iter()
+        .find(|(name, _)| name.to_ascii_lowercase().contains(hint))
+        .and_then(|(_, ptr)| body.pointer(ptr))
+}
+
+fn name_param(spec: &ActionSpec) -> Option<String> {
+    spec.parameters
+        .iter()
+        .find(|p| {
+            p.references
+                .as_ref()
+                .is_some_and(|r| r.resource == "key_pair" && r.by == crate::spec::RefBy::Name)
+                || p.name == "KeyName"
+                || p.name == "KeyPairName"
+        })
+        .map(|p| p.name.clone())
+}
+
+pub async fn realise(
+    runner: &Runner,
+    case: &Case,
+    endpoint: &Endpoint,
+    profile: &Profile,
+) -> Result<Realised, String> {
+    let mut r = Realised {
+        bindings: Bindings {
+            region: profile.region.clone(),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    if !case.world.images.is_empty() {
+        return Err(
+            "needs an image that references a key pair; fixtures cannot create images".into(),
+        );
+    }
+    let mut pool: Vec<&ProfileInstance> = profile
+        .instances
+        .iter()
+        .filter(|i| i.service == case.action.service)
+        .collect();
+    for inst in &case.world.instances {
+        let Some(pos) = pool.iter().position(|p| p.os == inst.os) else {
+            return Err(format!(
+                "needs {} {} instance(s) of {}; the profile lists fewer",
+                case.world.instances.len(),
+                inst.os,
+                case.action.service
+            ));
+        };
+        let p = pool.remove(pos);
+        r.bindings.objects.insert(
+            inst.sym.clone(),
+            Bound {
+                id: p.id.clone(),
+                name: p.id.clone(),
+            },
+        );
+    }
+    // Key pairs: created by the run, deleted afterwards.
+    if !case.world.key_pairs.is_empty() {
+        let create = fixture(runner, case, "create", "key_pair")
+            .ok_or("no fixture spec creates key pairs for this service")?;
+        let pname = name_param(&create);
+        for k in &case.world.key_pairs {
+            let name = format!(
+                "cc{}",
+                crate::generate::values::chars_from(
+                    b"abcdefghijklmnopqrstuvwxyz0123456789",
+                    10,
+                    stable_hash(&[
+                        &case.id,
+                        &k.sym,
+                        &crate::sign::clock::unix_now().to_string()
+                    ])
+                )
+            );
+            let extra: Vec<(String, Value)> =
+                pname.iter().map(|p| (p.clone(), json!(name))).collect();
+            let body = call(
+                runner,
+                endpoint,
+                &create,
+                &BTreeMap::new(),
+                &extra,
+                &r.bindings,
+            )
+            .await?;
+            let id = output(&create, &body, "id")
+                .map(crate::check::loose)
+                .unwrap_or_else(|| name.clone());
+            r.created_keys.push(id.clone());
+            r.bindings.objects.insert(k.sym.clone(), Bound { id, name });
+        }
+    }
+    // Instance states and bindings.
+    for inst in &case.world.instances {
+        let state = inst.state.to_ascii_lowercase();
+        let purpose = if state.contains("stop") {
+            "stop"
+        } else if state.contains("run") {
+            "start"
+        } else {
+            return Err(format!(
+                "cannot put a live instance into state {}",
+                inst.state
+            ));
+        };
+        if let Some(spec) = fixture(runner, case, purpose, "instance") {
+            let given = BTreeMap::from([("instance".to_string(), vec![inst.sym.clone()])]);
+            // Already in that state is fine: the error is ignored.
+            let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+        }
+        if let Some(p) = profile
+            .instances
+            .iter()
+            .find(|p| Some(&p.id) == r.bindings.objects.get(&inst.sym).map(|b| &b.id))
+        {
+            r.restore.push((inst.sym.clone(), p.state.clone()));
+        }
+        for k in &inst.keys {
+            let spec = fixture(runner, case, "bind", "key_pair")
+                .or_else(|| fixture(runner, case, "bind", "instance"))
+                .ok_or("no fixture spec binds key pairs for this service")?;
+            let given = BTreeMap::from([
+                ("instance".to_string(), vec![inst.sym.clone()]),
+                ("key_pair".to_string(), vec![k.clone()]),
+            ]);
+            call(runner, endpoint, &spec, &given, &[], &r.bindings).await?;
+            r.bound.push((inst.sym.clone(), k.clone()));
+        }
+    }
+    Ok(r)
+}
+
+/// Undo what `realise` did: unbind, delete created keys, restore instance states.
+pub async fn teardown(
+    runner: &Runner,
+    case: &Case,
+    endpoint: &Endpoint,
+    r: &Realised,
+) -> Result<(), String> {
+    let mut problems = Vec::new();
+    if let Some(spec) = fixture(runner, case, "unbind", "key_pair") {
+        for (i, k) in &r.bound {
+            let given = BTreeMap::from([
+                ("instance".to_string(), vec![i.clone()]),
+                ("key_pair".to_string(), vec![k.clone()]),
+            ]);
+            // Already unbound (the case did it) is fine.
+            let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+        }
+    }
+    if !r.created_keys.is_empty() {
+        if let Some(spec) = fixture(runner, case, "delete", "key_pair") {
+            let syms: Vec<String> = r
+                .bindings
+                .objects
+                .iter()
+                .filter(|(_, b)| r.created_keys.contains(&b.id))
+                .map(|(s, _)| s.clone())
+                .collect();
+            let given = BTreeMap::from([("key_pair".to_string(), syms)]);
+            if let Err(e) = call(runner, endpoint, &spec, &given, &[], &r.bindings).await {
+                if !e.contains("NotFound") {
+                    problems.push(e);
+                }
+            }
+        }
+    }
+    for (sym, state) in &r.restore {
+        let purpose = if state.to_ascii_lowercase().contains("stop") {
+            "stop"
+        } else {
+            "start"
+        };
+        if let Some(spec) = fixture(runner, case, purpose, "instance") {
+            let given = BTreeMap::from([("instance".to_string(), vec![sym.clone()])]);
+            let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    }
+}

@@ -1,0 +1,27 @@
+//! Pacing: each action no faster than its spec `rate_limit.per_second` (live targets only).
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+
+#[derive(Default)]
+pub struct Pacer {
+    next: Mutex<HashMap<String, Instant>>,
+}
+
+impl Pacer {
+    /// Wait for this action's next slot.
+    pub async fn wait(&self, action: &str, per_second: Option<u32>) {
+        let Some(rate) = per_second.filter(|r| *r > 0) else {
+            return;
+        };
+        let gap = Duration::from_secs_f64(1.0 / f64::from(rate));
+        let at = {
+            let mut next = self.next.lock().await;
+            let now = Instant::now();
+            let slot = next.get(action).copied().unwrap_or(now).max(now);
+            next.insert(action.to_string(), slot + gap);
+            slot
+        };
+        tokio::time::sleep_until(at.into()).await;
+    }
+}
