@@ -412,6 +412,8 @@ pub enum ProtocolCondition {
     Throttled,
     MalformedBody,
     PermissionDenied,
+    UnsupportedSignatureMethod,
+    UnsupportedFormat,
 }
 
 impl ProtocolCondition {
@@ -436,6 +438,8 @@ impl ProtocolCondition {
             ProtocolCondition::Throttled => "throttled",
             ProtocolCondition::MalformedBody => "malformed_body",
             ProtocolCondition::PermissionDenied => "permission_denied",
+            ProtocolCondition::UnsupportedSignatureMethod => "unsupported_signature_method",
+            ProtocolCondition::UnsupportedFormat => "unsupported_format",
         }
     }
 }
