@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod emulate_cmd;
 mod spec_cmd;
 
 /// Documented exit codes (README "Exit codes").
@@ -32,12 +33,15 @@ struct Cli {
 enum Command {
     /// Lint, list and show the API specs.
     Spec(spec_cmd::Args),
+    /// Serve the emulator (both clouds, one port) until Ctrl-C.
+    Emulate(emulate_cmd::Args),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Spec(args) => spec_cmd::run(args),
+        Command::Emulate(args) => emulate_cmd::run(args),
     };
     match result {
         Ok(code) => code,

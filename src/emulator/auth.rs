@@ -10,7 +10,7 @@ use crate::http::RawRequest;
 use crate::sign::{
     self, CredentialLookup, Credentials, NonceCache, VerifyError, VerifyErrorKind, VerifyPolicy,
 };
-use crate::spec::{ProtocolCondition, Provider, ProviderSpec};
+use crate::spec::{ProtocolCondition, Provider, ProviderSpec, Trigger, Violation};
 
 /// Who sent a request that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,9 +23,8 @@ pub struct Caller {
 /// A request that did not authenticate, in spec terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthFailure {
-    /// The protocol condition whose trigger answers this failure, when the spec vocabulary has
-    /// one.
-    pub condition: Option<ProtocolCondition>,
+    /// The spec trigger that answers this failure.
+    pub trigger: Trigger,
     /// The verifier's own code, status and message (used when the spec has no code for the
     /// condition, and as the message when the codes agree).
     pub code: &'static str,
@@ -165,11 +164,11 @@ fn unverified_identity(request: &RawRequest, provider: Provider) -> Option<(Stri
     }
 }
 
-/// The protocol condition a verification failure is.
-pub fn condition_of(kind: &VerifyErrorKind) -> Option<ProtocolCondition> {
+/// The spec trigger a verification failure is.
+pub fn trigger_of(kind: &VerifyErrorKind) -> Trigger {
     use ProtocolCondition as C;
     use VerifyErrorKind as K;
-    Some(match kind {
+    let condition = match kind {
         K::MissingAuthentication
         | K::MalformedAuthorization(_)
         | K::MissingSignedHeader(_)
@@ -183,9 +182,20 @@ pub fn condition_of(kind: &VerifyErrorKind) -> Option<ProtocolCondition> {
         K::NonceReused => C::ReplayedNonce,
         K::SecurityTokenMissing | K::SecurityTokenMismatch => C::BadToken,
         K::InvalidEncoding => C::MalformedBody,
-        // No condition in the spec vocabulary (yet): the verifier's code answers.
-        K::MissingParameter(_) | K::UnsupportedSignatureMethod(_) => return None,
-    })
+        K::UnsupportedSignatureMethod(_) => C::UnsupportedSignatureMethod,
+        // A common parameter the scheme needs (Timestamp, Nonce…): a missing parameter.
+        K::MissingParameter(name) => {
+            return Trigger::Parameter {
+                parameter: name.clone(),
+                violation: Violation::Missing,
+                note: None,
+            }
+        }
+    };
+    Trigger::Protocol {
+        condition,
+        note: None,
+    }
 }
 
 fn failure(e: VerifyError) -> AuthFailure {
@@ -199,14 +209,11 @@ fn failure(e: VerifyError) -> AuthFailure {
                 debug.string_to_sign
             ));
         } else {
-            message.push_str(&format!(
-                " Server string to sign: {}",
-                debug.string_to_sign
-            ));
+            message.push_str(&format!(" Server string to sign: {}", debug.string_to_sign));
         }
     }
     AuthFailure {
-        condition: condition_of(&e.kind),
+        trigger: trigger_of(&e.kind),
         code: e.code(),
         http_status: e.http_status(),
         message,

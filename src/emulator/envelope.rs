@@ -48,7 +48,12 @@ impl Envelope {
 /// Tencent, upper-case for Alibaba).
 pub fn new_request_id(spec: &ProviderSpec) -> String {
     let id = uuid::Uuid::new_v4().to_string();
-    if spec.request_id.example.chars().any(|c| c.is_ascii_uppercase()) {
+    if spec
+        .request_id
+        .example
+        .chars()
+        .any(|c| c.is_ascii_uppercase())
+    {
         id.to_ascii_uppercase()
     } else {
         id
@@ -72,7 +77,10 @@ pub fn success(spec: &ProviderSpec, members: Map<String, Value>, request_id: &st
         Envelope::Tencent => {
             let mut inner = members;
             inner.insert("RequestId".into(), Value::String(request_id.into()));
-            Value::Object(Map::from_iter([("Response".to_string(), Value::Object(inner))]))
+            Value::Object(Map::from_iter([(
+                "Response".to_string(),
+                Value::Object(inner),
+            )]))
         }
         Envelope::Alibaba => {
             let mut top = Map::new();

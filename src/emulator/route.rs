@@ -14,7 +14,10 @@ use std::sync::Arc;
 /// v1/RPC credential parameters), then a version only one provider uses, then the Host's domain,
 /// then `default`.
 pub fn detect_provider(request: &RawRequest, specs: &SpecSet, default: Provider) -> Provider {
-    let auth = request.header("authorization").unwrap_or_default().trim_start();
+    let auth = request
+        .header("authorization")
+        .unwrap_or_default()
+        .trim_start();
     if auth.starts_with("TC3-") {
         return Provider::Tencent;
     }
@@ -47,7 +50,11 @@ pub fn detect_provider(request: &RawRequest, specs: &SpecSet, default: Provider)
     if let Some((_, version)) = pairs.iter().find(|(n, _)| n == "Version") {
         let users: Vec<Provider> = Provider::ALL
             .into_iter()
-            .filter(|p| specs.actions().any(|a| a.provider == *p && &a.version == version))
+            .filter(|p| {
+                specs
+                    .actions()
+                    .any(|a| a.provider == *p && &a.version == version)
+            })
             .collect();
         if let [only] = users.as_slice() {
             return *only;
@@ -81,7 +88,11 @@ pub enum RouteProblem {
     /// Bytes that do not decode.
     Malformed(DecodeError),
     /// More bytes than the style's documented limit.
-    TooLarge { limit: u64, size: u64, style: String },
+    TooLarge {
+        limit: u64,
+        size: u64,
+        style: String,
+    },
 }
 
 impl RouteProblem {
@@ -149,12 +160,13 @@ pub fn route(request: &RawRequest, spec: &ProviderSpec) -> Result<Routed, RouteP
         // provider whose styles are all POST still accepts the same query on GET (Alibaba RPC).
         candidates.first().copied().or(query_style)
     } else if method == "POST" {
-        let by_type = candidates.iter().copied().find(|s| {
-            match (&s.content_type, &media) {
+        let by_type = candidates
+            .iter()
+            .copied()
+            .find(|s| match (&s.content_type, &media) {
                 (Some(want), Some(got)) => decode::media_type(want) == *got,
                 _ => false,
-            }
-        });
+            });
         let empty_body = request.body.is_empty();
         by_type.or_else(|| {
             if empty_body || media.is_none() {
@@ -162,7 +174,13 @@ pub fn route(request: &RawRequest, spec: &ProviderSpec) -> Result<Routed, RouteP
                     .iter()
                     .copied()
                     .find(|s| s.parameters_in == ParametersIn::Query)
-                    .or_else(|| if empty_body { candidates.first().copied() } else { None })
+                    .or_else(|| {
+                        if empty_body {
+                            candidates.first().copied()
+                        } else {
+                            None
+                        }
+                    })
             } else {
                 None
             }
@@ -183,7 +201,11 @@ pub fn route(request: &RawRequest, spec: &ProviderSpec) -> Result<Routed, RouteP
     } else {
         request.body.len() as u64
     };
-    if let Some(limit) = spec.size_limits.iter().find(|l| l.request_style == style.id) {
+    if let Some(limit) = spec
+        .size_limits
+        .iter()
+        .find(|l| l.request_style == style.id)
+    {
         if size > limit.max_bytes {
             return Err(RouteProblem::TooLarge {
                 limit: limit.max_bytes,
@@ -195,7 +217,11 @@ pub fn route(request: &RawRequest, spec: &ProviderSpec) -> Result<Routed, RouteP
 
     let mut params = match style.parameters_in {
         ParametersIn::JsonBody if method == "POST" => {
-            let body: &[u8] = if request.body.is_empty() { b"{}" } else { &request.body };
+            let body: &[u8] = if request.body.is_empty() {
+                b"{}"
+            } else {
+                &request.body
+            };
             WireParams::Json(decode::json_members(body).map_err(RouteProblem::Malformed)?)
         }
         _ => {

@@ -123,9 +123,10 @@ fn meets(
     let kind = reference.map(|r| r.resource.as_str()).unwrap_or_default();
     match require {
         Requirement::Exists(_) => match reference {
-            Some(r) if !exists(svc, r, value, scope) => {
-                Err(format!("The {} `{value}` does not exist.", kind.replace('_', " ")))
-            }
+            Some(r) if !exists(svc, r, value, scope) => Err(format!(
+                "The {} `{value}` does not exist.",
+                kind.replace('_', " ")
+            )),
             _ => Ok(()),
         },
         Requirement::StateIn(states) => match find_instance(svc, value, scope) {
@@ -191,7 +192,11 @@ fn meets(
 
 /// The parameter a batch reports per item (`response.batch.over`).
 pub fn batch_parameter(action: &ActionSpec) -> Option<&str> {
-    action.response.batch.as_ref().and_then(|b| b.over.as_deref())
+    action
+        .response
+        .batch
+        .as_ref()
+        .and_then(|b| b.over.as_deref())
 }
 
 /// Check every precondition in spec order. A request-scoped failure is the call's error; a
@@ -220,9 +225,8 @@ fn check_one(
         && pre.subject.parameter().is_some()
         && pre.subject.parameter() == batch_parameter(call.action);
     match &pre.subject {
-        Subject::Caller { .. } => {
-            meets(call, svc, None, &pre.require, "").map_err(|d| Violation::precondition(&pre.id, d))
-        }
+        Subject::Caller { .. } => meets(call, svc, None, &pre.require, "")
+            .map_err(|d| Violation::precondition(&pre.id, d)),
         Subject::Parameter { parameter } => {
             let reference = call.reference(parameter);
             for value in values(call.params, parameter) {
@@ -283,7 +287,15 @@ pub fn apply_effects(
         if effect.when.as_ref().is_some_and(|c| !call.holds(c)) {
             continue;
         }
-        apply_one(call, world, effect, &succeeded, &before, new_id, &mut applied);
+        apply_one(
+            call,
+            world,
+            effect,
+            &succeeded,
+            &before,
+            new_id,
+            &mut applied,
+        );
     }
     applied
 }
@@ -333,14 +345,23 @@ fn apply_one(
             }
         }
         EffectOp::Delete => {
-            let Some(subject) = effect.target.as_ref().or(effect.keys.as_ref()).or(effect.instances.as_ref())
+            let Some(subject) = effect
+                .target
+                .as_ref()
+                .or(effect.keys.as_ref())
+                .or(effect.instances.as_ref())
             else {
                 return;
             };
             let kind = effect
                 .resource
                 .clone()
-                .or_else(|| subject.parameter().and_then(|p| call.reference(p)).map(|r| r.resource.clone()))
+                .or_else(|| {
+                    subject
+                        .parameter()
+                        .and_then(|p| call.reference(p))
+                        .map(|r| r.resource.clone())
+                })
                 .unwrap_or_default();
             match kind.as_str() {
                 "key_pair" => {

@@ -216,7 +216,8 @@ fn typed(wire: &WireParams, p: &Parameter, cx: &Context) -> Result<Option<Value>
 }
 
 fn typed_json(p: &Parameter, v: &Value) -> Result<Value, Violation> {
-    let expected = |what: &str| type_error(p, format!("The parameter `{}` must be {what}.", p.name));
+    let expected =
+        |what: &str| type_error(p, format!("The parameter `{}` must be {what}.", p.name));
     match p.ty {
         ParamType::Array => {
             let items = match (v, p.encoding) {
@@ -240,7 +241,10 @@ fn typed_json(p: &Parameter, v: &Value) -> Result<Value, Violation> {
             }
             Ok(Value::Array(items))
         }
-        ParamType::String => v.is_string().then(|| v.clone()).ok_or_else(|| expected("a string")),
+        ParamType::String => v
+            .is_string()
+            .then(|| v.clone())
+            .ok_or_else(|| expected("a string")),
         ParamType::Integer => v
             .as_i64()
             .map(Value::from)
@@ -283,7 +287,10 @@ fn json_string_array(p: &Parameter, text: &str) -> Result<Value, Violation> {
         Value::Array(items) if items.iter().all(Value::is_string) => Ok(Value::Array(items)),
         Value::Array(_) => Err(type_error(
             p,
-            format!("The parameter `{}` must be a JSON array of strings.", p.name),
+            format!(
+                "The parameter `{}` must be a JSON array of strings.",
+                p.name
+            ),
         )),
         _ => Err(type_error(
             p,
@@ -297,9 +304,15 @@ fn typed_text(
     p: &Parameter,
     cx: &Context,
 ) -> Result<Option<Value>, Violation> {
-    let bare = pairs.iter().rev().find(|(k, _)| *k == p.name).map(|(_, v)| v.as_str());
+    let bare = pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| *k == p.name)
+        .map(|(_, v)| v.as_str());
     let flat = |base: usize| match decode::indexed(pairs, &p.name, base) {
-        Ok(found) => Ok(found.map(|items| Value::Array(items.into_iter().map(Value::String).collect()))),
+        Ok(found) => {
+            Ok(found.map(|items| Value::Array(items.into_iter().map(Value::String).collect())))
+        }
         Err(IndexProblem::Mixed) => Err(type_error(
             p,
             format!(
@@ -387,7 +400,10 @@ fn check_value(p: &Parameter, v: &Value, cx: &Context) -> Result<(), Violation> 
                     return Err(Violation::parameter(
                         name,
                         V::TooFew,
-                        format!("`{name}` needs at least {min} item(s), got {}.", items.len()),
+                        format!(
+                            "`{name}` needs at least {min} item(s), got {}.",
+                            items.len()
+                        ),
                     ));
                 }
             }
@@ -417,7 +433,12 @@ fn check_value(p: &Parameter, v: &Value, cx: &Context) -> Result<(), Violation> 
                         format!("The value `{s}` of `{name}` is malformed."),
                     ));
                 }
-                length(name, s, item_spec.and_then(|i| i.min_length), item_spec.and_then(|i| i.max_length))?;
+                length(
+                    name,
+                    s,
+                    item_spec.and_then(|i| i.min_length),
+                    item_spec.and_then(|i| i.max_length),
+                )?;
             }
             if p.unique_items {
                 let mut seen = HashSet::new();
@@ -479,14 +500,20 @@ fn length(name: &str, s: &str, min: Option<usize>, max: Option<usize>) -> Result
         return Err(Violation::parameter(
             name,
             V::TooShort,
-            format!("`{name}` is shorter than {} characters.", min.unwrap_or_default()),
+            format!(
+                "`{name}` is shorter than {} characters.",
+                min.unwrap_or_default()
+            ),
         ));
     }
     if max.is_some_and(|m| n > m) {
         return Err(Violation::parameter(
             name,
             V::TooLong,
-            format!("`{name}` is longer than {} characters.", max.unwrap_or_default()),
+            format!(
+                "`{name}` is longer than {} characters.",
+                max.unwrap_or_default()
+            ),
         ));
     }
     Ok(())

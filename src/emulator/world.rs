@@ -219,7 +219,10 @@ impl World {
     }
 
     pub fn regions(&self, provider: Provider) -> &[String] {
-        self.regions.get(&provider).map(Vec::as_slice).unwrap_or(&[])
+        self.regions
+            .get(&provider)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     pub fn service(&self, key: &str) -> Option<&ServiceState> {

@@ -191,7 +191,11 @@ pub fn indexed(
         }
     }
     if items.is_empty() {
-        return if mixed { Err(IndexProblem::Mixed) } else { Ok(None) };
+        return if mixed {
+            Err(IndexProblem::Mixed)
+        } else {
+            Ok(None)
+        };
     }
     if mixed {
         return Err(IndexProblem::Mixed);
@@ -202,7 +206,9 @@ pub fn indexed(
             return Err(IndexProblem::NotContiguous);
         }
     }
-    Ok(Some(items.into_iter().map(|(_, v)| v.to_string()).collect()))
+    Ok(Some(
+        items.into_iter().map(|(_, v)| v.to_string()).collect(),
+    ))
 }
 
 /// Whether `key` is `name` or `name.<anything>` (a parameter or one of its flattened parts).
@@ -270,10 +276,19 @@ mod tests {
             indexed(&p(b"K.1=b&K.0=a"), "K", 0).unwrap(),
             Some(vec!["a".into(), "b".into()])
         );
-        assert_eq!(indexed(&p(b"K.1=b"), "K", 0), Err(IndexProblem::NotContiguous));
-        assert_eq!(indexed(&p(b"K.1=b&K.2=c"), "K", 1).unwrap().unwrap().len(), 2);
+        assert_eq!(
+            indexed(&p(b"K.1=b"), "K", 0),
+            Err(IndexProblem::NotContiguous)
+        );
+        assert_eq!(
+            indexed(&p(b"K.1=b&K.2=c"), "K", 1).unwrap().unwrap().len(),
+            2
+        );
         assert_eq!(indexed(&p(b"K=a"), "K", 0), Err(IndexProblem::Mixed));
-        assert_eq!(indexed(&p(b"K.0=a&K.0=b"), "K", 0), Err(IndexProblem::NotContiguous));
+        assert_eq!(
+            indexed(&p(b"K.0=a&K.0=b"), "K", 0),
+            Err(IndexProblem::NotContiguous)
+        );
         assert_eq!(indexed(&p(b"Other.0=a"), "K", 0), Ok(None));
         assert!(belongs_to("K.0", "K") && belongs_to("K", "K") && !belongs_to("KX", "K"));
     }
