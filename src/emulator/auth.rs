@@ -200,17 +200,29 @@ pub fn trigger_of(kind: &VerifyErrorKind) -> Trigger {
 
 fn failure(e: VerifyError) -> AuthFailure {
     let mut message = e.message();
-    if let (sign::Provider::Tencent, Some(debug)) = (e.provider, e.debug.as_deref()) {
-        // Tencent's message has no slot for it; append what the server computed so a client
-        // author can diff it against their own canonical request.
-        if let Some(canonical) = &debug.canonical_request {
-            message.push_str(&format!(
-                " Server canonical request:\n{canonical}\nServer string to sign:\n{}",
-                debug.string_to_sign
-            ));
-        } else {
-            message.push_str(&format!(" Server string to sign: {}", debug.string_to_sign));
+    match (e.provider, e.debug.as_deref()) {
+        (sign::Provider::Tencent, Some(debug)) => {
+            // Tencent's message has no slot for it; append what the server computed so a client
+            // author can diff it against their own canonical request.
+            match &debug.canonical_request {
+                Some(canonical) => message.push_str(&format!(
+                    " Server canonical request:\n{canonical}\nServer string to sign:\n{}",
+                    debug.string_to_sign
+                )),
+                None => message.push_str(&format!(
+                    " Server string to sign: {}",
+                    debug.string_to_sign
+                )),
+            }
         }
+        (sign::Provider::Alibaba, Some(debug)) if debug.scheme != sign::Scheme::RpcHmacSha1 => {
+            // The message already ends with the string to sign (aliyun-python-sdk-core parses
+            // it, RPC only); ACS3 clients also get the canonical request.
+            if let Some(canonical) = &debug.canonical_request {
+                message.push_str(&format!(" canonical request is:{canonical}"));
+            }
+        }
+        _ => {}
     }
     AuthFailure {
         trigger: trigger_of(&e.kind),
