@@ -209,10 +209,9 @@ fn failure(e: VerifyError) -> AuthFailure {
                     " Server canonical request:\n{canonical}\nServer string to sign:\n{}",
                     debug.string_to_sign
                 )),
-                None => message.push_str(&format!(
-                    " Server string to sign: {}",
-                    debug.string_to_sign
-                )),
+                None => {
+                    message.push_str(&format!(" Server string to sign: {}", debug.string_to_sign))
+                }
             }
         }
         (sign::Provider::Alibaba, Some(debug)) if debug.scheme != sign::Scheme::RpcHmacSha1 => {
