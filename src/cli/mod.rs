@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cases_cmd;
+mod emulate_cmd;
 mod spec_cmd;
 
 /// Documented exit codes (README "Exit codes").
@@ -35,6 +36,8 @@ enum Command {
     Spec(spec_cmd::Args),
     /// List and show the generated conformance cases.
     Cases(cases_cmd::Args),
+    /// Serve the emulator (both clouds, one port) until Ctrl-C.
+    Emulate(emulate_cmd::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -42,6 +45,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Spec(args) => spec_cmd::run(args),
         Command::Cases(args) => cases_cmd::run(args),
+        Command::Emulate(args) => emulate_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,1 +1,291 @@
-//! The embedded emulator (being built).
+//! The embedded emulator: one HTTP(S) port answering Tencent Cloud CVM/ECM and Alibaba Cloud
+//! ECS/ENS key-pair APIs the way the providers document them, from the specs, plus a control API
+//! under `/_cloudconform/` (docs/emulator.md).
+//!
+//! Depends on `spec` (what every action accepts and answers), `sign` (signature verification),
+//! `wire` (request decoding) and `http`; never on the runner. Use it over HTTP with
+//! [`Emulator::start`], embed its [`Emulator::router`] in another axum app, or call
+//! [`Emulator::handle_raw`] in-process.
+mod actions;
+pub mod auth;
+mod codes;
+mod control;
+mod dispatch;
+pub mod envelope;
+mod ratelimit;
+pub mod route;
+pub mod semantics;
+mod server;
+pub mod validate;
+pub mod world;
+
+pub use auth::AuthSettings;
+pub use dispatch::BodyProblem;
+pub use server::{EmulatorHandle, TlsFiles};
+pub use world::{Account, AccountRole, Image, Instance, KeyPair, ServiceState, World, WorldError};
+
+use crate::http::{RawRequest, RawResponse};
+use crate::sign::NonceCache;
+use crate::spec::{Provider, SpecError, SpecSet};
+use parking_lot::{Mutex, RwLock};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How to run an emulator.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Where to listen (`127.0.0.1:0` picks a free port).
+    pub addr: SocketAddr,
+    /// The specs to serve (default: [`SpecSet::load_default`]).
+    pub specs: Option<Arc<SpecSet>>,
+    /// The initial world (default: the state file if it exists, else [`World::default`]).
+    pub world: Option<World>,
+    /// Load the world from here on start if the file exists; save it after every change and on
+    /// shutdown.
+    pub state_file: Option<PathBuf>,
+    /// Serve HTTPS with this certificate chain and key (PEM).
+    pub tls: Option<TlsFiles>,
+    /// Enforce the specs' `rate_limit.per_second` (off for fast test runs).
+    pub rate_limits: bool,
+    /// A fixed "now" (Unix seconds) for signature skew checks; `None` is the system clock.
+    pub now: Option<i64>,
+    /// How long a client may take to send its request head and body.
+    pub request_timeout: Duration,
+    /// The envelope for requests that carry no sign of either provider.
+    pub default_provider: Provider,
+    pub auth: AuthSettings,
+    /// When a spec lists several codes for one fault (a documented and a live-observed
+    /// spelling), answer with the first of these that applies; else the first listed.
+    pub preferred_codes: Vec<String>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            specs: None,
+            world: None,
+            state_file: None,
+            tls: None,
+            rate_limits: true,
+            now: None,
+            request_timeout: Duration::from_secs(30),
+            default_provider: Provider::Tencent,
+            auth: AuthSettings::default(),
+            preferred_codes: Vec::new(),
+        }
+    }
+}
+
+/// Why an emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    #[error(transparent)]
+    Specs(#[from] SpecError),
+    #[error("the specs have no provider spec for {0}")]
+    MissingProvider(Provider),
+    #[error(transparent)]
+    World(#[from] WorldError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// Settings the control API may change at run time.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub rate_limits: bool,
+    pub now: Option<i64>,
+    pub auth: AuthSettings,
+    pub preferred_codes: Vec<String>,
+}
+
+/// State shared by every request.
+pub(crate) struct Shared {
+    pub specs: Arc<SpecSet>,
+    pub config: EmulatorConfig,
+    pub settings: RwLock<Settings>,
+    pub world: Mutex<World>,
+    pub nonces: NonceCache,
+    pub limiter: ratelimit::RateLimiter,
+    pub formats: validate::Formats,
+    /// Bumped on every world change; the state-file saver watches it.
+    pub generation: AtomicU64,
+    pub changed: tokio::sync::Notify,
+}
+
+impl Shared {
+    pub fn world_changed(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.changed.notify_one();
+    }
+
+    /// A fresh id for a created resource, in the format the specs give ids of that kind in this
+    /// service (e.g. `skey-` + 8 lower-case alphanumerics).
+    pub fn new_id(&self, provider: Provider, service: &str, kind: &str, world: &World) -> String {
+        let pspec = self.specs.provider(provider);
+        let format = self
+            .specs
+            .actions()
+            .filter(|a| a.provider == provider && format!("{provider}/{}", a.service) == service)
+            .flat_map(|a| a.parameters.iter())
+            .find(|p| {
+                p.references
+                    .as_ref()
+                    .is_some_and(|r| r.resource == kind && r.by == crate::spec::RefBy::Id)
+            })
+            .and_then(|p| p.value_format().map(str::to_string))
+            .and_then(|f| pspec.and_then(|ps| ps.formats.get(&f)).cloned());
+        let (prefix, len) = match &format {
+            Some(f) => (
+                f.prefix.clone().unwrap_or_default(),
+                f.body_length.unwrap_or(16),
+            ),
+            None => (format!("{}-", kind.replace('_', "")), 8),
+        };
+        let taken = |id: &str| {
+            world.services.values().any(|s| {
+                s.key_pairs.iter().any(|k| k.id == id)
+                    || s.instances.iter().any(|i| i.id == id)
+                    || s.images.iter().any(|i| i.id == id)
+            })
+        };
+        const ALPHABET: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        loop {
+            let body: String = (0..len)
+                .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+                .collect();
+            let id = format!("{prefix}{body}");
+            if !taken(&id) {
+                return id;
+            }
+        }
+    }
+}
+
+/// An emulator: the specs, the world and the settings, ready to answer requests. Cheap to
+/// clone (shared state).
+#[derive(Clone)]
+pub struct Emulator {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Emulator {
+    /// Build an emulator without listening anywhere.
+    pub fn new(config: EmulatorConfig) -> Result<Emulator, EmulatorError> {
+        let specs = match &config.specs {
+            Some(s) => s.clone(),
+            None => Arc::new(SpecSet::load_default()?),
+        };
+        for p in Provider::ALL {
+            if specs.provider(p).is_none() {
+                return Err(EmulatorError::MissingProvider(p));
+            }
+        }
+        let world = match (&config.world, &config.state_file) {
+            (Some(w), _) => {
+                w.check()?;
+                w.clone()
+            }
+            (None, Some(path)) if path.exists() => World::load(path)?,
+            _ => World::default(),
+        };
+        let settings = Settings {
+            rate_limits: config.rate_limits,
+            now: config.now,
+            auth: config.auth,
+            preferred_codes: config.preferred_codes.clone(),
+        };
+        Ok(Emulator {
+            shared: Arc::new(Shared {
+                specs,
+                settings: RwLock::new(settings),
+                world: Mutex::new(world),
+                nonces: NonceCache::new(),
+                limiter: ratelimit::RateLimiter::new(),
+                formats: validate::Formats::default(),
+                generation: AtomicU64::new(0),
+                changed: tokio::sync::Notify::new(),
+                config,
+            }),
+        })
+    }
+
+    /// Build and serve on `config.addr` (port 0 picks one); see [`EmulatorHandle`].
+    pub async fn start(config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
+        let emulator = Emulator::new(config)?;
+        server::serve(emulator).await
+    }
+
+    /// The axum router (cloud APIs on every path, control API under `/_cloudconform/`) for
+    /// embedding. Request-head timeouts and TLS are the embedding server's business; body reads
+    /// are bounded by the size limits and `request_timeout` here.
+    pub fn router(&self) -> axum::Router {
+        server::router(self.clone())
+    }
+
+    /// Answer one cloud request in-process (no HTTP), exactly as the server would.
+    pub fn handle_raw(&self, request: RawRequest) -> RawResponse {
+        dispatch::handle(&self.shared, request, None)
+    }
+
+    pub fn specs(&self) -> &Arc<SpecSet> {
+        &self.shared.specs
+    }
+
+    /// A copy of the current world.
+    pub fn world(&self) -> World {
+        self.shared.world.lock().clone()
+    }
+
+    /// Replace the world (checked first). Forgets nonces and rate-limit windows.
+    pub fn set_world(&self, world: World) -> Result<(), WorldError> {
+        world.check()?;
+        *self.shared.world.lock() = world;
+        self.shared.nonces.clear();
+        self.shared.limiter.clear();
+        self.shared.world_changed();
+        Ok(())
+    }
+
+    /// Back to the default world.
+    pub fn reset(&self) {
+        self.set_world(World::default())
+            .expect("the default world is consistent");
+    }
+
+    /// Fix "now" (Unix seconds) for skew checks, or follow the system clock again.
+    pub fn set_clock(&self, now: Option<i64>) {
+        self.shared.settings.write().now = now;
+    }
+
+    pub fn set_rate_limits(&self, on: bool) {
+        self.shared.settings.write().rate_limits = on;
+    }
+
+    /// Current "now" as the emulator sees it.
+    pub fn now(&self) -> i64 {
+        self.shared
+            .settings
+            .read()
+            .now
+            .unwrap_or_else(crate::sign::clock::unix_now)
+    }
+
+    /// Save the world to the state file, if one is configured.
+    pub fn save(&self) -> Result<(), WorldError> {
+        if let Some(path) = &self.shared.config.state_file {
+            let snapshot = self.world();
+            snapshot.save(path)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,132 @@
+//! `cloudconform emulate`: serve the emulator until Ctrl-C (or SIGTERM).
+use anyhow::{Context, Result};
+use clap::Args as ClapArgs;
+use cloudconform::emulator::{Emulator, EmulatorConfig, TlsFiles, World};
+use cloudconform::spec::SpecSet;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// Address to listen on (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:18765")]
+    pub addr: SocketAddr,
+    /// World file: loaded on start if it exists, saved after every change and on shutdown.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Serve HTTPS with this PEM certificate chain (tccli without an http:// endpoint).
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Spec directory (default: $CLOUDCONFORM_SPECS, ./specs, or the crate's specs/).
+    #[arg(long)]
+    pub specs: Option<PathBuf>,
+    /// Do not enforce the documented rate limits.
+    #[arg(long)]
+    pub no_rate_limits: bool,
+    /// Fixed "now" (Unix seconds) for signature skew checks, e.g. to replay captures.
+    #[arg(long)]
+    pub now: Option<i64>,
+    /// Accept any signature by a known access key (the key, timestamp and nonce are still checked).
+    #[arg(long)]
+    pub no_verify_signatures: bool,
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let dir = args.specs.clone().unwrap_or_else(SpecSet::default_dir);
+    let specs =
+        SpecSet::load(&dir).with_context(|| format!("loading specs from {}", dir.display()))?;
+    let mut config = EmulatorConfig {
+        addr: args.addr,
+        specs: Some(Arc::new(specs)),
+        state_file: args.state.clone(),
+        rate_limits: !args.no_rate_limits,
+        now: args.now,
+        ..EmulatorConfig::default()
+    };
+    config.auth.verify_signatures = !args.no_verify_signatures;
+    if let (Some(cert), Some(key)) = (args.tls_cert.clone(), args.tls_key.clone()) {
+        config.tls = Some(TlsFiles { cert, key });
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let handle = Emulator::start(config).await?;
+        print!(
+            "{}",
+            banner(&handle.url(), &handle.world(), args.state.as_ref())
+        );
+        wait_for_stop().await;
+        println!("stopping");
+        handle.shutdown().await?;
+        Ok(ExitCode::from(super::exit::OK))
+    })
+}
+
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn banner(url: &str, world: &World, state: Option<&PathBuf>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "cloudconform emulator listening on {url}");
+    let _ = writeln!(
+        out,
+        "  control API: {url}/_cloudconform/health (reset, world, clock, config)"
+    );
+    if let Some(path) = state {
+        let _ = writeln!(out, "  state file: {}", path.display());
+    }
+    let _ = writeln!(out, "credentials:");
+    for a in &world.accounts {
+        let role = match a.role {
+            cloudconform::emulator::AccountRole::Root => "root",
+            cloudconform::emulator::AccountRole::DeniedSubuser => "denied sub-user",
+        };
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<18} {:<16} {role}",
+            a.provider, a.access_key_id, a.secret
+        );
+    }
+    for (service, svc) in &world.services {
+        let _ = writeln!(out, "{service}:");
+        for i in &svc.instances {
+            let keys = if i.keys.is_empty() {
+                "-".to_string()
+            } else {
+                i.keys.join(",")
+            };
+            let _ = writeln!(
+                out,
+                "  instance {:<28} {:<8} {:<8} {:<13} keys {keys}",
+                i.id, i.os, i.state, i.region
+            );
+        }
+        for img in &svc.images {
+            let _ = writeln!(out, "  image    {:<28} keys {}", img.id, img.keys.join(","));
+        }
+        for k in &svc.key_pairs {
+            let _ = writeln!(out, "  key pair {:<28} {:<20} {}", k.id, k.name, k.region);
+        }
+    }
+    out
+}

@@ -1,0 +1,344 @@
+//! One cloud request, start to finish: route, authenticate, throttle, validate, check
+//! preconditions, apply effects, shape the answer — in the order the action's
+//! `error_precedence` gives, every failure answered with the code the specs name.
+use super::actions;
+use super::auth::{self, AuthFailure};
+use super::codes::Resolver;
+use super::envelope::{self, ErrorReply, Origin};
+use super::route::{self, RouteProblem};
+use super::semantics::{self, Call};
+use super::validate::{self, Context, Violation};
+use super::world::{AccountRole, World};
+use super::Shared;
+use crate::http::{RawRequest, RawResponse};
+use crate::spec::{ActionSpec, ProtocolCondition, ProviderSpec};
+use serde_json::Value;
+
+/// What happened while the body was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BodyProblem {
+    /// More bytes than any request style allows.
+    TooLarge { limit: u64 },
+    /// The client did not send its body within the request timeout.
+    TooSlow { seconds: u64 },
+}
+
+struct Failure {
+    violation: Violation,
+    hint: Option<(&'static str, u16, String)>,
+}
+
+impl From<Violation> for Failure {
+    fn from(violation: Violation) -> Self {
+        Failure {
+            violation,
+            hint: None,
+        }
+    }
+}
+
+fn protocol(condition: ProtocolCondition, detail: impl Into<String>) -> Failure {
+    Violation::protocol(condition, detail).into()
+}
+
+impl From<AuthFailure> for Failure {
+    fn from(f: AuthFailure) -> Self {
+        Failure {
+            violation: Violation {
+                trigger: f.trigger,
+                detail: f.message.clone(),
+            },
+            hint: Some((f.code, f.http_status, f.message)),
+        }
+    }
+}
+
+/// Alibaba's `HostId` and `Recommend` product for answers about `action`.
+fn origin(request: &RawRequest, action: Option<&ActionSpec>) -> Origin {
+    let host_id = action
+        .and_then(|a| a.endpoints.iter().find(|e| !e.contains('{')))
+        .cloned()
+        .or_else(|| request.host().map(str::to_string))
+        .unwrap_or_default();
+    let product = action
+        .map(|a| {
+            let mut c = a.service.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .unwrap_or_default();
+    Origin { host_id, product }
+}
+
+/// Answer one request. Never panics on any input; every failure is a provider envelope.
+pub fn handle(
+    shared: &Shared,
+    request: RawRequest,
+    body_problem: Option<BodyProblem>,
+) -> RawResponse {
+    let specs = &shared.specs;
+    let provider = route::detect_provider(&request, specs, shared.config.default_provider);
+    let Some(pspec) = specs.provider(provider).cloned() else {
+        return RawResponse {
+            status: 500,
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+            body: format!("no provider spec for {provider} is loaded").into_bytes(),
+        };
+    };
+    let request_id = envelope::new_request_id(&pspec);
+    let mut action_spec: Option<std::sync::Arc<ActionSpec>> = None;
+    let result = answer(shared, &pspec, &request, body_problem, &mut action_spec);
+    match result {
+        Ok(members) => envelope::success(&pspec, members, &request_id),
+        Err(failure) => {
+            let settings = shared.settings.read().clone();
+            let resolver = Resolver {
+                provider: &pspec,
+                action: action_spec.as_deref(),
+                preferred: &settings.preferred_codes,
+            };
+            let hint = failure.hint.as_ref().map(|(c, s, m)| (*c, *s, m.as_str()));
+            let reply: ErrorReply = resolver.reply(&failure.violation, hint);
+            envelope::error(
+                &pspec,
+                &origin(&request, action_spec.as_deref()),
+                &reply,
+                &request_id,
+            )
+        }
+    }
+}
+
+fn answer(
+    shared: &Shared,
+    pspec: &ProviderSpec,
+    request: &RawRequest,
+    body_problem: Option<BodyProblem>,
+    action_out: &mut Option<std::sync::Arc<ActionSpec>>,
+) -> Result<serde_json::Map<String, Value>, Failure> {
+    let provider = pspec.provider;
+    match body_problem {
+        Some(BodyProblem::TooLarge { limit }) => {
+            return Err(protocol(
+                ProtocolCondition::RequestTooLarge,
+                format!("The request body exceeds {limit} bytes."),
+            ))
+        }
+        Some(BodyProblem::TooSlow { seconds }) => {
+            return Err(protocol(
+                ProtocolCondition::MalformedBody,
+                format!("The request body did not arrive within {seconds} s."),
+            ))
+        }
+        None => {}
+    }
+    let mut routed = route::route(request, pspec)
+        .map_err(|p: RouteProblem| protocol(p.condition(), p.detail()))?;
+    let Some(action_name) = routed.action.clone() else {
+        return Err(protocol(
+            ProtocolCondition::MissingAction,
+            "The request names no Action.",
+        ));
+    };
+    let Some(version) = routed.version.clone() else {
+        return Err(protocol(
+            ProtocolCondition::UnsupportedVersion,
+            "The request names no Version.",
+        ));
+    };
+    let action = route::find_action(&shared.specs, provider, &action_name, &version)
+        .map_err(|c| {
+            protocol(
+                c,
+                match c {
+                    ProtocolCondition::UnsupportedVersion => {
+                        format!("The version `{version}` is not supported.")
+                    }
+                    _ => format!("The action `{action_name}` does not exist in version {version}."),
+                },
+            )
+        })?
+        .clone();
+    *action_out = Some(action.clone());
+    let settings = shared.settings.read().clone();
+    let now = settings.now.unwrap_or_else(crate::sign::clock::unix_now);
+
+    // One lock around the world for the rest of the request keeps concurrent calls consistent.
+    let mut world = shared.world.lock();
+    let caller = auth::authenticate(request, pspec, &world, &shared.nonces, now, settings.auth)?;
+    let caller_allowed = caller.role == AccountRole::Root;
+    let checks_caller = action
+        .preconditions
+        .iter()
+        .any(|p| matches!(p.subject, crate::spec::Subject::Caller { .. }));
+    if !caller_allowed && !checks_caller {
+        return Err(protocol(
+            ProtocolCondition::PermissionDenied,
+            format!(
+                "The access key {} is not authorized to call {}.",
+                caller.access_key_id, action.action
+            ),
+        ));
+    }
+    if settings.rate_limits {
+        if let Some(limit) = &action.rate_limit {
+            let key = action.key().to_string();
+            if !shared
+                .limiter
+                .admit(&caller.access_key_id, &key, limit.per_second)
+            {
+                return Err(protocol(
+                    ProtocolCondition::Throttled,
+                    format!(
+                        "{} allows {} requests per second per account.",
+                        action.action, limit.per_second
+                    ),
+                ));
+            }
+        }
+    }
+    route::strip_common(&mut routed.params, pspec, &action);
+    if let Some(name) = validate::first_unknown(&routed.params, &action) {
+        let unknown = Violation::protocol(
+            ProtocolCondition::UnknownParameter,
+            format!(
+                "The parameter `{name}` is not defined for {}.",
+                action.action
+            ),
+        );
+        let resolver = Resolver {
+            provider: pspec,
+            action: Some(&action),
+            preferred: &[],
+        };
+        // Providers that document no code for it (Alibaba) ignore unknown parameters.
+        if !resolver.candidates(&unknown.trigger).is_empty() {
+            return Err(unknown.into());
+        }
+    }
+
+    let service = format!("{}/{}", provider, action.service);
+    let region_param = action
+        .region
+        .parameter
+        .as_deref()
+        .filter(|p| action.parameter(p).is_some());
+    let (params, param_violation) = {
+        let svc = world.service(&service).cloned().unwrap_or_default();
+        let scope_region = match region_param {
+            Some(p) => routed
+                .params
+                .names()
+                .contains(&p)
+                .then(|| text_param(&routed.params, p))
+                .flatten(),
+            None => routed.region.clone(),
+        }
+        .filter(|_| action.region.required);
+        let known = move |r: &crate::spec::Reference, v: &str| {
+            semantics::exists(&svc, r, v, scope_region.as_deref())
+        };
+        let cx = Context {
+            provider: pspec,
+            action: &action,
+            formats: &shared.formats,
+            known: &known,
+        };
+        validate::check_parameters(&routed.params, &cx)
+    };
+    let region = match region_param {
+        Some(p) => params.get(p).and_then(Value::as_str).map(str::to_string),
+        None => routed.region.clone(),
+    };
+    let call = Call {
+        provider: pspec,
+        action: &action,
+        params: &params,
+        region: region.as_deref(),
+        caller_allowed,
+        service: service.clone(),
+    };
+
+    let phases: Vec<&str> = if action.error_precedence.is_empty() {
+        vec!["protocol", "parameters", "one_of", "preconditions"]
+    } else {
+        action.error_precedence.iter().map(String::as_str).collect()
+    };
+    let mut param_violation = param_violation;
+    let mut failures = semantics::ItemFailures::new();
+    let mut one_of_checked = false;
+    for phase in phases
+        .iter()
+        .chain(["parameters", "one_of", "preconditions"].iter())
+    {
+        match *phase {
+            "parameters" => {
+                if let Some(v) = param_violation.take() {
+                    return Err(v.into());
+                }
+            }
+            "one_of" if !one_of_checked => {
+                one_of_checked = true;
+                if let Some(v) = validate::check_one_of(&routed.params, &action) {
+                    return Err(v.into());
+                }
+            }
+            "preconditions" => {
+                check_region(&call, &world, region_param.is_some(), &routed.region)?;
+                failures = semantics::check_preconditions(&call, &world)?;
+                break;
+            }
+            _ => {}
+        }
+    }
+
+    let mut new_id = |kind: &str, world: &World| shared.new_id(provider, &service, kind, world);
+    let applied = semantics::apply_effects(&call, &mut world, &failures, &mut new_id);
+    if !action.effects.is_empty() {
+        shared.world_changed();
+    }
+    Ok(actions::respond(&call, &world, &failures, &applied))
+}
+
+fn text_param(params: &crate::wire::decode::WireParams, name: &str) -> Option<String> {
+    match params {
+        crate::wire::decode::WireParams::Text(p) => p
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone()),
+        crate::wire::decode::WireParams::Json(m) => m
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| v.as_str().map(str::to_string)),
+    }
+}
+
+/// The action's region rule: a required region must be sent (Tencent's common `Region`; an
+/// Alibaba region parameter is caught as a missing parameter), and a region sent must exist.
+fn check_region(
+    call: &Call,
+    world: &World,
+    is_parameter: bool,
+    common_region: &Option<String>,
+) -> Result<(), Failure> {
+    let rule = &call.action.region;
+    let sent = if is_parameter {
+        call.region.map(str::to_string)
+    } else {
+        common_region.clone()
+    };
+    match sent {
+        None if rule.required && !is_parameter => Err(protocol(
+            ProtocolCondition::MissingRegion,
+            format!("{} needs a Region.", call.action.action),
+        )),
+        Some(r) if !world.regions(call.provider.provider).contains(&r) => Err(protocol(
+            ProtocolCondition::UnknownRegion,
+            format!("The region `{r}` does not exist."),
+        )),
+        _ => Ok(()),
+    }
+}
