@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 mod cases_cmd;
 mod emulate_cmd;
+mod run_cmd;
 mod spec_cmd;
 
 /// Documented exit codes (README "Exit codes").
@@ -36,6 +37,8 @@ enum Command {
     Spec(spec_cmd::Args),
     /// List and show the generated conformance cases.
     Cases(cases_cmd::Args),
+    /// Run the conformance cases against the emulator or an endpoint.
+    Run(run_cmd::Args),
     /// Serve the emulator (both clouds, one port) until Ctrl-C.
     Emulate(emulate_cmd::Args),
 }
@@ -45,6 +48,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Spec(args) => spec_cmd::run(args),
         Command::Cases(args) => cases_cmd::run(args),
+        Command::Run(args) => run_cmd::run(args),
         Command::Emulate(args) => emulate_cmd::run(args),
     };
     match result {

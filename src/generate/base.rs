@@ -47,19 +47,30 @@ fn resource_prefix(resource: &str) -> &'static str {
     }
 }
 
-/// The state a fresh instance gets: the first one a state precondition allows, else the
-/// provider's spelling of "stopped".
-pub(crate) fn default_state(ctx: &Ctx) -> String {
+/// The states every state precondition allows (all known states when there is none).
+pub(crate) fn allowed_states(ctx: &Ctx) -> Vec<String> {
+    let mut states = instance_states(ctx);
     for p in &ctx.action.preconditions {
-        if let Requirement::StateIn(states) = &p.require {
-            if let Some(s) = states.first() {
-                return s.clone();
+        if let Requirement::StateIn(allowed) = &p.require {
+            if states.is_empty() {
+                states = allowed.clone();
+            } else {
+                states.retain(|s| allowed.contains(s));
             }
         }
     }
-    instance_states(ctx)
-        .into_iter()
+    states
+}
+
+/// The state a fresh instance gets: the provider's spelling of "stopped" when every state
+/// precondition allows it, else the first state they all allow.
+pub(crate) fn default_state(ctx: &Ctx) -> String {
+    let allowed = allowed_states(ctx);
+    allowed
+        .iter()
         .find(|s| s.eq_ignore_ascii_case("stopped"))
+        .or(allowed.first())
+        .cloned()
         .unwrap_or_else(|| "STOPPED".to_string())
 }
 
@@ -193,7 +204,9 @@ fn satisfy_preconditions(ctx: &Ctx, world: &mut World, syms: &BTreeMap<String, V
             Requirement::StateIn(states) => {
                 for s in &subjects {
                     if let Some(i) = world.instance_mut(s) {
-                        i.state = states[0].clone();
+                        if !states.contains(&i.state) {
+                            i.state = states[0].clone();
+                        }
                     }
                 }
             }

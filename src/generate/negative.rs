@@ -79,7 +79,9 @@ fn parameter_cases(ctx: &Ctx, style: &str, out: &mut Vec<super::Case>) {
                         Violation::MalformedJson,
                     ));
                 }
-                _ if json_style => wrong.push(("type", json!("not-an-array"), Violation::Type)),
+                _ if json_style => {
+                    wrong.push(("type", json!({"not": "an array"}), Violation::Type))
+                }
                 _ => {}
             },
             ParamType::Boolean => wrong.push(("type", json!("maybe"), Violation::Type)),

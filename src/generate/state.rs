@@ -35,6 +35,14 @@ fn shape_for(ctx: &Ctx, pre: &Precondition) -> Shape {
         if !p.required {
             s.full = true;
         }
+        // A binding requirement names the key parameter too: make sure it is the one sent.
+        if let Requirement::BoundTo { parameter } = &pre.require {
+            for g in &ctx.action.one_of {
+                if g.parameters.contains(parameter) {
+                    s.choose.insert(g.id.clone(), vec![parameter.clone()]);
+                }
+            }
+        }
         if pre.scope == Scope::PerItem && p.ty == ParamType::Array && p.max_items != Some(1) {
             s = s.count(&p.name, 2);
         }

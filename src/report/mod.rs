@@ -1,1 +1,104 @@
-//! Reports (being built).
+//! Reports of a run: JSON (everything, machine-readable), JUnit XML (for CI systems, via
+//! `quick-junit`) and Markdown (a per-action table and the failures). Reports carry no
+//! credentials: exchanges are scrubbed by the runner before they get here.
+pub mod json;
+pub mod junit;
+pub mod markdown;
+
+use crate::check::Verdict;
+use crate::run::{CaseResult, Summary};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Everything a report needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub target: String,
+    pub date: String,
+    pub seed: u64,
+    pub summary: Summary,
+    pub results: Vec<CaseResult>,
+}
+
+impl RunReport {
+    pub fn new(target: &str, seed: u64, results: Vec<CaseResult>) -> RunReport {
+        RunReport {
+            target: target.to_string(),
+            date: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            seed,
+            summary: Summary::of(&results),
+            results,
+        }
+    }
+
+    /// Per action: (total, pass, fail, inconclusive, expected failures, stale).
+    pub fn per_action(&self) -> BTreeMap<String, ActionRow> {
+        let mut rows: BTreeMap<String, ActionRow> = BTreeMap::new();
+        for r in &self.results {
+            let row = rows.entry(r.action.clone()).or_default();
+            row.total += 1;
+            match (&r.verdict, r.expected_failure.is_some()) {
+                (Verdict::Pass, false) => row.passed += 1,
+                (Verdict::Pass, true) => row.stale += 1,
+                (Verdict::Fail { .. }, true) => row.expected_failures += 1,
+                (Verdict::Fail { .. }, false) => row.failed += 1,
+                (Verdict::Inconclusive { .. }, _) => row.inconclusive += 1,
+            }
+        }
+        rows
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ActionRow {
+    pub total: usize,
+    pub passed: usize,
+    pub failed: usize,
+    pub inconclusive: usize,
+    pub expected_failures: usize,
+    pub stale: usize,
+}
+
+/// The report formats `--report` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Junit,
+    Markdown,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Format, String> {
+        match s {
+            "json" => Ok(Format::Json),
+            "junit" => Ok(Format::Junit),
+            "markdown" | "md" => Ok(Format::Markdown),
+            other => Err(format!(
+                "unknown report format `{other}` (json, junit, markdown)"
+            )),
+        }
+    }
+}
+
+/// Render a report.
+pub fn render(report: &RunReport, format: Format) -> Result<String, String> {
+    match format {
+        Format::Json => json::render(report),
+        Format::Junit => junit::render(report),
+        Format::Markdown => Ok(markdown::render(report)),
+    }
+}
+
+/// One line per finding of a failed case.
+pub fn failure_text(r: &CaseResult) -> String {
+    match &r.verdict {
+        Verdict::Fail { findings } => findings
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Verdict::Inconclusive { reason } => reason.clone(),
+        Verdict::Pass => String::new(),
+    }
+}

@@ -131,9 +131,21 @@ pub fn bind_world(runner: &Runner, case: &Case, region: &str) -> Result<Bindings
     let action = specs
         .action(&case.action)
         .ok_or_else(|| format!("no spec for {}", case.action))?;
+    let formats: Vec<((&str, RefBy), Option<crate::generate::values::FormatInfo>)> = [
+        ("key_pair", RefBy::Id),
+        ("key_pair", RefBy::Name),
+        ("instance", RefBy::Id),
+        ("image", RefBy::Id),
+    ]
+    .into_iter()
+    .map(|(r, by)| ((r, by), resource_format(specs, action, r, by)))
+    .collect();
     let make = |resource: &str, by: RefBy, sym: &str, fallback: &str| -> String {
         let salt = stable_hash(&[&case.id, sym, resource]);
-        resource_format(specs, action, resource, by)
+        formats
+            .iter()
+            .find(|((r, b), _)| *r == resource && *b == by)
+            .and_then(|(_, f)| f.as_ref())
             .and_then(|f| f.make(salt))
             .unwrap_or_else(|| {
                 format!(

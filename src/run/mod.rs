@@ -13,6 +13,7 @@ pub mod exec;
 pub mod expected;
 mod fixtures;
 pub mod live;
+pub mod local;
 mod pace;
 
 use crate::check::{Checker, Finding, Verdict};
@@ -564,6 +565,10 @@ impl Runner {
                 Err(e) => return Sent::Build(e.to_string()),
             };
             let mut resp = exec::send(&self.client, endpoint, &req, self.opts.timeout).await;
+            // A pooled connection the server closed: try once more on a fresh one.
+            if matches!(resp, Err(TransportError::Other(_))) {
+                resp = exec::send(&self.client, endpoint, &req, self.opts.timeout).await;
+            }
             if matches!(step.wire.tamper, Some(Tamper::Replay)) && resp.is_ok() {
                 resp = exec::send(&self.client, endpoint, &req, self.opts.timeout).await;
             }

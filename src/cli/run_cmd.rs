@@ -1,0 +1,228 @@
+//! `cloudconform run`: run the conformance cases against the embedded emulator or a URL.
+use super::cases_cmd::load_cases;
+use super::exit;
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args as ClapArgs;
+use cloudconform::generate::{self, Case};
+use cloudconform::report::{self, Format, RunReport};
+use cloudconform::run::exec::Endpoint;
+use cloudconform::run::expected::ExpectedFailures;
+use cloudconform::run::live::Profile;
+use cloudconform::run::{self, local, CaseResult, RunOptions, Runner, Target, TargetKind};
+use cloudconform::sign::credentials::{ENV_ACCESS_KEY_ID, ENV_SECRET_ACCESS_KEY};
+use cloudconform::sign::Credentials;
+use cloudconform::spec::SpecSet;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(ClapArgs)]
+pub struct Args {
+    /// `emulator` (in-process) or the base URL of an endpoint (`https://cvm.tencentcloudapi.com`).
+    #[arg(long, default_value = "emulator")]
+    pub target: String,
+    /// Only this provider's cases (`tencent`, `alibaba`).
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Only cases whose id contains this text (repeatable: any of them).
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Generation seed.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Report format: json, junit or markdown (written to --out, else stdout).
+    #[arg(long)]
+    pub report: Option<String>,
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Workers (emulator: one emulator each).
+    #[arg(long, default_value_t = 4)]
+    pub workers: usize,
+    /// Live targets: the profile listing the region and the instances the run may use.
+    #[arg(long)]
+    pub profile: Option<PathBuf>,
+    /// Live targets: the region when no profile is given.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Live targets: also run cases that change or remove resources (only ever ones the run
+    /// created or the profile lists).
+    #[arg(long)]
+    pub allow_destructive: bool,
+    /// Directory of expected-failure lists (default: <cases>/expected-failures).
+    #[arg(long)]
+    pub expected_failures: Option<PathBuf>,
+    /// Exploration: this many random requests from the spec constraints instead of the cases.
+    #[arg(long)]
+    pub explore: Option<usize>,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 15)]
+    pub timeout: u64,
+    #[arg(long)]
+    pub specs: Option<PathBuf>,
+    #[arg(long)]
+    pub cases: Option<PathBuf>,
+}
+
+fn select(cases: Vec<Case>, provider: Option<&str>, filters: &[String]) -> Vec<Case> {
+    cases
+        .into_iter()
+        .filter(|c| provider.is_none_or(|p| c.action.provider.as_str() == p))
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.id.contains(f.as_str())))
+        .collect()
+}
+
+fn progress(n: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let pb = ProgressBar::new(n as u64);
+    pb.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    pb
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    if let Some(p) = &args.provider {
+        if cloudconform::spec::Provider::parse(p).is_none() {
+            bail!("unknown provider `{p}` (tencent, alibaba)");
+        }
+    }
+    let format: Option<Format> = match &args.report {
+        Some(f) => Some(f.parse().map_err(|e: String| anyhow!(e))?),
+        None => None,
+    };
+    let cases_dir = args
+        .cases
+        .clone()
+        .unwrap_or_else(generate::default_cases_dir);
+    let (specs, cases) = load_cases(args.specs.clone(), Some(cases_dir.clone()), args.seed)?;
+    let specs = Arc::new(specs);
+    let cases = match args.explore {
+        Some(n) => generate::explore::random_cases(&specs, n, args.seed)?,
+        None => cases,
+    };
+    let cases = select(cases, args.provider.as_deref(), &args.filter);
+    if cases.is_empty() {
+        bail!("no case matches the filters");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let opts = RunOptions {
+        concurrency: args.workers.max(1),
+        timeout: Duration::from_secs(args.timeout),
+        allow_destructive: args.allow_destructive,
+        ..RunOptions::default()
+    };
+    let (results, target_name) = rt.block_on(async {
+        let (handles, target) = if args.target == "emulator" {
+            let (h, t) = local::start_emulators(specs.clone(), args.workers)
+                .await
+                .map_err(|e| anyhow!(e))?;
+            (h, t)
+        } else {
+            (Vec::new(), live_target(&args)?)
+        };
+        let runner = Arc::new(Runner::new(specs.clone(), target.clone(), opts)?);
+        let pb = progress(cases.len());
+        let pb2 = pb.clone();
+        let on_done: Arc<dyn Fn(&CaseResult) + Send + Sync> = Arc::new(move |r: &CaseResult| {
+            pb2.set_message(r.id.clone());
+            pb2.inc(1);
+        });
+        let mut results = runner.run_all(cases.clone(), on_done).await;
+        pb.finish_and_clear();
+        if args.explore.is_some() {
+            results =
+                generate::explore::shrink_failures(&runner, &cases, results, &cases_dir).await;
+        }
+        drop(handles);
+        Ok::<_, anyhow::Error>((results, target.name))
+    })?;
+    let mut results = results;
+    let ef_dir = args
+        .expected_failures
+        .clone()
+        .unwrap_or_else(|| cases_dir.join("expected-failures"));
+    let expected = ExpectedFailures::load(&ef_dir, &target_name).map_err(|e| anyhow!(e))?;
+    run::apply_expected(&mut results, &expected);
+    let report = RunReport::new(&target_name, args.seed, results);
+    print_summary(&report);
+    if let Some(f) = format {
+        let text = report::render(&report, f).map_err(|e| anyhow!(e))?;
+        match &args.out {
+            Some(path) => {
+                std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
+            }
+            None => println!("{text}"),
+        }
+    }
+    let _ = SpecSet::default_dir;
+    Ok(ExitCode::from(report.summary.exit_code()))
+}
+
+fn live_target(args: &Args) -> Result<Target> {
+    let endpoint = Endpoint::parse(&args.target)
+        .ok_or_else(|| anyhow!("--target must be `emulator` or an http(s) URL"))?;
+    let id = std::env::var(ENV_ACCESS_KEY_ID)
+        .map_err(|_| anyhow!("{ENV_ACCESS_KEY_ID} is not set (live targets need credentials)"))?;
+    let secret = std::env::var(ENV_SECRET_ACCESS_KEY).map_err(|_| {
+        anyhow!("{ENV_SECRET_ACCESS_KEY} is not set (live targets need credentials)")
+    })?;
+    let profile = match &args.profile {
+        Some(p) => Profile::load(p).map_err(|e| anyhow!(e))?,
+        None => Profile {
+            region: args
+                .region
+                .clone()
+                .ok_or_else(|| anyhow!("live targets need --profile FILE or --region"))?,
+            ..Profile::default()
+        },
+    };
+    Ok(Target {
+        name: endpoint.host.clone(),
+        kind: TargetKind::Live {
+            endpoint,
+            credentials: Credentials::new(id, secret),
+            profile,
+        },
+    })
+}
+
+fn print_summary(report: &RunReport) {
+    println!(
+        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "action", "cases", "pass", "fail", "incon", "xfail", "stale"
+    );
+    for (action, r) in report.per_action() {
+        println!(
+            "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+            action, r.total, r.passed, r.failed, r.inconclusive, r.expected_failures, r.stale
+        );
+    }
+    let t = &report.summary;
+    println!(
+        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "total", t.total, t.passed, t.failed, t.inconclusive, t.expected_failures, t.stale
+    );
+    for r in &report.results {
+        let show = match (&r.verdict, &r.expected_failure) {
+            (cloudconform::check::Verdict::Fail { .. }, None) => "FAIL",
+            (cloudconform::check::Verdict::Pass, Some(_)) => "STALE",
+            (cloudconform::check::Verdict::Inconclusive { .. }, _) => "INCONCLUSIVE",
+            _ => continue,
+        };
+        eprintln!(
+            "{show} {}: {}",
+            r.id,
+            report::failure_text(r).replace('\n', "\n    ")
+        );
+    }
+    let _ = exit::OK;
+}

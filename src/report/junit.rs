@@ -1,0 +1,51 @@
+//! JUnit XML: one test suite per action, one test case per conformance case. Failures carry the
+//! findings (rule and location); inconclusive cases are skipped with their reason; expected
+//! failures pass with a property naming the reason; stale expected failures fail.
+use super::{failure_text, RunReport};
+use crate::check::Verdict;
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+pub fn render(report: &RunReport) -> Result<String, String> {
+    let mut junit = Report::new(format!("cloudconform {}", report.target));
+    let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
+    for r in &report.results {
+        let status = match (&r.verdict, &r.expected_failure) {
+            (Verdict::Pass, None) => TestCaseStatus::success(),
+            (Verdict::Pass, Some(reason)) => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(format!(
+                    "stale expected failure (listed: {reason}) now passes"
+                ));
+                s.set_type("stale-expected-failure");
+                s
+            }
+            (Verdict::Fail { .. }, Some(_)) => TestCaseStatus::success(),
+            (Verdict::Fail { findings }, None) => {
+                let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                s.set_message(findings.first().map(|f| f.to_string()).unwrap_or_default());
+                s.set_type("nonconformance");
+                s.set_description(failure_text(r));
+                s
+            }
+            (Verdict::Inconclusive { reason }, _) => {
+                let mut s = TestCaseStatus::skipped();
+                s.set_message(format!("inconclusive: {reason}"));
+                s
+            }
+        };
+        let mut tc = TestCase::new(r.id.clone(), status);
+        tc.set_classname(r.action.clone());
+        tc.set_time(Duration::from_millis(r.duration_ms));
+        if let Some(reason) = &r.expected_failure {
+            tc.add_property(Property::new("expected-failure", reason.clone()));
+        }
+        suites
+            .entry(r.action.as_str())
+            .or_insert_with(|| TestSuite::new(r.action.clone()))
+            .add_test_case(tc);
+    }
+    junit.add_test_suites(suites.into_values());
+    junit.to_string().map_err(|e| e.to_string())
+}
