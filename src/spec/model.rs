@@ -152,6 +152,8 @@ pub struct RequestStyle {
     pub id: String,
     pub method: String,
     #[serde(default)]
+    pub other_methods: Vec<String>,
+    #[serde(default)]
     pub content_type: Option<String>,
     pub parameters_in: ParametersIn,
     #[serde(default)]
@@ -412,6 +414,8 @@ pub enum ProtocolCondition {
     Throttled,
     MalformedBody,
     PermissionDenied,
+    UnsupportedSignatureMethod,
+    UnsupportedFormat,
 }
 
 impl ProtocolCondition {
@@ -436,6 +440,8 @@ impl ProtocolCondition {
             ProtocolCondition::Throttled => "throttled",
             ProtocolCondition::MalformedBody => "malformed_body",
             ProtocolCondition::PermissionDenied => "permission_denied",
+            ProtocolCondition::UnsupportedSignatureMethod => "unsupported_signature_method",
+            ProtocolCondition::UnsupportedFormat => "unsupported_format",
         }
     }
 }
