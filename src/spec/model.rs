@@ -365,6 +365,7 @@ pub enum Violation {
     TooShort,
     MalformedJson,
     Empty,
+    OutOfRange,
 }
 
 impl Violation {
@@ -381,6 +382,7 @@ impl Violation {
             Violation::TooShort => "too_short",
             Violation::MalformedJson => "malformed_json",
             Violation::Empty => "empty",
+            Violation::OutOfRange => "out_of_range",
         }
     }
 }
@@ -550,6 +552,8 @@ pub enum ParamType {
     Integer,
     Boolean,
     Array,
+    /// Structured items (Tencent `Filters`, Alibaba `Tag`); only as array items.
+    Object,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -676,9 +680,13 @@ pub enum Requirement {
     Exists(bool),
     StateIn(Vec<String>),
     OsIn(Vec<String>),
-    BoundTo { parameter: String },
+    BoundTo {
+        parameter: String,
+    },
     NotInUse(Vec<String>),
     Allowed(bool),
+    /// No other resource of the kind has the same value (duplicate key names).
+    Unique(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
