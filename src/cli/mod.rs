@@ -15,6 +15,7 @@ pub mod exit {
     /// At least one nonconformance (or lint problem, or failed verification).
     pub const NONCONFORMANCE: u8 = 1;
     /// No nonconformance, but some cases could not be decided (transport problems).
+    #[allow(dead_code)] // used by `run`, being built on its own branch
     pub const INCONCLUSIVE: u8 = 3;
     /// Bad command line or unreadable input.
     pub const USAGE: u8 = 2;

@@ -72,13 +72,13 @@ fn meta_validator() -> jsonschema::Validator {
         .expect("the embedded meta-schema compiles")
 }
 
-fn collect_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
         if path.is_dir() {
-            collect_files(root, &path, out)?;
+            collect_files(&path, out)?;
         } else if path.extension().is_some_and(|e| e == "json")
             && path.file_name().is_some_and(|n| n != "spec.schema.json")
         {
@@ -100,7 +100,7 @@ fn relative(root: &Path, path: &Path) -> String {
 /// all problems found.
 pub(super) fn lint_dir(root: &Path) -> Result<(Option<SpecSet>, Vec<Problem>), SpecError> {
     let mut files = Vec::new();
-    collect_files(root, root, &mut files).map_err(|source| SpecError::Io {
+    collect_files(root, &mut files).map_err(|source| SpecError::Io {
         dir: root.to_path_buf(),
         source,
     })?;
@@ -603,6 +603,7 @@ fn check_action(
                             || p.items.as_ref().is_some_and(|i| i.min_length.is_some())
                             || p.value_format().is_some()
                     }
+                    Violation::OutOfRange => p.minimum.is_some() || p.maximum.is_some(),
                     Violation::Type | Violation::Empty => true,
                 };
                 if !possible {

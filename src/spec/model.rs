@@ -152,6 +152,8 @@ pub struct RequestStyle {
     pub id: String,
     pub method: String,
     #[serde(default)]
+    pub other_methods: Vec<String>,
+    #[serde(default)]
     pub content_type: Option<String>,
     pub parameters_in: ParametersIn,
     #[serde(default)]
@@ -365,6 +367,7 @@ pub enum Violation {
     TooShort,
     MalformedJson,
     Empty,
+    OutOfRange,
 }
 
 impl Violation {
@@ -381,6 +384,7 @@ impl Violation {
             Violation::TooShort => "too_short",
             Violation::MalformedJson => "malformed_json",
             Violation::Empty => "empty",
+            Violation::OutOfRange => "out_of_range",
         }
     }
 }
@@ -550,6 +554,8 @@ pub enum ParamType {
     Integer,
     Boolean,
     Array,
+    /// Structured items (Tencent `Filters`, Alibaba `Tag`); only as array items.
+    Object,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -676,9 +682,13 @@ pub enum Requirement {
     Exists(bool),
     StateIn(Vec<String>),
     OsIn(Vec<String>),
-    BoundTo { parameter: String },
+    BoundTo {
+        parameter: String,
+    },
     NotInUse(Vec<String>),
     Allowed(bool),
+    /// No other resource of the kind has the same value (duplicate key names).
+    Unique(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
