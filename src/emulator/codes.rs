@@ -130,10 +130,22 @@ impl<'a> Resolver<'a> {
         };
         let message = match (hint, &error.message) {
             (Some((h, _, m)), _) if h == code => m.to_string(),
-            (_, Some(documented)) => documented
-                .replace("<StringToSign>", &violation.detail)
-                .replace("<Name>", &slot_text)
-                .replace("%s", &slot_text),
+            (_, Some(documented)) => {
+                let mut text = documented
+                    .replace("<StringToSign>", &violation.detail)
+                    .replace("<Name>", &slot_text)
+                    .replace("%s", &slot_text);
+                // A message documented for one parameter ("The input parameter \"RegionId\"
+                // … is not supplied") names the parameter at fault instead.
+                if let (Some(slot), Some(action), Trigger::Parameter { .. }) =
+                    (&slot, self.action, &violation.trigger)
+                {
+                    for p in action.parameters.iter().filter(|p| &p.name != slot) {
+                        text = text.replace(&format!("\"{}\"", p.name), &format!("\"{slot}\""));
+                    }
+                }
+                text
+            }
             (_, None) if !violation.detail.is_empty() => violation.detail.clone(),
             (_, None) => error.description.clone(),
         };
