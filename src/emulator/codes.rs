@@ -31,8 +31,8 @@ impl<'a> Resolver<'a> {
             .collect()
     }
 
-    /// Every code that answers `trigger` (own before provider-wide; for parameter faults the
-    /// more general readings of [`fallbacks`] when the exact one has none).
+    /// Every code that answers `trigger` (own before provider-wide; for parameter faults, when
+    /// neither lists the exact violation, the more general readings of [`fallbacks`]).
     pub fn candidates(&self, trigger: &Trigger) -> Vec<&'a ErrorCode> {
         let own: &'a [ErrorCode] = self.action.map(|a| a.errors.as_slice()).unwrap_or(&[]);
         let common: &'a [ErrorCode] = &self.provider.errors;
@@ -47,8 +47,10 @@ impl<'a> Resolver<'a> {
                     violation: v,
                     note: None,
                 };
-                for errors in [own, common] {
-                    for v in fallbacks(*violation) {
+                // The exact fault first (the action's code, else the provider's generic one),
+                // then more general readings of it.
+                for v in fallbacks(*violation) {
+                    for errors in [own, common] {
                         let found = self.matching(errors, &with(*v));
                         if !found.is_empty() {
                             return found;

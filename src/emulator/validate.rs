@@ -542,7 +542,7 @@ pub fn fallbacks(v: V) -> &'static [V] {
         V::MalformedJson => &[V::MalformedJson, V::Type, V::Format],
         V::TooFew => &[V::TooFew, V::Missing, V::Type],
         V::TooMany => &[V::TooMany, V::Type],
-        V::Duplicate => &[V::Duplicate, V::Format, V::Type],
+        V::Duplicate => &[V::Duplicate, V::Type],
         V::Enum => &[V::Enum, V::Format, V::Type],
         V::TooLong => &[V::TooLong, V::Format, V::Type],
         V::TooShort => &[V::TooShort, V::Format, V::Type],

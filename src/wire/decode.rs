@@ -109,6 +109,27 @@ pub fn form_pairs(input: &[u8], what: &'static str) -> Result<Vec<(String, Strin
     Ok(out)
 }
 
+/// Like [`form_pairs`], but never failing: bytes that are not UTF-8 become U+FFFD. For looking at
+/// a request (which provider is it?) before deciding it is malformed.
+pub fn form_pairs_lossy(input: &[u8]) -> Vec<(String, String)> {
+    let decode = |part: &[u8]| {
+        let bytes: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        let raw: Vec<u8> = percent_encoding::percent_decode(&bytes).collect();
+        String::from_utf8_lossy(&raw).into_owned()
+    };
+    input
+        .split(|&b| b == b'&')
+        .filter(|s| !s.is_empty())
+        .map(|segment| match segment.iter().position(|&b| b == b'=') {
+            Some(i) => (decode(&segment[..i]), decode(&segment[i + 1..])),
+            None => (decode(segment), String::new()),
+        })
+        .collect()
+}
+
 /// The members of a JSON object body in order, repeated members kept.
 pub fn json_members(body: &[u8]) -> Result<Vec<(String, Value)>, DecodeError> {
     struct Members;
