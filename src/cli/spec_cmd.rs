@@ -162,12 +162,14 @@ pub fn render(set: &SpecSet, a: &ActionSpec) -> String {
                 "[{}]",
                 match p.items.as_ref().map(|i| i.ty) {
                     Some(ParamType::Integer) => "integer",
+                    Some(ParamType::Object) => "object",
                     _ => "string",
                 }
             ),
             ParamType::String => "string".into(),
             ParamType::Integer => "integer".into(),
             ParamType::Boolean => "boolean".into(),
+            ParamType::Object => "object".into(),
         };
         let encoding = p
             .encoding
@@ -255,6 +257,7 @@ pub fn render(set: &SpecSet, a: &ActionSpec) -> String {
                 Requirement::BoundTo { parameter } => format!("bound to {parameter}"),
                 Requirement::NotInUse(s) => format!("not used by {}", s.join("|")),
                 Requirement::Allowed(_) => "allowed by policy".to_string(),
+                Requirement::Unique(_) => "unique".to_string(),
             };
             let unless = p
                 .unless

@@ -603,6 +603,7 @@ fn check_action(
                             || p.items.as_ref().is_some_and(|i| i.min_length.is_some())
                             || p.value_format().is_some()
                     }
+                    Violation::OutOfRange => p.minimum.is_some() || p.maximum.is_some(),
                     Violation::Type | Violation::Empty => true,
                 };
                 if !possible {

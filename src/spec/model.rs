@@ -152,6 +152,8 @@ pub struct RequestStyle {
     pub id: String,
     pub method: String,
     #[serde(default)]
+    pub other_methods: Vec<String>,
+    #[serde(default)]
     pub content_type: Option<String>,
     pub parameters_in: ParametersIn,
     #[serde(default)]
@@ -363,6 +365,7 @@ pub enum Violation {
     TooShort,
     MalformedJson,
     Empty,
+    OutOfRange,
 }
 
 impl Violation {
@@ -379,6 +382,7 @@ impl Violation {
             Violation::TooShort => "too_short",
             Violation::MalformedJson => "malformed_json",
             Violation::Empty => "empty",
+            Violation::OutOfRange => "out_of_range",
         }
     }
 }
@@ -548,6 +552,8 @@ pub enum ParamType {
     Integer,
     Boolean,
     Array,
+    /// Structured items (Tencent `Filters`, Alibaba `Tag`); only as array items.
+    Object,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -674,9 +680,13 @@ pub enum Requirement {
     Exists(bool),
     StateIn(Vec<String>),
     OsIn(Vec<String>),
-    BoundTo { parameter: String },
+    BoundTo {
+        parameter: String,
+    },
     NotInUse(Vec<String>),
     Allowed(bool),
+    /// No other resource of the kind has the same value (duplicate key names).
+    Unique(bool),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
