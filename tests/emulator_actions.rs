@@ -1195,3 +1195,600 @@ async fn futures_join(addr: std::net::SocketAddr, requests: Vec<RawRequest>) -> 
     }
     out
 }
+
+/// Every fixture action the specs declare answers a valid call with a success of its response
+/// schema, and its effect shows in the world.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fixture_actions() {
+    let emu = support::start().await;
+    let host = emu.host();
+    let gz = Some("ap-guangzhou");
+    let pubkey = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDcloudconformtestkey cc@test";
+    let tc = |action: &str, version: &str, region: Option<&str>, body: Value| {
+        support::signed(
+            Scheme::Tc3HmacSha256,
+            &host,
+            action,
+            version,
+            region,
+            &[],
+            Some(&body),
+            ROOT,
+        )
+    };
+    let ali = |action: &str, version: &str, params: &[(&str, &str)]| {
+        support::signed(
+            Scheme::Acs3HmacSha256,
+            &host,
+            action,
+            version,
+            None,
+            params,
+            None,
+            ROOT,
+        )
+    };
+    type WorldCheck = fn(&World, &Value) -> bool;
+    let cvm = "2017-03-12";
+    let ecm = "2019-07-19";
+    let ecs = "2014-05-26";
+    let ens = "2017-11-10";
+    let cases: Vec<(&str, &str, &str, RawRequest, WorldCheck)> = vec![
+        (
+            "tencent",
+            "cvm",
+            "CreateKeyPair",
+            tc(
+                "CreateKeyPair",
+                cvm,
+                gz,
+                json!({"KeyName": "cc_new", "ProjectId": 0}),
+            ),
+            |w, b| {
+                let id = b["Response"]["KeyPair"]["KeyId"]
+                    .as_str()
+                    .unwrap_or_default();
+                id.len() == 13
+                    && w.service("tencent/cvm")
+                        .unwrap()
+                        .key_pair(id)
+                        .is_some_and(|k| k.name == "cc_new")
+            },
+        ),
+        (
+            "tencent",
+            "cvm",
+            "ImportKeyPair",
+            tc(
+                "ImportKeyPair",
+                cvm,
+                gz,
+                json!({"KeyName": "cc_imported", "ProjectId": 0, "PublicKey": pubkey}),
+            ),
+            |w, b| {
+                w.service("tencent/cvm")
+                    .unwrap()
+                    .key_pair(b["Response"]["KeyId"].as_str().unwrap_or_default())
+                    .is_some()
+            },
+        ),
+        (
+            "tencent",
+            "cvm",
+            "DescribeKeyPairs",
+            tc(
+                "DescribeKeyPairs",
+                cvm,
+                gz,
+                json!({"KeyIds": ["skey-boundins"]}),
+            ),
+            |_, b| {
+                b["Response"]["TotalCount"] == json!(1)
+                    && b["Response"]["KeyPairSet"][0]["AssociatedInstanceIds"]
+                        == json!(["ins-linstop1", "ins-linrun01"])
+            },
+        ),
+        (
+            "tencent",
+            "cvm",
+            "AssociateInstancesKeyPairs",
+            tc(
+                "AssociateInstancesKeyPairs",
+                cvm,
+                gz,
+                json!({"InstanceIds": ["ins-linnokey"], "KeyIds": ["skey-free0001"]}),
+            ),
+            |w, _| {
+                w.service("tencent/cvm")
+                    .unwrap()
+                    .instance("ins-linnokey")
+                    .unwrap()
+                    .keys
+                    == ["skey-free0001"]
+            },
+        ),
+        (
+            "tencent",
+            "cvm",
+            "DescribeInstances",
+            tc(
+                "DescribeInstances",
+                cvm,
+                gz,
+                json!({"Filters": [{"Name": "instance-state", "Values": ["RUNNING"]}]}),
+            ),
+            |_, b| {
+                b["Response"]["TotalCount"] == json!(1)
+                    && b["Response"]["InstanceSet"][0]["LoginSettings"]["KeyIds"]
+                        == json!(["skey-boundins"])
+            },
+        ),
+        (
+            "tencent",
+            "cvm",
+            "StopInstances",
+            tc(
+                "StopInstances",
+                cvm,
+                gz,
+                json!({"InstanceIds": ["ins-linrun01"]}),
+            ),
+            |w, _| {
+                w.service("tencent/cvm")
+                    .unwrap()
+                    .instance("ins-linrun01")
+                    .unwrap()
+                    .state
+                    == "STOPPED"
+            },
+        ),
+        (
+            "tencent",
+            "cvm",
+            "StartInstances",
+            tc(
+                "StartInstances",
+                cvm,
+                gz,
+                json!({"InstanceIds": ["ins-linstop1"]}),
+            ),
+            |w, _| {
+                w.service("tencent/cvm")
+                    .unwrap()
+                    .instance("ins-linstop1")
+                    .unwrap()
+                    .state
+                    == "RUNNING"
+            },
+        ),
+        (
+            "tencent",
+            "cvm",
+            "DescribeRegions",
+            tc("DescribeRegions", cvm, None, json!({})),
+            |_, b| b["Response"]["RegionSet"][0]["Region"] == json!("ap-guangzhou"),
+        ),
+        (
+            "tencent",
+            "ecm",
+            "CreateKeyPair",
+            tc("CreateKeyPair", ecm, None, json!({"KeyName": "cc_ecm_new"})),
+            |w, b| {
+                w.service("tencent/ecm")
+                    .unwrap()
+                    .key_pair(
+                        b["Response"]["KeyPair"]["KeyId"]
+                            .as_str()
+                            .unwrap_or_default(),
+                    )
+                    .is_some()
+            },
+        ),
+        (
+            "tencent",
+            "ecm",
+            "DescribeInstances",
+            tc("DescribeInstances", ecm, None, json!({"Limit": 2})),
+            |_, b| {
+                b["Response"]["TotalCount"] == json!(4)
+                    && b["Response"]["InstanceSet"].as_array().map(Vec::len) == Some(2)
+            },
+        ),
+        (
+            "tencent",
+            "ecm",
+            "StopInstances",
+            tc(
+                "StopInstances",
+                ecm,
+                None,
+                json!({"InstanceIdSet": ["ein-linrun01"]}),
+            ),
+            |w, _| {
+                w.service("tencent/ecm")
+                    .unwrap()
+                    .instance("ein-linrun01")
+                    .unwrap()
+                    .state
+                    == "STOPPED"
+            },
+        ),
+        (
+            "tencent",
+            "ecm",
+            "StartInstances",
+            tc(
+                "StartInstances",
+                ecm,
+                None,
+                json!({"InstanceIdSet": ["ein-linstop1"]}),
+            ),
+            |w, _| {
+                w.service("tencent/ecm")
+                    .unwrap()
+                    .instance("ein-linstop1")
+                    .unwrap()
+                    .state
+                    == "RUNNING"
+            },
+        ),
+        (
+            "alibaba",
+            "ecs",
+            "CreateKeyPair",
+            ali(
+                "CreateKeyPair",
+                ecs,
+                &[("RegionId", "cn-hangzhou"), ("KeyPairName", "cc-new")],
+            ),
+            |w, b| {
+                b["KeyPairId"]
+                    .as_str()
+                    .is_some_and(|id| id.starts_with("ssh-"))
+                    && w.service("alibaba/ecs")
+                        .unwrap()
+                        .key_pairs
+                        .iter()
+                        .any(|k| k.name == "cc-new")
+            },
+        ),
+        (
+            "alibaba",
+            "ecs",
+            "ImportKeyPair",
+            ali(
+                "ImportKeyPair",
+                ecs,
+                &[
+                    ("RegionId", "cn-hangzhou"),
+                    ("KeyPairName", "cc-imported"),
+                    ("PublicKeyBody", pubkey),
+                ],
+            ),
+            |w, _| {
+                w.service("alibaba/ecs")
+                    .unwrap()
+                    .key_pairs
+                    .iter()
+                    .any(|k| k.name == "cc-imported")
+            },
+        ),
+        (
+            "alibaba",
+            "ecs",
+            "DescribeKeyPairs",
+            ali(
+                "DescribeKeyPairs",
+                ecs,
+                &[("RegionId", "cn-hangzhou"), ("KeyPairName", "cc_ecs_*")],
+            ),
+            |_, b| {
+                b["TotalCount"] == json!(2)
+                    && b["KeyPairs"]["KeyPair"].as_array().map(Vec::len) == Some(2)
+            },
+        ),
+        (
+            "alibaba",
+            "ecs",
+            "AttachKeyPair",
+            ali(
+                "AttachKeyPair",
+                ecs,
+                &[
+                    ("RegionId", "cn-hangzhou"),
+                    ("KeyPairName", "cc_ecs_free_1"),
+                    ("InstanceIds", "[\"i-bp1linuxnokey00001\"]"),
+                ],
+            ),
+            |w, b| {
+                b["TotalCount"] == json!("1")
+                    && w.service("alibaba/ecs")
+                        .unwrap()
+                        .instance("i-bp1linuxnokey00001")
+                        .unwrap()
+                        .keys
+                        == ["ssh-ecsfree00001"]
+            },
+        ),
+        (
+            "alibaba",
+            "ecs",
+            "DeleteKeyPairs",
+            ali(
+                "DeleteKeyPairs",
+                ecs,
+                &[
+                    ("RegionId", "cn-hangzhou"),
+                    ("KeyPairNames", "[\"cc_ecs_free_1\"]"),
+                ],
+            ),
+            |w, _| {
+                w.service("alibaba/ecs")
+                    .unwrap()
+                    .key_pair("ssh-ecsfree00001")
+                    .is_none()
+            },
+        ),
+        (
+            "alibaba",
+            "ecs",
+            "DescribeInstances",
+            ali(
+                "DescribeInstances",
+                ecs,
+                &[
+                    ("RegionId", "cn-hangzhou"),
+                    ("InstanceIds", "[\"i-bp1linuxrunning0001\"]"),
+                ],
+            ),
+            |_, b| {
+                b["Instances"]["Instance"][0]["Status"] == json!("Running")
+                    && b["Instances"]["Instance"][0]["KeyPairName"] == json!("cc_ecs_bound")
+            },
+        ),
+        (
+            "alibaba",
+            "ecs",
+            "StopInstance",
+            ali(
+                "StopInstance",
+                ecs,
+                &[("InstanceId", "i-bp1linuxrunning0001")],
+            ),
+            |w, _| {
+                w.service("alibaba/ecs")
+                    .unwrap()
+                    .instance("i-bp1linuxrunning0001")
+                    .unwrap()
+                    .state
+                    == "Stopped"
+            },
+        ),
+        (
+            "alibaba",
+            "ecs",
+            "StartInstance",
+            ali(
+                "StartInstance",
+                ecs,
+                &[("InstanceId", "i-bp1linuxstopped0001")],
+            ),
+            |w, _| {
+                w.service("alibaba/ecs")
+                    .unwrap()
+                    .instance("i-bp1linuxstopped0001")
+                    .unwrap()
+                    .state
+                    == "Running"
+            },
+        ),
+        (
+            "alibaba",
+            "ens",
+            "CreateKeyPair",
+            ali("CreateKeyPair", ens, &[("KeyPairName", "cc-ens-new")]),
+            |w, b| {
+                w.service("alibaba/ens")
+                    .unwrap()
+                    .key_pair(b["KeyPairId"].as_str().unwrap_or_default())
+                    .is_some()
+            },
+        ),
+        (
+            "alibaba",
+            "ens",
+            "DescribeKeyPairs",
+            ali(
+                "DescribeKeyPairs",
+                ens,
+                &[("KeyPairId", "ssh-ensbound0001")],
+            ),
+            |_, b| {
+                b["TotalCount"] == json!(1)
+                    && b["KeyPairs"]["KeyPair"][0]["KeyPairName"] == json!("cc_ens_bound")
+            },
+        ),
+        (
+            "alibaba",
+            "ens",
+            "AttachKeyPair",
+            ali(
+                "AttachKeyPair",
+                ens,
+                &[
+                    ("KeyPairId", "ssh-ensfree00001"),
+                    ("InstanceIds", "[\"i-enslinuxnokey0000000001\"]"),
+                ],
+            ),
+            |w, b| {
+                b["TotalCount"] == json!(1)
+                    && w.service("alibaba/ens")
+                        .unwrap()
+                        .instance("i-enslinuxnokey0000000001")
+                        .unwrap()
+                        .keys
+                        == ["ssh-ensfree00001"]
+            },
+        ),
+        (
+            "alibaba",
+            "ens",
+            "DeleteKeyPairs",
+            ali("DeleteKeyPairs", ens, &[("KeyPairName", "cc_ens_free_1")]),
+            |w, _| {
+                w.service("alibaba/ens")
+                    .unwrap()
+                    .key_pair("ssh-ensfree00001")
+                    .is_none()
+            },
+        ),
+        (
+            "alibaba",
+            "ens",
+            "DescribeInstances",
+            ali("DescribeInstances", ens, &[("Status", "Running")]),
+            |_, b| {
+                b["TotalCount"] == json!(1)
+                    && b["Instances"]["Instance"][0]["InstanceId"]
+                        == json!("i-enslinuxrunning00000001")
+            },
+        ),
+        (
+            "alibaba",
+            "ens",
+            "StopInstance",
+            ali(
+                "StopInstance",
+                ens,
+                &[("InstanceId", "i-enslinuxrunning00000001")],
+            ),
+            |w, _| {
+                w.service("alibaba/ens")
+                    .unwrap()
+                    .instance("i-enslinuxrunning00000001")
+                    .unwrap()
+                    .state
+                    == "Stopped"
+            },
+        ),
+        (
+            "alibaba",
+            "ens",
+            "StartInstance",
+            ali(
+                "StartInstance",
+                ens,
+                &[("InstanceId", "i-enslinuxstopped00000001")],
+            ),
+            |w, _| {
+                w.service("alibaba/ens")
+                    .unwrap()
+                    .instance("i-enslinuxstopped00000001")
+                    .unwrap()
+                    .state
+                    == "Running"
+            },
+        ),
+    ];
+    let fixtures = emu
+        .specs()
+        .actions()
+        .filter(|a| a.role == cloudconform::spec::Role::Fixture)
+        .count();
+    assert_eq!(cases.len(), fixtures, "one case per fixture spec");
+    let mut failures = Vec::new();
+    for (provider, service, action, request, check) in cases {
+        support::control(emu.addr, "POST", "reset", None).await;
+        let r = support::send(emu.addr, &request).await;
+        let body = support::json(&r);
+        let spec = emu
+            .specs()
+            .actions()
+            .find(|a| a.provider.as_str() == provider && a.service == service && a.action == action)
+            .unwrap()
+            .clone();
+        let shape: Vec<String> = emu
+            .specs()
+            .response_validator(&spec.key())
+            .unwrap()
+            .iter_errors(&body)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        if r.status != 200 || support::error_code(&r).is_some() || !shape.is_empty() {
+            failures.push(format!(
+                "{provider}/{service}/{action}: {} {shape:?} {body}",
+                r.status
+            ));
+        } else if !check(&emu.world(), &body) {
+            failures.push(format!(
+                "{provider}/{service}/{action}: effect or content: {body}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    // Fixture preconditions answer with their codes too.
+    support::control(emu.addr, "POST", "reset", None).await;
+    for (request, want) in [
+        (
+            tc(
+                "CreateKeyPair",
+                cvm,
+                gz,
+                json!({"KeyName": "cc_free_1", "ProjectId": 0}),
+            ),
+            "InvalidKeyPairName.Duplicate",
+        ),
+        (
+            tc(
+                "CreateKeyPair",
+                cvm,
+                gz,
+                json!({"KeyName": "bad name!", "ProjectId": 0}),
+            ),
+            "InvalidKeyPairNameIncludeIllegalChar",
+        ),
+        (
+            tc(
+                "StopInstances",
+                cvm,
+                gz,
+                json!({"InstanceIds": ["ins-linstop1"]}),
+            ),
+            "UnsupportedOperation.InstanceStateStopped",
+        ),
+        (
+            tc(
+                "StopInstances",
+                cvm,
+                gz,
+                json!({"InstanceIds": ["ins-linrun01"], "ForceStop": true, "StopType": "HARD"}),
+            ),
+            "InvalidParameterCombination",
+        ),
+        (
+            tc("DescribeKeyPairs", cvm, gz, json!({"Limit": 101})),
+            "InvalidParameterValueLimit",
+        ),
+        (
+            ali(
+                "CreateKeyPair",
+                ecs,
+                &[("RegionId", "cn-hangzhou"), ("KeyPairName", "cc_ecs_bound")],
+            ),
+            "KeyPair.AlreadyExist",
+        ),
+        (
+            ali("DeleteKeyPairs", ens, &[("KeyPairId", "ssh-ensbound0001")]),
+            "PubKeyAttachedWithInstance",
+        ),
+    ] {
+        let r = support::send(emu.addr, &request).await;
+        assert_eq!(
+            support::error_code(&r).as_deref(),
+            Some(want),
+            "{}",
+            String::from_utf8_lossy(&r.body)
+        );
+    }
+}

@@ -421,8 +421,14 @@ fn fill(schema: &Value, bag: &Bag, resources: &[Bag]) -> Value {
                             continue;
                         }
                     }
+                    let has_known_fields = schema_type(prop) == "object"
+                        && prop
+                            .get("properties")
+                            .and_then(Value::as_object)
+                            .is_some_and(|ps| ps.keys().any(|k| bag.contains_key(k)));
                     if required.contains(&name.as_str())
                         || is_container && lists_resources(prop, resources)
+                        || has_known_fields
                     {
                         out.insert(name.clone(), fill(prop, bag, resources));
                     }
