@@ -24,8 +24,19 @@ pub fn respond(call: &Call, world: &World, failures: &ItemFailures, applied: &Ap
         None => (false, schema),
     };
     let mut bag = request_bag(call, svc, applied);
-    let resources = listed_resources(call, svc, applied);
-    bag.insert("TotalCount".into(), json!(resources.len()));
+    let mut resources = listed_resources(call, world, svc, applied);
+    let total = resources
+        .first_mut()
+        .and_then(|r| r.remove("__total"))
+        .unwrap_or_else(|| json!(resources.len()));
+    bag.insert("TotalCount".into(), total);
+    for name in ["PageNumber", "PageSize", "Offset", "Limit"] {
+        if let (Some(p), false) = (call.action.parameter(name), bag.contains_key(name)) {
+            if let Some(d) = &p.default {
+                bag.insert(name.into(), d.clone());
+            }
+        }
+    }
     let mut body = match fill(body_schema, &bag, &resources) {
         Value::Object(m) => m,
         _ => Bag::new(),
@@ -158,72 +169,48 @@ fn request_bag(call: &Call, svc: &ServiceState, applied: &Applied) -> Bag {
     bag
 }
 
-/// The resources the answer lists: a describe fixture's kind (filtered by the parameters that
-/// name resources of that kind), else the instances the request names.
-fn listed_resources(call: &Call, svc: &ServiceState, applied: &Applied) -> Vec<Bag> {
+/// The resources the answer lists. A describe fixture lists its resource kind: every parameter
+/// named like a field of the resource (`InstanceIds` → `InstanceId`, `KeyPairName`, `Status`)
+/// filters, Tencent `Filters` filter by their documented names, and the page parameters
+/// (`Offset`/`Limit`, `PageNumber`/`PageSize`, `MaxResults`) page. A region list lists the
+/// world's regions. Any other action lists the instances its parameters name.
+fn listed_resources(call: &Call, world: &World, svc: &ServiceState, applied: &Applied) -> Vec<Bag> {
     let scope = call.region.filter(|_| call.action.region.required);
     let in_scope = |region: &str| scope.is_none_or(|r| r == region);
-    let describe = call
+    let purpose = call
         .action
         .fixture
         .as_ref()
-        .filter(|f| f.purpose == "describe")
-        .map(|f| f.resource.as_str());
-    let filters = |kind: &str| -> Vec<(RefBy, Vec<String>)> {
-        call.action
-            .parameters
+        .map(|f| (f.purpose.as_str(), f.resource.as_str()));
+    let all: Vec<Bag> = match purpose {
+        Some(("list_regions", _)) => {
+            return world
+                .regions(call.provider.provider)
+                .iter()
+                .map(|r| {
+                    let mut b = Bag::new();
+                    b.insert("Region".into(), json!(r));
+                    b.insert("RegionId".into(), json!(r));
+                    b.insert("RegionName".into(), json!(r));
+                    b.insert("LocalName".into(), json!(r));
+                    b.insert("RegionState".into(), json!("AVAILABLE"));
+                    b
+                })
+                .collect()
+        }
+        Some(("describe", "key_pair")) => svc
+            .key_pairs
             .iter()
-            .filter_map(|p| {
-                let r = p.references.as_ref()?;
-                let v = values(call.params, &p.name);
-                (r.resource == kind && !v.is_empty()).then_some((r.by, v))
-            })
-            .collect()
-    };
-    match describe {
-        Some("key_pair") => {
-            let f = filters("key_pair");
-            svc.key_pairs
-                .iter()
-                .filter(|k| in_scope(&k.region))
-                .filter(|k| {
-                    f.iter().all(|(by, vals)| match by {
-                        RefBy::Id => vals.contains(&k.id),
-                        RefBy::Name => vals.iter().any(|v| wildcard(v, &k.name)),
-                    })
-                })
-                .map(|k| key_bag(k, svc))
-                .collect()
-        }
-        Some(_) => {
-            let f = filters("instance");
-            let key_filter: Vec<String> = filters("key_pair")
-                .into_iter()
-                .flat_map(|(by, vals)| {
-                    svc.key_pairs
-                        .iter()
-                        .filter(move |k| match by {
-                            RefBy::Id => vals.contains(&k.id),
-                            RefBy::Name => vals.contains(&k.name),
-                        })
-                        .map(|k| k.id.clone())
-                })
-                .collect();
-            let key_filtered = call.action.parameters.iter().any(|p| {
-                p.references
-                    .as_ref()
-                    .is_some_and(|r| r.resource == "key_pair")
-                    && call.params.contains_key(&p.name)
-            });
-            svc.instances
-                .iter()
-                .filter(|i| in_scope(&i.region))
-                .filter(|i| f.iter().all(|(_, vals)| vals.contains(&i.id)))
-                .filter(|i| !key_filtered || i.keys.iter().any(|k| key_filter.contains(k)))
-                .map(|i| instance_bag(i, svc, applied))
-                .collect()
-        }
-        None => {
+            .filter(|k| in_scope(&k.region))
+            .map(|k| key_bag(k, svc))
+            .collect(),
+        Some(("describe", _)) => svc
+            .instances
+            .iter()
+            .filter(|i| in_scope(&i.region))
+            .map(|i| instance_bag(i, svc, applied))
+            .collect(),
+        _ => {
             let mut out = Vec::new();
             for p in &call.action.parameters {
                 if p.references
@@ -237,9 +224,120 @@ fn listed_resources(call: &Call, svc: &ServiceState, applied: &Applied) -> Vec<B
                     }
                 }
             }
-            out
+            return out;
         }
+    };
+    let mut listed: Vec<Bag> = all
+        .into_iter()
+        .filter(|bag| matches_parameters(call, bag) && matches_filters(call, bag))
+        .collect();
+    let total = listed.len();
+    let (offset, limit) = page(call);
+    listed = listed.into_iter().skip(offset).take(limit).collect();
+    if let Some(first) = listed.first_mut() {
+        first.insert("__total".into(), json!(total));
     }
+    listed
+}
+
+/// The field of a resource a parameter filters on: its own name, or the singular of a list.
+fn field_for<'b>(name: &str, bag: &'b Bag) -> Option<(&'b Value, String)> {
+    let singular = name.strip_suffix('s').unwrap_or(name);
+    bag.get(name)
+        .map(|v| (v, name.to_string()))
+        .or_else(|| bag.get(singular).map(|v| (v, singular.to_string())))
+}
+
+fn matches_parameters(call: &Call, bag: &Bag) -> bool {
+    call.action.parameters.iter().all(|p| {
+        let wanted = values(call.params, &p.name);
+        if wanted.is_empty() || PAGE_PARAMETERS.contains(&p.name.as_str()) {
+            return true;
+        }
+        match field_for(&p.name, bag) {
+            Some((Value::String(have), _)) => wanted.iter().any(|w| wildcard(w, have)),
+            _ => true,
+        }
+    })
+}
+
+const PAGE_PARAMETERS: [&str; 6] = [
+    "Offset",
+    "Limit",
+    "PageNumber",
+    "PageSize",
+    "MaxResults",
+    "NextToken",
+];
+
+/// Tencent `Filters` names and the resource fields they compare (unknown names filter nothing).
+const FILTER_FIELDS: [(&str, &str); 7] = [
+    ("key-name", "KeyName"),
+    ("key-id", "KeyId"),
+    ("instance-id", "InstanceId"),
+    ("instance-name", "InstanceName"),
+    ("instance-state", "InstanceState"),
+    ("project-id", "ProjectId"),
+    ("zone", "Zone"),
+];
+
+fn matches_filters(call: &Call, bag: &Bag) -> bool {
+    let Some(Value::Array(filters)) = call.params.get("Filters") else {
+        return true;
+    };
+    filters.iter().all(|f| {
+        let name = f.get("Name").and_then(Value::as_str).unwrap_or_default();
+        let wanted: Vec<String> = match f.get("Values") {
+            Some(Value::Array(v)) => v
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| x.to_string())
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        match FILTER_FIELDS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, field)| bag.get(*field))
+        {
+            Some(have) => {
+                let have = match have {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                wanted.is_empty() || wanted.contains(&have)
+            }
+            None => true,
+        }
+    })
+}
+
+/// `(offset, limit)` from the action's page parameters and their documented defaults.
+fn page(call: &Call) -> (usize, usize) {
+    let int = |name: &str| -> Option<usize> {
+        let p = call.action.parameter(name)?;
+        call.params
+            .get(name)
+            .or(p.default.as_ref())
+            .and_then(|v| {
+                v.as_u64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            })
+            .map(|n| n as usize)
+    };
+    let limit = int("Limit")
+        .or_else(|| int("PageSize"))
+        .or_else(|| int("MaxResults"))
+        .unwrap_or(usize::MAX);
+    let offset = match (int("Offset"), int("PageNumber")) {
+        (Some(o), _) => o,
+        (None, Some(n)) if limit != usize::MAX => n.saturating_sub(1).saturating_mul(limit),
+        _ => 0,
+    };
+    (offset, limit.max(1))
 }
 
 /// `*` wildcards in a name filter (ECS DescribeKeyPairs).
@@ -323,8 +421,14 @@ fn fill(schema: &Value, bag: &Bag, resources: &[Bag]) -> Value {
                             continue;
                         }
                     }
+                    let has_known_fields = schema_type(prop) == "object"
+                        && prop
+                            .get("properties")
+                            .and_then(Value::as_object)
+                            .is_some_and(|ps| ps.keys().any(|k| bag.contains_key(k)));
                     if required.contains(&name.as_str())
                         || is_container && lists_resources(prop, resources)
+                        || has_known_fields
                     {
                         out.insert(name.clone(), fill(prop, bag, resources));
                     }
@@ -349,6 +453,9 @@ fn fill(schema: &Value, bag: &Bag, resources: &[Bag]) -> Value {
     }
 }
 
+/// Fields that identify a listed resource.
+const KEY_FIELDS: [&str; 5] = ["InstanceId", "KeyId", "KeyPairId", "KeyPairName", "Region"];
+
 /// Whether the schema (an object, or an object holding an array of objects) lists resources.
 fn lists_resources(schema: &Value, resources: &[Bag]) -> bool {
     let Some(first) = resources.first() else {
@@ -362,12 +469,12 @@ fn lists_resources(schema: &Value, resources: &[Bag]) -> bool {
             .get("properties")
             .and_then(Value::as_object)
             .is_some_and(|props| {
-                props.keys().any(|k| {
-                    (k == "InstanceId" || k == "KeyId" || k == "KeyPairId" || k == "KeyPairName")
-                        && first.contains_key(k)
-                }) || props
-                    .values()
-                    .any(|p| schema_type(p) == "array" && lists_resources(p, resources))
+                props
+                    .keys()
+                    .any(|k| KEY_FIELDS.contains(&k.as_str()) && first.contains_key(k))
+                    || props
+                        .values()
+                        .any(|p| schema_type(p) == "array" && lists_resources(p, resources))
             }),
         _ => false,
     }

@@ -31,8 +31,8 @@ impl<'a> Resolver<'a> {
             .collect()
     }
 
-    /// Every code that answers `trigger` (own before provider-wide; for parameter faults the
-    /// more general readings of [`fallbacks`] when the exact one has none).
+    /// Every code that answers `trigger` (own before provider-wide; for parameter faults, when
+    /// neither lists the exact violation, the more general readings of [`fallbacks`]).
     pub fn candidates(&self, trigger: &Trigger) -> Vec<&'a ErrorCode> {
         let own: &'a [ErrorCode] = self.action.map(|a| a.errors.as_slice()).unwrap_or(&[]);
         let common: &'a [ErrorCode] = &self.provider.errors;
@@ -47,8 +47,10 @@ impl<'a> Resolver<'a> {
                     violation: v,
                     note: None,
                 };
-                for errors in [own, common] {
-                    for v in fallbacks(*violation) {
+                // The exact fault first (the action's code, else the provider's generic one),
+                // then more general readings of it.
+                for v in fallbacks(*violation) {
+                    for errors in [own, common] {
                         let found = self.matching(errors, &with(*v));
                         if !found.is_empty() {
                             return found;
@@ -130,10 +132,22 @@ impl<'a> Resolver<'a> {
         };
         let message = match (hint, &error.message) {
             (Some((h, _, m)), _) if h == code => m.to_string(),
-            (_, Some(documented)) => documented
-                .replace("<StringToSign>", &violation.detail)
-                .replace("<Name>", &slot_text)
-                .replace("%s", &slot_text),
+            (_, Some(documented)) => {
+                let mut text = documented
+                    .replace("<StringToSign>", &violation.detail)
+                    .replace("<Name>", &slot_text)
+                    .replace("%s", &slot_text);
+                // A message documented for one parameter ("The input parameter \"RegionId\"
+                // … is not supplied") names the parameter at fault instead.
+                if let (Some(slot), Some(action), Trigger::Parameter { .. }) =
+                    (&slot, self.action, &violation.trigger)
+                {
+                    for p in action.parameters.iter().filter(|p| &p.name != slot) {
+                        text = text.replace(&format!("\"{}\"", p.name), &format!("\"{slot}\""));
+                    }
+                }
+                text
+            }
             (_, None) if !violation.detail.is_empty() => violation.detail.clone(),
             (_, None) => error.description.clone(),
         };

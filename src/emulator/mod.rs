@@ -132,17 +132,23 @@ impl Shared {
     /// service (e.g. `skey-` + 8 lower-case alphanumerics).
     pub fn new_id(&self, provider: Provider, service: &str, kind: &str, world: &World) -> String {
         let pspec = self.specs.provider(provider);
-        let format = self
-            .specs
-            .actions()
-            .filter(|a| a.provider == provider && format!("{provider}/{}", a.service) == service)
-            .flat_map(|a| a.parameters.iter())
-            .find(|p| {
-                p.references
-                    .as_ref()
-                    .is_some_and(|r| r.resource == kind && r.by == crate::spec::RefBy::Id)
-            })
-            .and_then(|p| p.value_format().map(str::to_string))
+        // The format of a parameter naming such a resource by id: in this service, else in
+        // another service of the provider (ECS has none for key pairs; ENS's `ssh-` applies).
+        let id_format = |same_service: bool| {
+            self.specs
+                .actions()
+                .filter(|a| a.provider == provider)
+                .filter(|a| format!("{provider}/{}", a.service) == service || !same_service)
+                .flat_map(|a| a.parameters.iter())
+                .find(|p| {
+                    p.references
+                        .as_ref()
+                        .is_some_and(|r| r.resource == kind && r.by == crate::spec::RefBy::Id)
+                })
+                .and_then(|p| p.value_format().map(str::to_string))
+        };
+        let format = id_format(true)
+            .or_else(|| id_format(false))
             .and_then(|f| pspec.and_then(|ps| ps.formats.get(&f)).cloned());
         let (prefix, len) = match &format {
             Some(f) => (

@@ -36,9 +36,9 @@ pub fn detect_provider(request: &RawRequest, specs: &SpecSet, default: Provider)
     if has_prefix("x-acs-") {
         return Provider::Alibaba;
     }
-    let mut pairs = decode::form_pairs(request.raw_query.as_bytes(), "query").unwrap_or_default();
+    let mut pairs = decode::form_pairs_lossy(request.raw_query.as_bytes());
     if is_form(request) {
-        pairs.extend(decode::form_pairs(&request.body, "body").unwrap_or_default());
+        pairs.extend(decode::form_pairs_lossy(&request.body));
     }
     let has = |name: &str| pairs.iter().any(|(n, _)| n == name);
     if has("SecretId") {

@@ -180,6 +180,13 @@ fn meets(
             }
             Ok(())
         }
+        Requirement::Unique(_) => match reference {
+            Some(r) if exists(svc, r, value, scope) => Err(format!(
+                "A {} named `{value}` already exists.",
+                kind.replace('_', " ")
+            )),
+            _ => Ok(()),
+        },
         Requirement::Allowed(_) => {
             if call.caller_allowed {
                 Ok(())

@@ -234,6 +234,7 @@ fn typed_json(p: &Parameter, v: &Value) -> Result<Value, Violation> {
                     ParamType::Integer => item.as_i64().is_some(),
                     ParamType::Boolean => item.is_boolean(),
                     ParamType::Array => item.is_array(),
+                    ParamType::Object => item.is_object(),
                 };
                 if !ok {
                     return Err(expected("an array of the documented item type"));
@@ -254,6 +255,10 @@ fn typed_json(p: &Parameter, v: &Value) -> Result<Value, Violation> {
             .is_boolean()
             .then(|| v.clone())
             .ok_or_else(|| expected("a boolean")),
+        ParamType::Object => v
+            .is_object()
+            .then(|| v.clone())
+            .ok_or_else(|| expected("an object")),
     }
 }
 
@@ -331,7 +336,28 @@ fn typed_text(
             ),
         )),
     };
+    let object_items = p.items.as_ref().is_some_and(|i| i.ty == ParamType::Object);
+    let nested = |base: usize| match decode::unflatten(pairs, &p.name, base) {
+        Ok(v) => Ok(v),
+        Err(_) => Err(type_error(
+            p,
+            format!(
+                "The items of `{}` must be numbered from {base} without gaps (`{}.{base}.Field`).",
+                p.name, p.name
+            ),
+        )),
+    };
     let value = match p.ty {
+        ParamType::Array if object_items => match p.encoding.unwrap_or(ParamEncoding::Native) {
+            ParamEncoding::RepeatList => nested(1)?,
+            ParamEncoding::JsonString => match bare {
+                None => None,
+                Some(text) => Some(serde_json::from_str(text).map_err(|e| {
+                    Violation::parameter(&p.name, V::MalformedJson, format!("`{}`: {e}", p.name))
+                })?),
+            },
+            _ => nested(0)?,
+        },
         ParamType::Array => match p.encoding.unwrap_or(ParamEncoding::Native) {
             ParamEncoding::Native => flat(0)?,
             ParamEncoding::RepeatList => flat(1)?,
@@ -373,7 +399,12 @@ fn typed_text(
                         ),
                     )
                 })?,
-                ParamType::Array => unreachable!("arrays handled above"),
+                ParamType::Array | ParamType::Object => {
+                    return Err(type_error(
+                        p,
+                        format!("`{}` cannot be sent as a single value.", p.name),
+                    ))
+                }
             }),
         },
     };
@@ -466,7 +497,7 @@ fn check_value(p: &Parameter, v: &Value, cx: &Context) -> Result<(), Violation> 
             if p.minimum.is_some_and(|m| n < m) || p.maximum.is_some_and(|m| n > m) {
                 return Err(Violation::parameter(
                     name,
-                    V::Format,
+                    V::OutOfRange,
                     format!(
                         "`{name}` must lie in {}..{}.",
                         p.minimum.map(|m| m.to_string()).unwrap_or_default(),
@@ -542,9 +573,10 @@ pub fn fallbacks(v: V) -> &'static [V] {
         V::MalformedJson => &[V::MalformedJson, V::Type, V::Format],
         V::TooFew => &[V::TooFew, V::Missing, V::Type],
         V::TooMany => &[V::TooMany, V::Type],
-        V::Duplicate => &[V::Duplicate, V::Format, V::Type],
+        V::Duplicate => &[V::Duplicate, V::Type],
         V::Enum => &[V::Enum, V::Format, V::Type],
         V::TooLong => &[V::TooLong, V::Format, V::Type],
         V::TooShort => &[V::TooShort, V::Format, V::Type],
+        V::OutOfRange => &[V::OutOfRange, V::Format, V::Type],
     }
 }

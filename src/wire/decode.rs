@@ -109,6 +109,27 @@ pub fn form_pairs(input: &[u8], what: &'static str) -> Result<Vec<(String, Strin
     Ok(out)
 }
 
+/// Like [`form_pairs`], but never failing: bytes that are not UTF-8 become U+FFFD. For looking at
+/// a request (which provider is it?) before deciding it is malformed.
+pub fn form_pairs_lossy(input: &[u8]) -> Vec<(String, String)> {
+    let decode = |part: &[u8]| {
+        let bytes: Vec<u8> = part
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        let raw: Vec<u8> = percent_encoding::percent_decode(&bytes).collect();
+        String::from_utf8_lossy(&raw).into_owned()
+    };
+    input
+        .split(|&b| b == b'&')
+        .filter(|s| !s.is_empty())
+        .map(|segment| match segment.iter().position(|&b| b == b'=') {
+            Some(i) => (decode(&segment[..i]), decode(&segment[i + 1..])),
+            None => (decode(segment), String::new()),
+        })
+        .collect()
+}
+
 /// The members of a JSON object body in order, repeated members kept.
 pub fn json_members(body: &[u8]) -> Result<Vec<(String, Value)>, DecodeError> {
     struct Members;
@@ -211,6 +232,99 @@ pub fn indexed(
     ))
 }
 
+/// Rebuild a flattened structure: `name.N.Field`, `name.N.Values.M` … into a JSON array of
+/// objects (indexes from `base`, nested lists from the same base). `Ok(None)` when nothing
+/// under `name.` was sent.
+pub fn unflatten(
+    pairs: &[(String, String)],
+    name: &str,
+    base: usize,
+) -> Result<Option<Value>, IndexProblem> {
+    let prefix = format!("{name}.");
+    let mut root = Value::Null;
+    let mut any = false;
+    for (k, v) in pairs {
+        if k == name {
+            return Err(IndexProblem::Mixed);
+        }
+        let Some(rest) = k.strip_prefix(&prefix) else {
+            continue;
+        };
+        any = true;
+        insert_path(&mut root, &rest.split('.').collect::<Vec<_>>(), v, base)?;
+    }
+    if !any {
+        return Ok(None);
+    }
+    let compact = compact(root, base)?;
+    match compact {
+        Value::Array(_) => Ok(Some(compact)),
+        _ => Err(IndexProblem::Mixed),
+    }
+}
+
+/// Numeric segments become map keys first ("#N") and arrays in [`compact`].
+fn insert_path(
+    node: &mut Value,
+    path: &[&str],
+    value: &str,
+    base: usize,
+) -> Result<(), IndexProblem> {
+    let Some((head, rest)) = path.split_first() else {
+        *node = Value::String(value.to_string());
+        return Ok(());
+    };
+    if node.is_null() {
+        *node = Value::Object(serde_json::Map::new());
+    }
+    let Value::Object(map) = node else {
+        return Err(IndexProblem::Mixed);
+    };
+    let key = if head.bytes().all(|b| b.is_ascii_digit()) && !head.is_empty() {
+        let n: usize = head.parse().map_err(|_| IndexProblem::NotContiguous)?;
+        if n < base {
+            return Err(IndexProblem::NotContiguous);
+        }
+        format!("#{n}")
+    } else {
+        head.to_string()
+    };
+    let child = map.entry(key).or_insert(Value::Null);
+    if rest.is_empty() && !child.is_null() {
+        return Err(IndexProblem::NotContiguous);
+    }
+    insert_path(child, rest, value, base)
+}
+
+fn compact(node: Value, base: usize) -> Result<Value, IndexProblem> {
+    let Value::Object(map) = node else {
+        return Ok(node);
+    };
+    let numeric = map.keys().filter(|k| k.starts_with('#')).count();
+    if numeric == 0 {
+        let mut out = serde_json::Map::new();
+        for (k, v) in map {
+            out.insert(k, compact(v, base)?);
+        }
+        return Ok(Value::Object(out));
+    }
+    if numeric != map.len() {
+        return Err(IndexProblem::Mixed);
+    }
+    let mut items: Vec<(usize, Value)> = Vec::new();
+    for (k, v) in map {
+        let n: usize = k[1..].parse().map_err(|_| IndexProblem::NotContiguous)?;
+        items.push((n, compact(v, base)?));
+    }
+    items.sort_by_key(|(n, _)| *n);
+    for (i, (n, _)) in items.iter().enumerate() {
+        if *n != base + i {
+            return Err(IndexProblem::NotContiguous);
+        }
+    }
+    Ok(Value::Array(items.into_iter().map(|(_, v)| v).collect()))
+}
+
 /// Whether `key` is `name` or `name.<anything>` (a parameter or one of its flattened parts).
 pub fn belongs_to(key: &str, name: &str) -> bool {
     key == name
@@ -291,5 +405,31 @@ mod tests {
         );
         assert_eq!(indexed(&p(b"Other.0=a"), "K", 0), Ok(None));
         assert!(belongs_to("K.0", "K") && belongs_to("K", "K") && !belongs_to("KX", "K"));
+    }
+
+    #[test]
+    fn unflatten_nested() {
+        let p = |s: &[u8]| form_pairs(s, "q").unwrap();
+        let v = unflatten(
+            &p(b"Filters.0.Name=key-name&Filters.0.Values.0=a&Filters.0.Values.1=b&Filters.1.Name=x"),
+            "Filters",
+            0,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!([{"Name": "key-name", "Values": ["a", "b"]}, {"Name": "x"}])
+        );
+        let tags = unflatten(&p(b"Tag.1.Key=k&Tag.1.Value=v"), "Tag", 1)
+            .unwrap()
+            .unwrap();
+        assert_eq!(tags, serde_json::json!([{"Key": "k", "Value": "v"}]));
+        assert_eq!(
+            unflatten(&p(b"F.1.Name=x"), "F", 0),
+            Err(IndexProblem::NotContiguous)
+        );
+        assert_eq!(unflatten(&p(b"F.Name=x"), "F", 0), Err(IndexProblem::Mixed));
+        assert_eq!(unflatten(&p(b"G.0=x"), "F", 0), Ok(None));
     }
 }
