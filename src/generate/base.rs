@@ -266,6 +266,7 @@ pub(crate) fn synth(ctx: &Ctx, p: &Parameter) -> Value {
         ParamType::Integer => json!(p.minimum.unwrap_or(0).max(0)),
         ParamType::String => json!(synth_string(ctx, p, &p.name)),
         ParamType::Array => synth_items(ctx, p, default_count(p)),
+        ParamType::Object => json!({}),
     }
 }
 

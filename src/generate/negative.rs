@@ -88,6 +88,10 @@ fn parameter_cases(ctx: &Ctx, style: &str, out: &mut Vec<super::Case>) {
             ParamType::Integer => wrong.push(("type", json!("abc"), Violation::Type)),
             ParamType::String if json_style => wrong.push(("type", json!(12345), Violation::Type)),
             ParamType::String => {}
+            ParamType::Object if json_style => {
+                wrong.push(("type", json!("not-an-object"), Violation::Type))
+            }
+            ParamType::Object => {}
         }
         for (label, value, v) in wrong {
             let e = ctx

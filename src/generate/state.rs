@@ -194,6 +194,8 @@ fn violations(ctx: &Ctx, pre: &Precondition) -> Vec<Violation> {
                 });
             }
         }
+        // Uniqueness (a name already taken) only concerns creating fixtures.
+        Requirement::Unique(_) => {}
         Requirement::Allowed(_) => {
             out.push(Violation {
                 label: "denied".into(),

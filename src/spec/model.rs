@@ -159,8 +159,6 @@ pub struct RequestStyle {
     #[serde(default)]
     pub common_parameters_in: Option<String>,
     pub array_encoding: ArrayEncoding,
-    #[serde(default)]
-    pub other_methods: Vec<String>,
     pub signing: Vec<String>,
     #[serde(default)]
     pub default: bool,
