@@ -23,6 +23,18 @@ fn uuid_re() -> &'static Regex {
     })
 }
 
+fn signing_details_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)(server canonical request|string to sign( is)?)\s*:").expect("valid regex")
+    })
+}
+
+fn loopback_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| Regex::new(r"(127\.0\.0\.1|localhost|\[::1\]):\d+").expect("valid regex"))
+}
+
 fn generated_id_re() -> &'static Regex {
     static RE: OnceLock<Regex> = OnceLock::new();
     RE.get_or_init(|| {
@@ -73,9 +85,11 @@ impl Redactor {
             return self.placeholder_for(s, "request-id");
         }
         let mut out = s.to_string();
-        if let Some(i) = out.find("string to sign is:") {
-            out.truncate(i + "string to sign is:".len());
-            out.push_str("[string-to-sign]");
+        // Signature diagnostics carry timestamps, nonces and digests: keep only their start.
+        if let Some(m) = signing_details_re().find(&out) {
+            let keep = m.end();
+            out.truncate(keep);
+            out.push_str(" [signing details]");
         }
         for (concrete, placeholder) in &self.known {
             if out.contains(concrete.as_str()) {
@@ -85,6 +99,7 @@ impl Redactor {
         if let Some(h) = &self.host {
             out = out.replace(h.as_str(), "[host]");
         }
+        out = loopback_re().replace_all(&out, "[host]").to_string();
         let seen: Vec<(String, String)> = self
             .seen
             .iter()

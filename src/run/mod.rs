@@ -12,6 +12,7 @@ pub mod bind;
 pub mod exec;
 pub mod expected;
 mod fixtures;
+pub mod harness;
 pub mod live;
 pub mod local;
 mod pace;
