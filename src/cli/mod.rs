@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cases_cmd;
+mod coverage_cmd;
 mod emulate_cmd;
 mod run_cmd;
 mod spec_cmd;
@@ -38,6 +39,8 @@ enum Command {
     Spec(spec_cmd::Args),
     /// List and show the generated conformance cases.
     Cases(cases_cmd::Args),
+    /// Show which cases exercise each parameter, limit and error code.
+    Coverage(coverage_cmd::Args),
     /// Run the conformance cases against the emulator or an endpoint.
     Run(run_cmd::Args),
     /// Serve the emulator (both clouds, one port) until Ctrl-C.
@@ -50,6 +53,7 @@ pub fn main() -> ExitCode {
         Command::Spec(args) => spec_cmd::run(args),
         Command::Cases(args) => cases_cmd::run(args),
         Command::Run(args) => run_cmd::run(args),
+        Command::Coverage(args) => coverage_cmd::run(args),
         Command::Emulate(args) => emulate_cmd::run(args),
     };
     match result {

@@ -188,11 +188,41 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                     }
                 }
             }
+            // An empty item (or an empty string).
+            if let Some(e) = ctx.expect_trigger(&ctx.param_trigger(&p.name, Violation::Empty)) {
+                let mut b = base::build(ctx, &shape_for(None));
+                let (label, value) = match b.params.get(&p.name) {
+                    Some(Value::Array(items)) => {
+                        let mut items = items.clone();
+                        if let Some(first) = items.first_mut() {
+                            *first = json!("");
+                        }
+                        ("empty-item", Value::Array(items))
+                    }
+                    _ => ("empty", json!("")),
+                };
+                b.params.insert(p.name.clone(), value);
+                out.push(case_with(
+                    ctx,
+                    CaseKind::Boundary,
+                    &format!("{}-{label}", p.name),
+                    format!("{} with an empty string", p.name),
+                    b.world,
+                    b.params,
+                    style,
+                    e,
+                    vec![lim("min_length")],
+                ));
+            }
             // Format edges (ids and names).
             if let Some(f) = ctx.format_of(p) {
                 let salt = ctx.salt(&[&p.name, "edge"]);
+                // No documented code: the value must still be rejected.
+                let fallback = reject(ctx, &p.name, Violation::Format, true);
                 for edge in f.edges(salt).into_iter().filter(|e| !e.valid) {
-                    let Some(e) = reject(ctx, &p.name, Violation::Format, false) else {
+                    let Some(e) =
+                        reject(ctx, &p.name, Violation::Format, false).or_else(|| fallback.clone())
+                    else {
                         continue;
                     };
                     let mut b = base::build(ctx, &shape_for(None));

@@ -259,6 +259,12 @@ pub enum Tamper {
     Body { body: String },
     /// Add an unknown parameter this many bytes long (oversize requests).
     Pad { bytes: usize },
+    /// Replace the signed timestamp with text that is no timestamp.
+    MalformedTimestamp,
+    /// Name a signature algorithm the provider does not support.
+    SignatureMethod { method: String },
+    /// Add a signed parameter (a common one with a bad value: `Format=YAML`).
+    ExtraParam { name: String, value: String },
     /// Send the same signed request twice; the second answer is checked.
     Replay,
     /// Send this many requests at once with rate limits on (emulator only); the last is checked.

@@ -372,6 +372,13 @@ pub(crate) fn single(
             code: code.to_string(),
         });
     }
+    if let Expect::Success { batch: Some(b), .. } = &step.expect {
+        for f in b.failed.iter().filter(|f| !f.code.is_empty()) {
+            covers.push(Cover::Error {
+                code: f.code.clone(),
+            });
+        }
+    }
     if let Some(s) = &step.wire.style {
         covers.push(Cover::Style { id: s.clone() });
     }

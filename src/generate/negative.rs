@@ -271,6 +271,32 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
         Caller::Root,
     );
     add(
+        "malformed-timestamp",
+        P::MalformedTimestamp,
+        Some(Tamper::MalformedTimestamp),
+        &default,
+        Caller::Root,
+    );
+    add(
+        "unsupported-signature-method",
+        P::UnsupportedSignatureMethod,
+        Some(Tamper::SignatureMethod {
+            method: "HMAC-MD5".into(),
+        }),
+        &default,
+        Caller::Root,
+    );
+    add(
+        "unsupported-format",
+        P::UnsupportedFormat,
+        Some(Tamper::ExtraParam {
+            name: "Format".into(),
+            value: "YAML".into(),
+        }),
+        &default,
+        Caller::Root,
+    );
+    add(
         "unknown-access-key",
         P::UnknownAccessKey,
         Some(Tamper::UnknownAccessKey),
@@ -416,10 +442,48 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
             Caller::Denied,
         );
     }
+    // The parameter-carried signing of the default style (Tencent v1, Alibaba RPC), if any.
+    let param_signing = ctx
+        .provider
+        .request_styles
+        .iter()
+        .find(|s| s.id == default)
+        .and_then(|st| {
+            ctx.provider
+                .signing
+                .iter()
+                .find(|m| m.carrier == "signature-parameter" && st.signing.contains(&m.id))
+        })
+        .map(|m| m.id.clone());
+    if param_signing.is_some() {
+        faults.push((
+            "unsupported-signature-method-param".into(),
+            P::UnsupportedSignatureMethod,
+            Some(Tamper::SignatureMethod {
+                method: "HMAC-MD5".into(),
+            }),
+            default.clone(),
+            Caller::Root,
+        ));
+    }
     for (name, cond, tamper, style, caller) in faults {
-        let Some(e) = protocol(ctx, cond) else {
+        let Some(mut e) = protocol(ctx, cond) else {
             continue;
         };
+        let param_carried =
+            name == "unsupported-signature-method-param" || cond == P::UnsupportedFormat;
+        if param_carried && param_signing.is_none() {
+            continue;
+        }
+        // An unknown method in a signed parameter may also be read as a wrong signature
+        // (Tencent v1 falls back to HmacSHA1).
+        if name == "unsupported-signature-method-param" {
+            if let (Expect::Error { one_of, .. }, Some(Expect::Error { one_of: bad, .. })) =
+                (&mut e, protocol(ctx, P::BadSignature))
+            {
+                one_of.extend(bad);
+            }
+        }
         let b = base::build(ctx, &Shape::default());
         let mut c = case_with(
             ctx,
@@ -436,6 +500,9 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
         );
         c.steps[0].wire.tamper = tamper;
         c.steps[0].caller = caller;
+        if param_carried {
+            c.steps[0].wire.signing = param_signing.clone();
+        }
         out.push(c);
     }
     // Alibaba: an unknown region travels as a business parameter.

@@ -121,6 +121,9 @@ pub fn build(call: &Call) -> Result<RawRequest, BuildError> {
         Some(Tamper::Pad { bytes }) => {
             params.insert("CcPadding".into(), Value::String("x".repeat(*bytes)));
         }
+        Some(Tamper::ExtraParam { name, value }) if header_carried(scheme) => {
+            params.insert(name.clone(), Value::String(value.clone()));
+        }
         _ => {}
     }
     let mut encoded = encode::encode(
@@ -180,6 +183,17 @@ fn drop_param(encoded: &str, name: &str) -> String {
         .join("&")
 }
 
+fn replace_param(encoded: &str, name: &str, value: &str) -> String {
+    encoded
+        .split('&')
+        .map(|kv| match kv.split_once('=') {
+            Some((k, _)) if k == name => format!("{k}={}", encode::percent_encode(value)),
+            _ => kv.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
 fn corrupt_param(encoded: &str, name: &str) -> String {
     encoded
         .split('&')
@@ -206,11 +220,15 @@ fn in_query_and_body(req: &mut RawRequest, f: impl Fn(&str) -> String) {
     }
 }
 
-fn apply_post_sign(req: &mut RawRequest, tamper: Option<&Tamper>, scheme: Scheme) {
-    let header_carried = matches!(
+fn header_carried(scheme: Scheme) -> bool {
+    matches!(
         scheme,
         Scheme::Tc3HmacSha256 | Scheme::Acs3HmacSha256 | Scheme::Acs3HmacSm3
-    );
+    )
+}
+
+fn apply_post_sign(req: &mut RawRequest, tamper: Option<&Tamper>, scheme: Scheme) {
+    let header_carried = header_carried(scheme);
     match tamper {
         Some(Tamper::BadSignature) => {
             if header_carried {
@@ -238,6 +256,30 @@ fn apply_post_sign(req: &mut RawRequest, tamper: Option<&Tamper>, scheme: Scheme
             in_query_and_body(req, |s| drop_param(s, "Action"));
         }
         Some(Tamper::Method { method }) => req.method = method.clone(),
+        // A signed common parameter (RPC `Format`) with a value the signer never writes.
+        Some(Tamper::ExtraParam { name, value }) if !header_carried => {
+            in_query_and_body(req, |s| replace_param(s, name, value));
+        }
+        Some(Tamper::MalformedTimestamp) => {
+            for h in ["x-tc-timestamp", "x-acs-date"] {
+                if req.header(h).is_some() {
+                    req.set_header(h, "not-a-time");
+                }
+            }
+            in_query_and_body(req, |s| replace_param(s, "Timestamp", "not-a-time"));
+        }
+        Some(Tamper::SignatureMethod { method }) => {
+            if header_carried {
+                if let Some(auth) = req.header("authorization").map(str::to_string) {
+                    // `TC3-HMAC-SHA256 Credential=...` → `TC3-HMAC-MD5 Credential=...`
+                    let (alg, rest) = auth.split_once(' ').unwrap_or((auth.as_str(), ""));
+                    let prefix = alg.split('-').next().unwrap_or(alg);
+                    req.set_header("Authorization", format!("{prefix}-{method} {rest}"));
+                }
+            } else {
+                in_query_and_body(req, |s| replace_param(s, "SignatureMethod", method));
+            }
+        }
         _ => {}
     }
 }
