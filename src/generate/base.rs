@@ -125,28 +125,22 @@ pub(crate) fn build(ctx: &Ctx, shape: &Shape) -> Base {
             let names: Vec<String> = (1..=n).map(|i| format!("{prefix}{i}")).collect();
             for s in &names {
                 match r.resource.as_str() {
-                    "instance" => {
-                        if !world.instances.iter().any(|i| &i.sym == s) {
-                            world.instances.push(InstanceFixture {
-                                sym: s.clone(),
-                                os: "linux".into(),
-                                state: state.clone(),
-                                keys: vec![],
-                            })
-                        }
+                    "instance" if !world.instances.iter().any(|i| &i.sym == s) => {
+                        world.instances.push(InstanceFixture {
+                            sym: s.clone(),
+                            os: "linux".into(),
+                            state: state.clone(),
+                            keys: vec![],
+                        })
                     }
-                    "key_pair" => {
-                        if !world.key_pairs.iter().any(|k| &k.sym == s) {
-                            world.key_pairs.push(KeyFixture { sym: s.clone() })
-                        }
+                    "key_pair" if !world.key_pairs.iter().any(|k| &k.sym == s) => {
+                        world.key_pairs.push(KeyFixture { sym: s.clone() })
                     }
-                    "image" => {
-                        if !world.images.iter().any(|k| &k.sym == s) {
-                            world.images.push(ImageFixture {
-                                sym: s.clone(),
-                                keys: vec![],
-                            })
-                        }
+                    "image" if !world.images.iter().any(|k| &k.sym == s) => {
+                        world.images.push(ImageFixture {
+                            sym: s.clone(),
+                            keys: vec![],
+                        })
                     }
                     _ => {}
                 }
