@@ -23,17 +23,21 @@ pub enum BodyProblem {
     TooSlow { seconds: u64 },
 }
 
-struct Failure {
+/// Why a request failed (boxed: it travels up through every check).
+struct Failure(Box<FailureData>);
+
+struct FailureData {
     violation: Violation,
+    /// A code, status and message the verifier chose.
     hint: Option<(&'static str, u16, String)>,
 }
 
 impl From<Violation> for Failure {
     fn from(violation: Violation) -> Self {
-        Failure {
+        Failure(Box::new(FailureData {
             violation,
             hint: None,
-        }
+        }))
     }
 }
 
@@ -43,13 +47,13 @@ fn protocol(condition: ProtocolCondition, detail: impl Into<String>) -> Failure 
 
 impl From<AuthFailure> for Failure {
     fn from(f: AuthFailure) -> Self {
-        Failure {
+        Failure(Box::new(FailureData {
             violation: Violation {
                 trigger: f.trigger,
                 detail: f.message.clone(),
             },
             hint: Some((f.code, f.http_status, f.message)),
-        }
+        }))
     }
 }
 
@@ -98,8 +102,12 @@ pub fn handle(
                 action: action_spec.as_deref(),
                 preferred: &settings.preferred_codes,
             };
-            let hint = failure.hint.as_ref().map(|(c, s, m)| (*c, *s, m.as_str()));
-            let reply: ErrorReply = resolver.reply(&failure.violation, hint);
+            let hint = failure
+                .0
+                .hint
+                .as_ref()
+                .map(|(c, s, m)| (*c, *s, m.as_str()));
+            let reply: ErrorReply = resolver.reply(&failure.0.violation, hint);
             envelope::error(
                 &pspec,
                 &origin(&request, action_spec.as_deref()),
