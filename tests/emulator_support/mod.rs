@@ -65,7 +65,7 @@ pub async fn send_bytes(addr: SocketAddr, bytes: &[u8]) -> RawResponse {
 
 pub async fn read_response(stream: &mut TcpStream) -> RawResponse {
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 65536];
+    let mut chunk = vec![0u8; 65536];
     let head_end = loop {
         if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             break pos;
