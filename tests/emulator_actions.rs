@@ -625,6 +625,29 @@ async fn ecs_detach_key_pair() {
             ok(),
         ),
         case(
+            "RPC HMAC-SHA1 over GET",
+            {
+                let input = cloudconform::sign::SignInput::fresh(
+                    cloudconform::sign::Provider::Alibaba,
+                    "GET",
+                    emu.host(),
+                    "DetachKeyPair",
+                    v,
+                )
+                .with_region("cn-hangzhou")
+                .with_param("KeyPairName", "cc_ecs_bound")
+                .with_param("InstanceIds", ids_json(&[stopped]));
+                cloudconform::sign::sign(
+                    Scheme::RpcHmacSha1,
+                    &input,
+                    &cloudconform::sign::Credentials::new(ROOT_ID, ROOT_SECRET),
+                )
+                .unwrap()
+                .request
+            },
+            ok(),
+        ),
+        case(
             "one unknown instance fails only its entry",
             alibaba(
                 &emu,

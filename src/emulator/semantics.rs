@@ -130,11 +130,19 @@ fn meets(
             _ => Ok(()),
         },
         Requirement::StateIn(states) => match find_instance(svc, value, scope) {
-            Some(i) if kind == "instance" && !states.contains(&i.state) => Err(format!(
-                "The instance `{value}` is {}; the operation needs {}.",
-                i.state,
-                states.join(" or ")
-            )),
+            Some(i) if kind == "instance" && !states.contains(&i.state) => {
+                Err(match states.len() {
+                    1..=3 => format!(
+                        "The instance `{value}` is {}; the operation needs {}.",
+                        i.state,
+                        states.join(" or ")
+                    ),
+                    _ => format!(
+                        "The instance `{value}` is {}, a state this operation does not accept.",
+                        i.state
+                    ),
+                })
+            }
             _ => Ok(()),
         },
         Requirement::OsIn(os) => match find_instance(svc, value, scope) {
