@@ -24,7 +24,7 @@ pub mod tencent_v1;
 pub mod verify;
 
 pub use credentials::{CredentialLookup, CredentialStore, Credentials, Secret};
-pub use error::{SignError, SignatureDebug, VerifyError, VerifyErrorKind};
+pub use error::{ComputedReading, SignError, SignatureDebug, VerifyError, VerifyErrorKind};
 pub use nonce::NonceCache;
 pub use signer::{sign, Intermediates, SignInput, Signed};
 pub use verify::{verify, HostReading, RoutedValue, Verified, VerifyPolicy};
