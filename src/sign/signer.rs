@@ -297,6 +297,10 @@ pub(crate) fn base_request(input: &SignInput) -> RawRequest {
     }
 }
 
+pub(crate) fn push_header(request: &mut RawRequest, name: &str, value: impl Into<String>) {
+    request.headers.push((name.to_string(), value.into()));
+}
+
 /// Lower-case, sorted, de-duplicated `a;b;c`.
 pub(crate) fn signed_header_list(names: impl IntoIterator<Item = String>) -> String {
     let mut names: Vec<String> = names.into_iter().map(|n| n.to_ascii_lowercase()).collect();

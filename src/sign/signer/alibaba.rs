@@ -1,5 +1,7 @@
 //! Request shapes of the Alibaba SDKs (alibaba.md §2–3): ACS3 headers, RPC parameters.
-use super::{absent_header, base_request, signed_header_list, Intermediates, SignInput, FORM};
+use super::{
+    absent_header, base_request, push_header, signed_header_list, Intermediates, SignInput, FORM,
+};
 use crate::http::RawRequest;
 use crate::sign::acs3::{self, Acs3Algorithm};
 use crate::sign::clock;
@@ -30,31 +32,25 @@ pub(super) fn sign_acs3(
     let payload_hash = algorithm.hash_hex(&request.body);
     let date =
         clock::iso8601(input.timestamp).ok_or(SignError::TimestampOutOfRange(input.timestamp))?;
-    request.headers.push(("host".into(), input.host.clone()));
-    request
-        .headers
-        .push(("x-acs-action".into(), input.action.clone()));
-    request
-        .headers
-        .push(("x-acs-version".into(), input.version.clone()));
-    request.headers.push(("x-acs-date".into(), date));
-    request
-        .headers
-        .push(("x-acs-signature-nonce".into(), input.nonce.clone()));
-    request
-        .headers
-        .push(("x-acs-content-sha256".into(), payload_hash.clone()));
+    push_header(&mut request, "host", &input.host);
+    push_header(&mut request, "x-acs-action", &input.action);
+    push_header(&mut request, "x-acs-version", &input.version);
+    push_header(&mut request, "x-acs-date", date);
+    push_header(&mut request, "x-acs-signature-nonce", &input.nonce);
+    push_header(&mut request, "x-acs-content-sha256", &payload_hash);
     if let Some(token) = &credentials.session_token {
-        request
-            .headers
-            .push(("x-acs-security-token".into(), token.expose().to_string()));
+        push_header(
+            &mut request,
+            "x-acs-security-token",
+            token.expose().to_string(),
+        );
     }
     if input.body.is_some() {
         let content_type = input
             .content_type
             .clone()
             .unwrap_or_else(|| FORM.to_string());
-        request.headers.push(("content-type".into(), content_type));
+        push_header(&mut request, "content-type", content_type);
     }
     request.headers.extend(input.headers.iter().cloned());
 
@@ -70,15 +66,16 @@ pub(super) fn sign_acs3(
     let canonical = acs3::canonicalize(algorithm, &request, &signed_headers, &payload_hash)
         .map_err(absent_header)?;
     let signature = acs3::sign_canonical(algorithm, canonical, &credentials.secret);
-    request.headers.push((
-        "Authorization".into(),
+    push_header(
+        &mut request,
+        "Authorization",
         acs3::authorization(
             algorithm,
             &credentials.access_key_id,
             &signed_headers,
             &signature.signature,
         ),
-    ));
+    );
     Ok((request, Intermediates::Acs3(signature)))
 }
 
@@ -111,7 +108,7 @@ pub(super) fn sign_rpc(
     // Every SDK sends `POST /?<all parameters>` with an empty body.
     let mut request = base_request(input);
     request.raw_query = encode_pairs(&params);
-    request.headers.push(("host".into(), input.host.clone()));
+    push_header(&mut request, "host", &input.host);
     request.headers.extend(input.headers.iter().cloned());
     Ok((request, Intermediates::Rpc(signature)))
 }

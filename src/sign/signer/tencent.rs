@@ -1,6 +1,7 @@
 //! Request shapes of the Tencent SDKs (tencent.md §2.5, §3): TC3 headers, v1 parameters.
 use super::{
-    absent_header, base_request, signed_header_list, Intermediates, SignInput, FORM, JSON,
+    absent_header, base_request, push_header, signed_header_list, Intermediates, SignInput, FORM,
+    JSON,
 };
 use crate::http::RawRequest;
 use crate::sign::clock;
@@ -41,29 +42,19 @@ pub(super) fn sign_tc3(
             .unwrap_or_else(|| JSON.to_string())
     };
     let timestamp = input.timestamp.to_string();
-    request.headers.push(("Host".into(), input.host.clone()));
-    request.headers.push(("Content-Type".into(), content_type));
-    request
-        .headers
-        .push(("X-TC-Action".into(), input.action.clone()));
-    request
-        .headers
-        .push(("X-TC-Timestamp".into(), timestamp.clone()));
-    request
-        .headers
-        .push(("X-TC-Version".into(), input.version.clone()));
+    push_header(&mut request, "Host", &input.host);
+    push_header(&mut request, "Content-Type", content_type);
+    push_header(&mut request, "X-TC-Action", &input.action);
+    push_header(&mut request, "X-TC-Timestamp", &timestamp);
+    push_header(&mut request, "X-TC-Version", &input.version);
     if let Some(region) = &input.region {
-        request.headers.push(("X-TC-Region".into(), region.clone()));
+        push_header(&mut request, "X-TC-Region", region);
     }
     if let Some(token) = &credentials.session_token {
-        request
-            .headers
-            .push(("X-TC-Token".into(), token.expose().to_string()));
+        push_header(&mut request, "X-TC-Token", token.expose().to_string());
     }
     if input.unsigned_payload {
-        request
-            .headers
-            .push(("X-TC-Content-SHA256".into(), tc3::UNSIGNED_PAYLOAD.into()));
+        push_header(&mut request, "X-TC-Content-SHA256", tc3::UNSIGNED_PAYLOAD);
     }
     request.headers.extend(input.headers.iter().cloned());
 
@@ -89,10 +80,11 @@ pub(super) fn sign_tc3(
     )
     .map_err(absent_header)?;
     let signature = tc3::sign_canonical(canonical, &credentials.secret);
-    request.headers.push((
-        "Authorization".into(),
+    push_header(
+        &mut request,
+        "Authorization",
         tc3::authorization(&credentials.access_key_id, &signature, &signed_headers),
-    ));
+    );
     Ok((request, Intermediates::Tc3(signature)))
 }
 
@@ -134,8 +126,8 @@ pub(super) fn sign_tencent_v1(
     } else {
         request.body = encoded.into_bytes();
     }
-    request.headers.push(("Host".into(), input.host.clone()));
-    request.headers.push(("Content-Type".into(), FORM.into()));
+    push_header(&mut request, "Host", &input.host);
+    push_header(&mut request, "Content-Type", FORM);
     request.headers.extend(input.headers.iter().cloned());
     Ok((request, Intermediates::TencentV1(signature)))
 }
