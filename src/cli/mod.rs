@@ -3,7 +3,9 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod sign_cmd;
 mod spec_cmd;
+mod verify_cmd;
 
 /// Documented exit codes (README "Exit codes").
 pub mod exit {
@@ -33,12 +35,18 @@ struct Cli {
 enum Command {
     /// Lint, list and show the API specs.
     Spec(spec_cmd::Args),
+    /// Sign a request and print its canonical request, string to sign and final form.
+    Sign(sign_cmd::Args),
+    /// Verify captured requests (JSON lines) and explain any signature mismatch.
+    Verify(verify_cmd::Args),
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Spec(args) => spec_cmd::run(args),
+        Command::Sign(args) => Ok(ExitCode::from(sign_cmd::run(args))),
+        Command::Verify(args) => Ok(ExitCode::from(verify_cmd::run(args))),
     };
     match result {
         Ok(code) => code,
