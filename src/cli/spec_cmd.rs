@@ -153,8 +153,8 @@ pub fn render(set: &SpecSet, a: &ActionSpec) -> String {
     let _ = writeln!(out, "\nParameters");
     let _ = writeln!(
         out,
-        "  {:<14} {:<9} {:<8} {:<12} {:<10} {}",
-        "name", "type", "required", "encoding", "limits", "format / rules"
+        "  {:<14} {:<9} {:<8} {:<12} {:<10} format / rules",
+        "name", "type", "required", "encoding", "limits"
     );
     for p in &a.parameters {
         let ty = match p.ty {

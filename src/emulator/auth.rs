@@ -69,13 +69,6 @@ impl CredentialLookup for AccountKeys<'_> {
     }
 }
 
-fn sign_provider(p: Provider) -> sign::Provider {
-    match p {
-        Provider::Tencent => sign::Provider::Tencent,
-        Provider::Alibaba => sign::Provider::Alibaba,
-    }
-}
-
 /// Verify `request` as `provider` would, at server time `now`.
 pub fn authenticate(
     request: &RawRequest,
@@ -100,7 +93,7 @@ pub fn authenticate(
         provider: provider.provider,
     };
     let verified = sign::verify(
-        sign_provider(provider.provider),
+        provider.provider,
         request,
         &keys,
         nonces,
@@ -119,7 +112,7 @@ pub fn authenticate(
     };
     let Some(account) = world.account(provider.provider, &access_key_id) else {
         return Err(failure(VerifyError::new(
-            sign_provider(provider.provider),
+            provider.provider,
             VerifyErrorKind::UnknownAccessKey(access_key_id),
         )));
     };
