@@ -92,13 +92,7 @@ pub fn authenticate(
         world,
         provider: provider.provider,
     };
-    let verified = sign::verify(
-        provider.provider,
-        request,
-        &keys,
-        nonces,
-        &policy,
-    );
+    let verified = sign::verify(provider.provider, request, &keys, nonces, &policy);
     let (access_key_id, scheme) = match verified {
         Ok(v) => (v.access_key_id, v.scheme),
         Err(e) if !settings.verify_signatures && is_signature_only(&e) => {
