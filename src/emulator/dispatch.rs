@@ -206,6 +206,24 @@ fn answer(
             }
         }
     }
+    // A response format the provider does not offer (Alibaba RPC `Format`, JSON or XML).
+    for common in pspec
+        .common_parameters
+        .iter()
+        .filter(|c| c.name == "Format" && !c.values.is_empty())
+    {
+        if let Some(sent) = text_param(&routed.params, &common.name) {
+            if !common.values.iter().any(|v| v.eq_ignore_ascii_case(&sent)) {
+                return Err(protocol(
+                    ProtocolCondition::UnsupportedFormat,
+                    format!(
+                        "Format `{sent}` is not one of {}.",
+                        common.values.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     route::strip_common(&mut routed.params, pspec, &action);
     if let Some(name) = validate::first_unknown(&routed.params, &action) {
         let unknown = Violation::protocol(
