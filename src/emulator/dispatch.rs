@@ -250,8 +250,9 @@ fn answer(
         .parameter
         .as_deref()
         .filter(|p| action.parameter(p).is_some());
+    let no_resources = super::world::ServiceState::default();
     let (params, param_violation) = {
-        let svc = world.service(&service).cloned().unwrap_or_default();
+        let svc = world.service(&service).unwrap_or(&no_resources);
         let scope_region = match region_param {
             Some(p) => routed
                 .params
@@ -263,7 +264,7 @@ fn answer(
         }
         .filter(|_| action.region.required);
         let known = move |r: &crate::spec::Reference, v: &str| {
-            semantics::exists(&svc, r, v, scope_region.as_deref())
+            semantics::exists(svc, r, v, scope_region.as_deref())
         };
         let cx = Context {
             provider: pspec,

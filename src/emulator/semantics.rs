@@ -326,8 +326,9 @@ fn apply_one(
     applied: &mut Applied,
 ) {
     let scope = call.scope().map(str::to_string);
+    let no_resources = ServiceState::default();
     let key_ids_of = |world: &World, subject: &Subject| -> Vec<String> {
-        let svc = world.service(&call.service).cloned().unwrap_or_default();
+        let svc = world.service(&call.service).unwrap_or(&no_resources);
         let by = subject
             .parameter()
             .and_then(|p| call.reference(p))
@@ -335,7 +336,7 @@ fn apply_one(
             .unwrap_or(RefBy::Id);
         succeeded(subject)
             .iter()
-            .filter_map(|v| find_key(&svc, by, v, scope.as_deref()).map(|k| k.id.clone()))
+            .filter_map(|v| find_key(svc, by, v, scope.as_deref()).map(|k| k.id.clone()))
             .collect()
     };
     let instance_ids = |subject: Option<&Subject>| subject.map(succeeded).unwrap_or_default();
