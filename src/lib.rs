@@ -9,6 +9,7 @@ pub mod check;
 pub mod emulator;
 pub mod generate;
 pub mod http;
+pub mod provider;
 pub mod report;
 pub mod run;
 pub mod sign;

@@ -625,6 +625,29 @@ async fn ecs_detach_key_pair() {
             ok(),
         ),
         case(
+            "RPC HMAC-SHA1 over GET",
+            {
+                let input = cloudconform::sign::SignInput::fresh(
+                    cloudconform::sign::Provider::Alibaba,
+                    "GET",
+                    emu.host(),
+                    "DetachKeyPair",
+                    v,
+                )
+                .with_region("cn-hangzhou")
+                .with_param("KeyPairName", "cc_ecs_bound")
+                .with_param("InstanceIds", ids_json(&[stopped]));
+                cloudconform::sign::sign(
+                    Scheme::RpcHmacSha1,
+                    &input,
+                    &cloudconform::sign::Credentials::new(ROOT_ID, ROOT_SECRET),
+                )
+                .unwrap()
+                .request
+            },
+            ok(),
+        ),
+        case(
             "one unknown instance fails only its entry",
             alibaba(
                 &emu,
@@ -978,6 +1001,21 @@ async fn protocol_errors() {
     };
     let mut tampered = tc("DeleteKeyPairs", "2017-03-12", gz, &body, ROOT);
     tampered.body = serde_json::to_vec(&json!({"KeyIds": ["skey-free0002"]})).unwrap();
+    let yaml = support::signed(
+        Scheme::Acs3HmacSha256,
+        &host,
+        "DetachKeyPair",
+        "2014-05-26",
+        None,
+        &[
+            ("RegionId", "cn-hangzhou"),
+            ("KeyPairName", "cc_ecs_bound"),
+            ("InstanceIds", "[\"i-bp1linuxstopped0001\"]"),
+            ("Format", "YAML"),
+        ],
+        None,
+        ROOT,
+    );
     let mut ali_tampered = ali("DetachKeyPair", "2014-05-26", ROOT);
     ali_tampered.raw_query = ali_tampered
         .raw_query
@@ -1105,6 +1143,7 @@ async fn protocol_errors() {
             400,
         ),
         ("DELETE", ali_put, "UnsupportedHTTPMethod", 403),
+        ("Format=YAML", yaml, "InvalidParameter.Format", 400),
         ("replayed nonce", replay, "SignatureNonceUsed", 400),
     ];
     let mut failures = Vec::new();

@@ -180,6 +180,7 @@ async fn every_kind_of_bad_input_gets_the_provider_envelope() {
         "Action=DeleteKeyPairs&Version=2017-03-12&SecretId=AKIDEXAMPLE&KeyIds.0={}",
         "a".repeat(1024 * 1024)
     );
+    let deep_filter = format!("Filters.0{}", ".Values".repeat(100_000));
     let huge_json = {
         let mut b = b"{\"KeyIds\": [\"".to_vec();
         b.resize(10 * 1024 * 1024 - 2, b'a');
@@ -321,6 +322,20 @@ async fn every_kind_of_bad_input_gets_the_provider_envelope() {
         tencent_case(
             "KeyIds as a bare value (signed v1)",
             v1(h, &[("KeyIds", "skey-free0001")]),
+            Some("InvalidParameter"),
+        ),
+        tencent_case(
+            "Filters nested 100 000 levels deep (signed v1)",
+            support::signed(
+                Scheme::TencentHmacSha256,
+                h,
+                "DescribeKeyPairs",
+                "2017-03-12",
+                Some("ap-guangzhou"),
+                &[(&deep_filter, "x")],
+                None,
+                ROOT,
+            ),
             Some("InvalidParameter"),
         ),
         tencent_case(

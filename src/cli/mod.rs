@@ -7,7 +7,9 @@ mod cases_cmd;
 mod coverage_cmd;
 mod emulate_cmd;
 mod run_cmd;
+mod sign_cmd;
 mod spec_cmd;
+mod verify_cmd;
 
 /// Documented exit codes (README "Exit codes").
 pub mod exit {
@@ -43,6 +45,10 @@ enum Command {
     Coverage(coverage_cmd::Args),
     /// Run the conformance cases against the emulator or an endpoint.
     Run(run_cmd::Args),
+    /// Sign a request and print its canonical request, string to sign and final form.
+    Sign(sign_cmd::Args),
+    /// Verify captured requests (JSON lines) and explain any signature mismatch.
+    Verify(verify_cmd::Args),
     /// Serve the emulator (both clouds, one port) until Ctrl-C.
     Emulate(emulate_cmd::Args),
 }
@@ -54,6 +60,8 @@ pub fn main() -> ExitCode {
         Command::Cases(args) => cases_cmd::run(args),
         Command::Run(args) => run_cmd::run(args),
         Command::Coverage(args) => coverage_cmd::run(args),
+        Command::Sign(args) => Ok(ExitCode::from(sign_cmd::run(args))),
+        Command::Verify(args) => Ok(ExitCode::from(verify_cmd::run(args))),
         Command::Emulate(args) => emulate_cmd::run(args),
     };
     match result {

@@ -8,7 +8,7 @@
 //! resource kind, every other action the resources its parameters name.
 use super::semantics::{values, Applied, Call, ItemFailures};
 use super::world::{Instance, KeyPair, ServiceState, World};
-use crate::spec::{BatchResults, ParamType, RefBy, ValueTypes};
+use crate::spec::{BatchResults, ParamType, Provider, RefBy, ValueTypes};
 use serde_json::{json, Map, Value};
 
 type Bag = Map<String, Value>;
@@ -88,7 +88,7 @@ fn fingerprint(seed: &str) -> String {
         .join(":")
 }
 
-fn instance_bag(i: &Instance, svc: &ServiceState, applied: &Applied) -> Bag {
+fn instance_bag(i: &Instance, svc: &ServiceState, applied: &Applied, provider: Provider) -> Bag {
     let key_names: Vec<&str> = i
         .keys
         .iter()
@@ -100,10 +100,10 @@ fn instance_bag(i: &Instance, svc: &ServiceState, applied: &Applied) -> Bag {
         .find(|(id, _, _)| *id == i.id)
         .map(|(_, before, _)| before.clone())
         .unwrap_or_else(|| i.state.clone());
-    let os_name = if i.os == "windows" {
-        "Windows Server 2019 DataCenter 64bit"
-    } else {
-        "TencentOS Server 3.1 (TK4)"
+    let os_name = match (i.os.as_str(), provider) {
+        ("windows", _) => "Windows Server 2019 DataCenter 64bit",
+        (_, Provider::Tencent) => "TencentOS Server 3.1 (TK4)",
+        (_, Provider::Alibaba) => "Alibaba Cloud Linux 3.2104 LTS 64 bit",
     };
     let mut b = Bag::new();
     for (name, v) in [
@@ -208,7 +208,7 @@ fn listed_resources(call: &Call, world: &World, svc: &ServiceState, applied: &Ap
             .instances
             .iter()
             .filter(|i| in_scope(&i.region))
-            .map(|i| instance_bag(i, svc, applied))
+            .map(|i| instance_bag(i, svc, applied, call.provider.provider))
             .collect(),
         _ => {
             let mut out = Vec::new();
@@ -219,7 +219,7 @@ fn listed_resources(call: &Call, world: &World, svc: &ServiceState, applied: &Ap
                 {
                     for id in values(call.params, &p.name) {
                         if let Some(i) = svc.instance(&id) {
-                            out.push(instance_bag(i, svc, applied));
+                            out.push(instance_bag(i, svc, applied, call.provider.provider));
                         }
                     }
                 }

@@ -69,13 +69,6 @@ impl CredentialLookup for AccountKeys<'_> {
     }
 }
 
-fn sign_provider(p: Provider) -> sign::Provider {
-    match p {
-        Provider::Tencent => sign::Provider::Tencent,
-        Provider::Alibaba => sign::Provider::Alibaba,
-    }
-}
-
 /// Verify `request` as `provider` would, at server time `now`.
 pub fn authenticate(
     request: &RawRequest,
@@ -99,13 +92,7 @@ pub fn authenticate(
         world,
         provider: provider.provider,
     };
-    let verified = sign::verify(
-        sign_provider(provider.provider),
-        request,
-        &keys,
-        nonces,
-        &policy,
-    );
+    let verified = sign::verify(provider.provider, request, &keys, nonces, &policy);
     let (access_key_id, scheme) = match verified {
         Ok(v) => (v.access_key_id, v.scheme),
         Err(e) if !settings.verify_signatures && is_signature_only(&e) => {
@@ -119,7 +106,7 @@ pub fn authenticate(
     };
     let Some(account) = world.account(provider.provider, &access_key_id) else {
         return Err(failure(VerifyError::new(
-            sign_provider(provider.provider),
+            provider.provider,
             VerifyErrorKind::UnknownAccessKey(access_key_id),
         )));
     };

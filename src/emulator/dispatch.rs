@@ -23,17 +23,21 @@ pub enum BodyProblem {
     TooSlow { seconds: u64 },
 }
 
-struct Failure {
+/// Why a request failed (boxed: it travels up through every check).
+struct Failure(Box<FailureData>);
+
+struct FailureData {
     violation: Violation,
+    /// A code, status and message the verifier chose.
     hint: Option<(&'static str, u16, String)>,
 }
 
 impl From<Violation> for Failure {
     fn from(violation: Violation) -> Self {
-        Failure {
+        Failure(Box::new(FailureData {
             violation,
             hint: None,
-        }
+        }))
     }
 }
 
@@ -43,13 +47,13 @@ fn protocol(condition: ProtocolCondition, detail: impl Into<String>) -> Failure 
 
 impl From<AuthFailure> for Failure {
     fn from(f: AuthFailure) -> Self {
-        Failure {
+        Failure(Box::new(FailureData {
             violation: Violation {
                 trigger: f.trigger,
                 detail: f.message.clone(),
             },
             hint: Some((f.code, f.http_status, f.message)),
-        }
+        }))
     }
 }
 
@@ -98,8 +102,12 @@ pub fn handle(
                 action: action_spec.as_deref(),
                 preferred: &settings.preferred_codes,
             };
-            let hint = failure.hint.as_ref().map(|(c, s, m)| (*c, *s, m.as_str()));
-            let reply: ErrorReply = resolver.reply(&failure.violation, hint);
+            let hint = failure
+                .0
+                .hint
+                .as_ref()
+                .map(|(c, s, m)| (*c, *s, m.as_str()));
+            let reply: ErrorReply = resolver.reply(&failure.0.violation, hint);
             envelope::error(
                 &pspec,
                 &origin(&request, action_spec.as_deref()),
@@ -198,6 +206,24 @@ fn answer(
             }
         }
     }
+    // A response format the provider does not offer (Alibaba RPC `Format`, JSON or XML).
+    for common in pspec
+        .common_parameters
+        .iter()
+        .filter(|c| c.name == "Format" && !c.values.is_empty())
+    {
+        if let Some(sent) = text_param(&routed.params, &common.name) {
+            if !common.values.iter().any(|v| v.eq_ignore_ascii_case(&sent)) {
+                return Err(protocol(
+                    ProtocolCondition::UnsupportedFormat,
+                    format!(
+                        "Format `{sent}` is not one of {}.",
+                        common.values.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
     route::strip_common(&mut routed.params, pspec, &action);
     if let Some(name) = validate::first_unknown(&routed.params, &action) {
         let unknown = Violation::protocol(
@@ -224,8 +250,9 @@ fn answer(
         .parameter
         .as_deref()
         .filter(|p| action.parameter(p).is_some());
+    let no_resources = super::world::ServiceState::default();
     let (params, param_violation) = {
-        let svc = world.service(&service).cloned().unwrap_or_default();
+        let svc = world.service(&service).unwrap_or(&no_resources);
         let scope_region = match region_param {
             Some(p) => routed
                 .params
@@ -237,7 +264,7 @@ fn answer(
         }
         .filter(|_| action.region.required);
         let known = move |r: &crate::spec::Reference, v: &str| {
-            semantics::exists(&svc, r, v, scope_region.as_deref())
+            semantics::exists(svc, r, v, scope_region.as_deref())
         };
         let cx = Context {
             provider: pspec,

@@ -148,17 +148,16 @@ pub fn route(request: &RawRequest, spec: &ProviderSpec) -> Result<Routed, RouteP
     let candidates: Vec<_> = spec
         .request_styles
         .iter()
-        .filter(|s| s.method == method)
+        .filter(|s| s.method == method || s.other_methods.iter().any(|m| m == method))
         .collect();
-    let query_style = spec
-        .request_styles
-        .iter()
-        .find(|s| s.parameters_in == ParametersIn::Query);
     let media = request.header("content-type").map(decode::media_type);
     let style = if method == "GET" {
-        // GET carries everything in the query whatever its (often absent) Content-Type; a
-        // provider whose styles are all POST still accepts the same query on GET (Alibaba RPC).
-        candidates.first().copied().or(query_style)
+        // GET carries everything in the query whatever its (often absent) Content-Type
+        // (Alibaba rpc-query lists GET among its `other_methods`).
+        candidates
+            .iter()
+            .copied()
+            .find(|s| s.parameters_in == ParametersIn::Query)
     } else if method == "POST" {
         let by_type = candidates
             .iter()

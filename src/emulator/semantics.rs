@@ -130,11 +130,19 @@ fn meets(
             _ => Ok(()),
         },
         Requirement::StateIn(states) => match find_instance(svc, value, scope) {
-            Some(i) if kind == "instance" && !states.contains(&i.state) => Err(format!(
-                "The instance `{value}` is {}; the operation needs {}.",
-                i.state,
-                states.join(" or ")
-            )),
+            Some(i) if kind == "instance" && !states.contains(&i.state) => {
+                Err(match states.len() {
+                    1..=3 => format!(
+                        "The instance `{value}` is {}; the operation needs {}.",
+                        i.state,
+                        states.join(" or ")
+                    ),
+                    _ => format!(
+                        "The instance `{value}` is {}, a state this operation does not accept.",
+                        i.state
+                    ),
+                })
+            }
             _ => Ok(()),
         },
         Requirement::OsIn(os) => match find_instance(svc, value, scope) {
@@ -318,8 +326,9 @@ fn apply_one(
     applied: &mut Applied,
 ) {
     let scope = call.scope().map(str::to_string);
+    let no_resources = ServiceState::default();
     let key_ids_of = |world: &World, subject: &Subject| -> Vec<String> {
-        let svc = world.service(&call.service).cloned().unwrap_or_default();
+        let svc = world.service(&call.service).unwrap_or(&no_resources);
         let by = subject
             .parameter()
             .and_then(|p| call.reference(p))
@@ -327,7 +336,7 @@ fn apply_one(
             .unwrap_or(RefBy::Id);
         succeeded(subject)
             .iter()
-            .filter_map(|v| find_key(&svc, by, v, scope.as_deref()).map(|k| k.id.clone()))
+            .filter_map(|v| find_key(svc, by, v, scope.as_deref()).map(|k| k.id.clone()))
             .collect()
     };
     let instance_ids = |subject: Option<&Subject>| subject.map(succeeded).unwrap_or_default();

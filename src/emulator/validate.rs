@@ -262,11 +262,13 @@ fn typed_json(p: &Parameter, v: &Value) -> Result<Value, Violation> {
     }
 }
 
+/// A boolean in text: the provider's documented spellings, compared case-insensitively
+/// (`true`, `True`, `TRUE` all arrive from Tencent SDKs and docs).
 fn boolean(cx: &Context, s: &str) -> Option<Value> {
     let b = &cx.provider.boolean_spellings;
-    if b.truthy.iter().any(|t| t == s) {
+    if b.truthy.iter().any(|t| t.eq_ignore_ascii_case(s)) {
         Some(Value::Bool(true))
-    } else if b.falsy.iter().any(|f| f == s) {
+    } else if b.falsy.iter().any(|f| f.eq_ignore_ascii_case(s)) {
         Some(Value::Bool(false))
     } else {
         None

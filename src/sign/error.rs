@@ -66,6 +66,16 @@ pub struct SignatureDebug {
     pub string_to_sign: String,
     /// The signature the request carried (public: it travelled on the wire).
     pub received_signature: String,
+    /// Further readings the verifier tried and rejected (TC3: host without its port,
+    /// lower-cased header values), so a debugger can match the one the client used.
+    pub other_readings: Vec<ComputedReading>,
+}
+
+/// One alternative canonicalisation the verifier tried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComputedReading {
+    pub canonical_request: String,
+    pub string_to_sign: String,
 }
 
 /// A failed verification, ready to become a provider error envelope.

@@ -24,44 +24,13 @@ pub mod tencent_v1;
 pub mod verify;
 
 pub use credentials::{CredentialLookup, CredentialStore, Credentials, Secret};
-pub use error::{SignError, SignatureDebug, VerifyError, VerifyErrorKind};
+pub use error::{ComputedReading, SignError, SignatureDebug, VerifyError, VerifyErrorKind};
 pub use nonce::NonceCache;
 pub use signer::{sign, Intermediates, SignInput, Signed};
 pub use verify::{verify, HostReading, RoutedValue, Verified, VerifyPolicy};
 
 /// The cloud whose rules apply (error codes, statuses, skew windows).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Provider {
-    Tencent,
-    Alibaba,
-}
-
-impl Provider {
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::Tencent => "tencent",
-            Provider::Alibaba => "alibaba",
-        }
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Provider {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "tencent" => Ok(Provider::Tencent),
-            "alibaba" | "aliyun" => Ok(Provider::Alibaba),
-            other => Err(format!("unknown provider `{other}` (tencent, alibaba)")),
-        }
-    }
-}
+pub use crate::provider::Provider;
 
 /// A signature scheme as it appears on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

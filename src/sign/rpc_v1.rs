@@ -31,12 +31,10 @@ pub struct RpcSignature {
 
 /// Canonicalise decoded parameters (a `Signature` among them is ignored).
 pub fn canonicalize(method: &str, params: &[(Vec<u8>, Vec<u8>)]) -> RpcCanonical {
-    let unsigned: Vec<_> = params
+    let unsigned = params
         .iter()
-        .filter(|(name, _)| name != SIGNATURE_PARAM.as_bytes())
-        .cloned()
-        .collect();
-    let canonicalized_query_string = canonical_query(&unsigned);
+        .filter(|(name, _)| name != SIGNATURE_PARAM.as_bytes());
+    let canonicalized_query_string = canonical_query(unsigned);
     let string_to_sign = format!(
         "{method}&{}&{}",
         percent_encode_rfc3986(b"/"),

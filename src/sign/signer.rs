@@ -1,19 +1,21 @@
 //! Turn a provider-neutral description of a call into a signed [`RawRequest`] shaped the way the
 //! official SDKs shape it (tencent.md §2.5, alibaba.md §2–3). Time and nonce are inputs so tests
 //! are deterministic; [`SignInput::fresh`] fills them from the clock and a random source.
-use super::acs3::{self, Acs3Algorithm, Acs3Signature};
+mod alibaba;
+mod tencent;
+
+use super::acs3::{Acs3Algorithm, Acs3Signature};
 use super::clock;
 use super::credentials::Credentials;
-use super::encoding::encode_pairs;
 use super::error::SignError;
-use super::rpc_v1::{self, RpcSignature};
-use super::tc3::{self, HeaderReading, Tc3Signature};
-use super::tencent_v1::{self, V1Method, V1Signature};
+use super::rpc_v1::RpcSignature;
+use super::tc3::Tc3Signature;
+use super::tencent_v1::{V1Method, V1Signature};
 use super::{Provider, Scheme};
 use crate::http::RawRequest;
 
-const FORM: &str = "application/x-www-form-urlencoded";
-const JSON: &str = "application/json";
+pub(crate) const FORM: &str = "application/x-www-form-urlencoded";
+pub(crate) const JSON: &str = "application/json";
 
 /// Headers the signer writes itself; a caller-supplied copy would be merged into the signature.
 const SIGNER_OWNED_HEADERS: [&str; 15] = [
@@ -267,12 +269,18 @@ pub fn sign(
 ) -> Result<Signed, SignError> {
     input.validate(scheme)?;
     let (request, intermediates) = match scheme {
-        Scheme::Tc3HmacSha256 => sign_tc3(input, credentials)?,
-        Scheme::TencentHmacSha1 => sign_tencent_v1(input, credentials, V1Method::HmacSha1)?,
-        Scheme::TencentHmacSha256 => sign_tencent_v1(input, credentials, V1Method::HmacSha256)?,
-        Scheme::Acs3HmacSha256 => sign_acs3(input, credentials, Acs3Algorithm::HmacSha256)?,
-        Scheme::Acs3HmacSm3 => sign_acs3(input, credentials, Acs3Algorithm::HmacSm3)?,
-        Scheme::RpcHmacSha1 => sign_rpc(input, credentials)?,
+        Scheme::Tc3HmacSha256 => tencent::sign_tc3(input, credentials)?,
+        Scheme::TencentHmacSha1 => {
+            tencent::sign_tencent_v1(input, credentials, V1Method::HmacSha1)?
+        }
+        Scheme::TencentHmacSha256 => {
+            tencent::sign_tencent_v1(input, credentials, V1Method::HmacSha256)?
+        }
+        Scheme::Acs3HmacSha256 => {
+            alibaba::sign_acs3(input, credentials, Acs3Algorithm::HmacSha256)?
+        }
+        Scheme::Acs3HmacSm3 => alibaba::sign_acs3(input, credentials, Acs3Algorithm::HmacSm3)?,
+        Scheme::RpcHmacSha1 => alibaba::sign_rpc(input, credentials)?,
     };
     Ok(Signed {
         scheme,
@@ -281,7 +289,7 @@ pub fn sign(
     })
 }
 
-fn base_request(input: &SignInput) -> RawRequest {
+pub(crate) fn base_request(input: &SignInput) -> RawRequest {
     RawRequest {
         method: input.method.clone(),
         path: input.path.clone(),
@@ -289,252 +297,18 @@ fn base_request(input: &SignInput) -> RawRequest {
     }
 }
 
+pub(crate) fn push_header(request: &mut RawRequest, name: &str, value: impl Into<String>) {
+    request.headers.push((name.to_string(), value.into()));
+}
+
 /// Lower-case, sorted, de-duplicated `a;b;c`.
-fn signed_header_list(names: impl IntoIterator<Item = String>) -> String {
+pub(crate) fn signed_header_list(names: impl IntoIterator<Item = String>) -> String {
     let mut names: Vec<String> = names.into_iter().map(|n| n.to_ascii_lowercase()).collect();
     names.sort();
     names.dedup();
     names.join(";")
 }
 
-fn absent_header(name: String) -> SignError {
+pub(crate) fn absent_header(name: String) -> SignError {
     SignError::InvalidInput(format!("header `{name}` is to be signed but is not sent"))
-}
-
-fn sign_tc3(
-    input: &SignInput,
-    credentials: &Credentials,
-) -> Result<(RawRequest, Intermediates), SignError> {
-    let mut request = base_request(input);
-    let content_type = if input.method == "GET" {
-        request.raw_query = encode_pairs(&input.params);
-        FORM.to_string()
-    } else {
-        request.body = match &input.body {
-            Some(_) if !input.params.is_empty() => {
-                return Err(SignError::InvalidInput(
-                    "TC3 POST takes `body` or `params`, not both".into(),
-                ))
-            }
-            Some(body) => body.clone(),
-            None => {
-                let object: serde_json::Map<String, serde_json::Value> = input
-                    .params
-                    .iter()
-                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                    .collect();
-                serde_json::Value::Object(object).to_string().into_bytes()
-            }
-        };
-        input
-            .content_type
-            .clone()
-            .unwrap_or_else(|| JSON.to_string())
-    };
-    let timestamp = input.timestamp.to_string();
-    request.headers.push(("Host".into(), input.host.clone()));
-    request.headers.push(("Content-Type".into(), content_type));
-    request
-        .headers
-        .push(("X-TC-Action".into(), input.action.clone()));
-    request
-        .headers
-        .push(("X-TC-Timestamp".into(), timestamp.clone()));
-    request
-        .headers
-        .push(("X-TC-Version".into(), input.version.clone()));
-    if let Some(region) = &input.region {
-        request.headers.push(("X-TC-Region".into(), region.clone()));
-    }
-    if let Some(token) = &credentials.session_token {
-        request
-            .headers
-            .push(("X-TC-Token".into(), token.expose().to_string()));
-    }
-    if input.unsigned_payload {
-        request
-            .headers
-            .push(("X-TC-Content-SHA256".into(), tc3::UNSIGNED_PAYLOAD.into()));
-    }
-    request.headers.extend(input.headers.iter().cloned());
-
-    let signed_headers = signed_header_list(
-        tc3::REQUIRED_SIGNED_HEADERS
-            .iter()
-            .map(|s| s.to_string())
-            .chain(input.extra_signed_headers.iter().cloned()),
-    );
-    let date =
-        clock::utc_date(input.timestamp).ok_or(SignError::TimestampOutOfRange(input.timestamp))?;
-    let service = input
-        .service
-        .clone()
-        .unwrap_or_else(|| input.host.split('.').next().unwrap_or_default().to_string());
-    let canonical = tc3::canonicalize(
-        &request,
-        &signed_headers,
-        HeaderReading::DOC,
-        &timestamp,
-        &date,
-        &service,
-    )
-    .map_err(absent_header)?;
-    let signature = tc3::sign_canonical(canonical, &credentials.secret);
-    request.headers.push((
-        "Authorization".into(),
-        tc3::authorization(&credentials.access_key_id, &signature, &signed_headers),
-    ));
-    Ok((request, Intermediates::Tc3(signature)))
-}
-
-fn sign_tencent_v1(
-    input: &SignInput,
-    credentials: &Credentials,
-    method: V1Method,
-) -> Result<(RawRequest, Intermediates), SignError> {
-    let mut params = input.params.clone();
-    params.push(("Action".into(), input.action.clone()));
-    params.push(("Version".into(), input.version.clone()));
-    if let Some(region) = &input.region {
-        params.push(("Region".into(), region.clone()));
-    }
-    params.push(("Timestamp".into(), input.timestamp.to_string()));
-    params.push(("Nonce".into(), input.nonce.clone()));
-    params.push(("SecretId".into(), credentials.access_key_id.clone()));
-    params.push(("SignatureMethod".into(), method.wire_name().into()));
-    if let Some(token) = &credentials.session_token {
-        params.push(("Token".into(), token.expose().to_string()));
-    }
-    let decoded: Vec<(Vec<u8>, Vec<u8>)> = params
-        .iter()
-        .map(|(k, v)| (k.clone().into_bytes(), v.clone().into_bytes()))
-        .collect();
-    let string_to_sign =
-        tencent_v1::string_to_sign(&input.method, &input.host, &input.path, &decoded)
-            .ok_or_else(|| SignError::InvalidInput("parameters are not UTF-8".into()))?;
-    let signature = tencent_v1::sign_string(method, &credentials.secret, string_to_sign);
-    params.push((
-        tencent_v1::SIGNATURE_PARAM.into(),
-        signature.signature.clone(),
-    ));
-
-    let mut request = base_request(input);
-    let encoded = encode_pairs(&params);
-    if input.method == "GET" {
-        request.raw_query = encoded;
-    } else {
-        request.body = encoded.into_bytes();
-    }
-    request.headers.push(("Host".into(), input.host.clone()));
-    request.headers.push(("Content-Type".into(), FORM.into()));
-    request.headers.extend(input.headers.iter().cloned());
-    Ok((request, Intermediates::TencentV1(signature)))
-}
-
-/// Alibaba adds `RegionId` from the client region unless the caller set one (aliyun-python-sdk-core).
-fn alibaba_params(input: &SignInput) -> Vec<(String, String)> {
-    let mut params = input.params.clone();
-    if let Some(region) = &input.region {
-        if !params.iter().any(|(k, _)| k == "RegionId") {
-            params.push(("RegionId".into(), region.clone()));
-        }
-    }
-    params
-}
-
-fn sign_acs3(
-    input: &SignInput,
-    credentials: &Credentials,
-    algorithm: Acs3Algorithm,
-) -> Result<(RawRequest, Intermediates), SignError> {
-    let mut request = base_request(input);
-    request.raw_query = encode_pairs(&alibaba_params(input));
-    request.body = input.body.clone().unwrap_or_default();
-    let payload_hash = algorithm.hash_hex(&request.body);
-    let date =
-        clock::iso8601(input.timestamp).ok_or(SignError::TimestampOutOfRange(input.timestamp))?;
-    request.headers.push(("host".into(), input.host.clone()));
-    request
-        .headers
-        .push(("x-acs-action".into(), input.action.clone()));
-    request
-        .headers
-        .push(("x-acs-version".into(), input.version.clone()));
-    request.headers.push(("x-acs-date".into(), date));
-    request
-        .headers
-        .push(("x-acs-signature-nonce".into(), input.nonce.clone()));
-    request
-        .headers
-        .push(("x-acs-content-sha256".into(), payload_hash.clone()));
-    if let Some(token) = &credentials.session_token {
-        request
-            .headers
-            .push(("x-acs-security-token".into(), token.expose().to_string()));
-    }
-    if input.body.is_some() {
-        let content_type = input
-            .content_type
-            .clone()
-            .unwrap_or_else(|| FORM.to_string());
-        request.headers.push(("content-type".into(), content_type));
-    }
-    request.headers.extend(input.headers.iter().cloned());
-
-    // Node and the Go/Java/TS signers: host, content-type and every x-acs-* header.
-    let signed_headers = signed_header_list(
-        request
-            .headers
-            .iter()
-            .map(|(name, _)| name.to_ascii_lowercase())
-            .filter(|name| name == "host" || name == "content-type" || name.starts_with("x-acs-"))
-            .chain(input.extra_signed_headers.iter().cloned()),
-    );
-    let canonical = acs3::canonicalize(algorithm, &request, &signed_headers, &payload_hash)
-        .map_err(absent_header)?;
-    let signature = acs3::sign_canonical(algorithm, canonical, &credentials.secret);
-    request.headers.push((
-        "Authorization".into(),
-        acs3::authorization(
-            algorithm,
-            &credentials.access_key_id,
-            &signed_headers,
-            &signature.signature,
-        ),
-    ));
-    Ok((request, Intermediates::Acs3(signature)))
-}
-
-fn sign_rpc(
-    input: &SignInput,
-    credentials: &Credentials,
-) -> Result<(RawRequest, Intermediates), SignError> {
-    let timestamp =
-        clock::iso8601(input.timestamp).ok_or(SignError::TimestampOutOfRange(input.timestamp))?;
-    let mut params = alibaba_params(input);
-    params.push(("Action".into(), input.action.clone()));
-    params.push(("Version".into(), input.version.clone()));
-    params.push(("Format".into(), "JSON".into()));
-    params.push(("AccessKeyId".into(), credentials.access_key_id.clone()));
-    params.push(("SignatureMethod".into(), rpc_v1::SIGNATURE_METHOD.into()));
-    params.push(("SignatureVersion".into(), rpc_v1::SIGNATURE_VERSION.into()));
-    params.push(("SignatureNonce".into(), input.nonce.clone()));
-    params.push(("Timestamp".into(), timestamp));
-    if let Some(token) = &credentials.session_token {
-        params.push(("SecurityToken".into(), token.expose().to_string()));
-    }
-    let decoded: Vec<(Vec<u8>, Vec<u8>)> = params
-        .iter()
-        .map(|(k, v)| (k.clone().into_bytes(), v.clone().into_bytes()))
-        .collect();
-    let canonical = rpc_v1::canonicalize(&input.method, &decoded);
-    let signature = rpc_v1::sign_canonical(canonical, &credentials.secret);
-    params.push((rpc_v1::SIGNATURE_PARAM.into(), signature.signature.clone()));
-
-    // Every SDK sends `POST /?<all parameters>` with an empty body.
-    let mut request = base_request(input);
-    request.raw_query = encode_pairs(&params);
-    request.headers.push(("host".into(), input.host.clone()));
-    request.headers.extend(input.headers.iter().cloned());
-    Ok((request, Intermediates::Rpc(signature)))
 }

@@ -54,13 +54,11 @@ pub fn string_to_sign(
     path: &str,
     params: &[(Vec<u8>, Vec<u8>)],
 ) -> Option<String> {
-    let unsigned: Vec<_> = params
+    let unsigned = params
         .iter()
-        .filter(|(name, _)| name != SIGNATURE_PARAM.as_bytes())
-        .cloned()
-        .collect();
+        .filter(|(name, _)| name != SIGNATURE_PARAM.as_bytes());
     let mut joined = Vec::new();
-    for (i, (name, value)) in sorted_pairs(&unsigned).into_iter().enumerate() {
+    for (i, (name, value)) in sorted_pairs(unsigned).into_iter().enumerate() {
         if i > 0 {
             joined.push(b'&');
         }

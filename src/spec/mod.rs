@@ -3,8 +3,10 @@
 //!
 //! Everything downstream (generator, emulator, checks, reports) reads facts from here and
 //! hard-codes none. This module depends on nothing else in the crate.
+mod crossref;
 mod lint;
 pub mod model;
+mod refs;
 
 pub use lint::{Problem, DEFAULT_SPECS_DIR_NAME, META_SCHEMA};
 pub use model::*;
@@ -130,7 +132,7 @@ impl SpecSet {
         file: &str,
         schema: &serde_json::Value,
     ) -> Result<jsonschema::Validator, String> {
-        lint::compile_with_documents(&self.documents, file, schema)
+        refs::compile_with_documents(&self.documents, file, schema)
     }
 
     /// Compile an action's success-response schema.

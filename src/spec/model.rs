@@ -8,38 +8,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// The clouds cloudconform knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    Tencent,
-    Alibaba,
-}
-
-impl Provider {
-    pub const ALL: [Provider; 2] = [Provider::Tencent, Provider::Alibaba];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Tencent => "tencent",
-            Provider::Alibaba => "alibaba",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Provider> {
-        match s {
-            "tencent" => Some(Provider::Tencent),
-            "alibaba" => Some(Provider::Alibaba),
-            _ => None,
-        }
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use crate::provider::Provider;
 
 /// `provider/service/version/Action`, the stable address of an action spec.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

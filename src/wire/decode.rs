@@ -232,6 +232,9 @@ pub fn indexed(
     ))
 }
 
+/// How many `.`-separated levels a flattened parameter may have below its name.
+pub const MAX_FLATTENED_DEPTH: usize = 8;
+
 /// Rebuild a flattened structure: `name.N.Field`, `name.N.Values.M` … into a JSON array of
 /// objects (indexes from `base`, nested lists from the same base). `Ok(None)` when nothing
 /// under `name.` was sent.
@@ -251,7 +254,13 @@ pub fn unflatten(
             continue;
         };
         any = true;
-        insert_path(&mut root, &rest.split('.').collect::<Vec<_>>(), v, base)?;
+        let path: Vec<&str> = rest.split('.').collect();
+        // Real structures are two or three levels deep (`Filters.0.Values.0`); a deeper path is
+        // malformed, and refusing it keeps the recursion below bounded.
+        if path.len() > MAX_FLATTENED_DEPTH {
+            return Err(IndexProblem::Mixed);
+        }
+        insert_path(&mut root, &path, v, base)?;
     }
     if !any {
         return Ok(None);
@@ -431,5 +440,10 @@ mod tests {
         );
         assert_eq!(unflatten(&p(b"F.Name=x"), "F", 0), Err(IndexProblem::Mixed));
         assert_eq!(unflatten(&p(b"G.0=x"), "F", 0), Ok(None));
+        let deep = format!("F.0{}=x", ".a".repeat(100_000));
+        assert_eq!(
+            unflatten(&p(deep.as_bytes()), "F", 0),
+            Err(IndexProblem::Mixed)
+        );
     }
 }

@@ -85,6 +85,7 @@ pub(super) fn verify_acs3(
         canonical_request: Some(canonical.canonical_request.clone()),
         string_to_sign: canonical.string_to_sign.clone(),
         received_signature: auth.signature_hex.clone(),
+        other_readings: Vec::new(),
     };
     if !declared_hash.eq_ignore_ascii_case(&body_hash) {
         // Show what the server would have signed: the digest of the body it received.
@@ -164,6 +165,7 @@ pub(super) fn verify_rpc(
             canonical_request: Some(canonical.canonicalized_query_string),
             string_to_sign: canonical.string_to_sign,
             received_signature: signature,
+            other_readings: Vec::new(),
         }));
     }
     check_nonce(PROVIDER, nonces, policy, &access_key_id, &nonce, timestamp)?;

@@ -7,7 +7,7 @@ use crate::http::RawRequest;
 use crate::sign::credentials::CredentialLookup;
 use crate::sign::crypto::constant_time_eq;
 use crate::sign::encoding::{host_without_port, signed_header_names};
-use crate::sign::error::{SignatureDebug, VerifyError, VerifyErrorKind as K};
+use crate::sign::error::{ComputedReading, SignatureDebug, VerifyError, VerifyErrorKind as K};
 use crate::sign::tc3::{self, HeaderReading};
 use crate::sign::tencent_v1::{self, V1Method};
 use crate::sign::{clock, Provider, Scheme};
@@ -92,6 +92,7 @@ pub(super) fn verify_tc3(
         canonical_request: Some(canonical.canonical_request.clone()),
         string_to_sign: canonical.string_to_sign.clone(),
         received_signature: auth.signature_hex.clone(),
+        other_readings: Vec::new(),
     };
     let canonicalize = |reading, date: &str| {
         tc3::canonicalize(
@@ -147,9 +148,16 @@ pub(super) fn verify_tc3(
         }
         tried.push(canonical);
     }
-    let debug = tried.first().map(debug_for);
     let mut error = fail(K::SignatureMismatch);
-    if let Some(debug) = debug {
+    if let Some((first, others)) = tried.split_first() {
+        let mut debug = debug_for(first);
+        debug.other_readings = others
+            .iter()
+            .map(|c| ComputedReading {
+                canonical_request: c.canonical_request.clone(),
+                string_to_sign: c.string_to_sign.clone(),
+            })
+            .collect();
         error = error.with_debug(debug);
     }
     Err(error)
@@ -194,6 +202,7 @@ pub(super) fn verify_v1(
             canonical_request: None,
             string_to_sign,
             received_signature: signature,
+            other_readings: Vec::new(),
         }));
     }
     Ok(Verified {
