@@ -1,6 +1,8 @@
 //! Redaction for snapshots: request ids, timestamps, the endpoint, strings to sign and
 //! generated ids become stable placeholders that keep their relationships (the same id is the
-//! same placeholder everywhere; ids a case's world bound keep their `${sym}` names).
+//! same placeholder everywhere; ids a case's world bound keep their `${sym}` names). Error
+//! `Message` texts are not contractual ("Message text may change and must not be relied on",
+//! tencent.md §4) and become `[message]`, so a rewording does not churn every snapshot.
 use crate::run::bind::Bindings;
 use regex::Regex;
 use serde_json::Value;
@@ -83,6 +85,9 @@ impl Redactor {
     pub fn string(&mut self, key: Option<&str>, s: &str) -> String {
         if key == Some("RequestId") {
             return self.placeholder_for(s, "request-id");
+        }
+        if key == Some("Message") && !s.is_empty() {
+            return "[message]".into();
         }
         let mut out = s.to_string();
         // Signature diagnostics carry timestamps, nonces and digests: keep only their start.
