@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+mod bench_cmd;
 mod cases_cmd;
 mod coverage_cmd;
 mod emulate_cmd;
@@ -43,6 +44,8 @@ enum Command {
     Cases(cases_cmd::Args),
     /// Show which cases exercise each parameter, limit and error code.
     Coverage(coverage_cmd::Args),
+    /// Measure checked cases per second and raw emulator requests per second.
+    Bench(bench_cmd::Args),
     /// Run the conformance cases against the emulator or an endpoint.
     Run(run_cmd::Args),
     /// Sign a request and print its canonical request, string to sign and final form.
@@ -59,6 +62,7 @@ pub fn main() -> ExitCode {
         Command::Spec(args) => spec_cmd::run(args),
         Command::Cases(args) => cases_cmd::run(args),
         Command::Run(args) => run_cmd::run(args),
+        Command::Bench(args) => bench_cmd::run(args),
         Command::Coverage(args) => coverage_cmd::run(args),
         Command::Sign(args) => Ok(ExitCode::from(sign_cmd::run(args))),
         Command::Verify(args) => Ok(ExitCode::from(verify_cmd::run(args))),

@@ -97,6 +97,12 @@ async fn send_control(
     Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
+pub async fn put_world(runner: &Runner, endpoint: &Endpoint, world: &Value) -> Result<(), String> {
+    send_control(runner, reqwest::Method::PUT, endpoint, "world", Some(world))
+        .await
+        .map(|_| ())
+}
+
 pub async fn get_world(runner: &Runner, endpoint: &Endpoint) -> Result<Value, String> {
     send_control(runner, reqwest::Method::GET, endpoint, "world", None).await
 }

@@ -8,6 +8,7 @@
 //! `rate_limit.per_second`. Throttling answers are retried with backoff; transport failures
 //! make a case inconclusive, never failed. Depends on `spec`, `generate`, `wire`, `sign`,
 //! `check` and `http`; never on the emulator's internals (only its public control API).
+pub mod bench;
 pub mod bind;
 pub mod exec;
 pub mod expected;
