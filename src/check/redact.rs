@@ -86,6 +86,9 @@ impl Redactor {
         if key == Some("RequestId") {
             return self.placeholder_for(s, "request-id");
         }
+        if key.is_some_and(|k| k.to_ascii_lowercase().contains("private")) {
+            return "[redacted]".into();
+        }
         if key == Some("Message") && !s.is_empty() {
             return "[message]".into();
         }

@@ -33,14 +33,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (specs, cases) = load_cases(args.specs, args.cases, 1)?;
     let cases: Vec<_> = cases
         .into_iter()
-        .filter(|c| args.filter.as_ref().is_none_or(|f| c.id.contains(f.as_str())))
+        .filter(|c| {
+            args.filter
+                .as_ref()
+                .is_none_or(|f| c.id.contains(f.as_str()))
+        })
         .collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("tokio runtime")?;
     let r = rt
-        .block_on(bench::bench(Arc::new(specs), cases, args.workers, args.requests))
+        .block_on(bench::bench(
+            Arc::new(specs),
+            cases,
+            args.workers,
+            args.requests,
+        ))
         .map_err(|e| anyhow!(e))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);

@@ -42,9 +42,7 @@ pub async fn bench(
         .cloned()
         .collect();
     let t0 = Instant::now();
-    let results = runner
-        .run_all(cases, Arc::new(|_: &CaseResult| {}))
-        .await;
+    let results = runner.run_all(cases, Arc::new(|_: &CaseResult| {})).await;
     let case_seconds = t0.elapsed().as_secs_f64();
     let passed = results
         .iter()

@@ -169,12 +169,37 @@ impl RequestRecord {
     }
 }
 
+/// Replace secret response values (private keys of created key pairs) with `[redacted]`.
+fn scrub_json(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                if k.to_ascii_lowercase().contains("private") && x.is_string() {
+                    *x = Value::String("[redacted]".into());
+                } else {
+                    scrub_json(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(scrub_json),
+        _ => {}
+    }
+}
+
 impl ResponseRecord {
+    /// The response with secrets (private keys) removed.
     pub fn of(resp: &RawResponse) -> ResponseRecord {
+        let body = match serde_json::from_slice::<Value>(&resp.body) {
+            Ok(mut v) => {
+                scrub_json(&mut v);
+                v.to_string()
+            }
+            Err(_) => String::from_utf8_lossy(&resp.body).to_string(),
+        };
         ResponseRecord {
             status: resp.status,
             content_type: resp.header("content-type").unwrap_or_default().to_string(),
-            body: String::from_utf8_lossy(&resp.body).to_string(),
+            body,
         }
     }
 }
@@ -440,11 +465,29 @@ impl Runner {
             } = &step.expect
             {
                 let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+                // `k1` captures an id, `k1.name` a name: both bind the symbol for later steps
+                // (and for effect checks), like a world object.
                 for (sym, pointer) in capture {
-                    if let Some(v) = pointer.as_str().and_then(|p| body.pointer(p)) {
-                        bindings
-                            .captured
-                            .insert(sym.clone(), crate::check::loose(v));
+                    let Some(v) = pointer.as_str().and_then(|p| body.pointer(p)) else {
+                        return Ok(vec![Finding {
+                            rule: format!("{}#{}", case.id, "/steps"),
+                            location: pointer.as_str().unwrap_or_default().to_string(),
+                            message: format!("nothing to capture as {sym}"),
+                        }]);
+                    };
+                    let v = crate::check::loose(v);
+                    let (base, is_name) = match sym.strip_suffix(".name") {
+                        Some(b) => (b.to_string(), true),
+                        None => (sym.clone(), false),
+                    };
+                    let slot = bindings.objects.entry(base).or_insert_with(|| Bound {
+                        id: v.clone(),
+                        name: v.clone(),
+                    });
+                    if is_name {
+                        slot.name = v;
+                    } else {
+                        slot.id = v;
                     }
                 }
                 for id in effects {
