@@ -434,3 +434,75 @@ fn ecs_detach_effect_not_visible() {
         expects_success,
     );
 }
+
+/// Exploration against the 101-accepting CVM: the failures are shrunk and saved as regressions.
+#[test]
+fn explore_shrinks_failures_into_regressions() {
+    fn rewrite(_: &RawRequest, action: &str, resp: &mut RawResponse) {
+        if !action.starts_with("DisassociateInstancesKeyPairs@2017-03-12") {
+            return;
+        }
+        let Some(v) = json_body(resp) else { return };
+        if v.pointer("/Response/Error/Code").and_then(Value::as_str)
+            == Some("InvalidParameterValue.LimitExceeded")
+        {
+            let id = v["Response"]["RequestId"].clone();
+            set_body(resp, &serde_json::json!({"Response": {"RequestId": id}}));
+        }
+    }
+    let specs = Arc::new(SpecSet::load(root().join("specs")).expect("specs"));
+    let cases: Vec<Case> = generate::explore::random_cases(&specs, 250, 11)
+        .expect("explore")
+        .into_iter()
+        .filter(|c| {
+            c.id.starts_with("tencent/cvm/DisassociateInstancesKeyPairs/")
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!("cloudconform-explore-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let saved = rt.block_on(async {
+        let (handles, target) = local::start_emulators(specs.clone(), 1)
+            .await
+            .expect("emulator");
+        let TargetKind::Emulator { endpoints } = target.kind else {
+            unreachable!()
+        };
+        let proxy = start_proxy(endpoints[0].clone(), rewrite).await;
+        let target = Target {
+            name: "emulator".into(),
+            kind: TargetKind::Emulator {
+                endpoints: vec![proxy],
+            },
+        };
+        let runner =
+            Arc::new(Runner::new(specs.clone(), target, RunOptions::default()).expect("runner"));
+        let results = runner
+            .run_all(cases.clone(), Arc::new(|_: &CaseResult| {}))
+            .await;
+        let failing = results
+            .iter()
+            .filter(|r| r.verdict != Verdict::Pass)
+            .count();
+        assert!(failing > 0, "the mutation is found by exploration");
+        let shrunk = generate::explore::shrink_failures(&runner, &cases, results, &dir).await;
+        drop(handles);
+        assert!(shrunk.iter().any(|r| r.verdict != Verdict::Pass));
+        generate::load_case_dir(&dir.join("regressions")).expect("regressions load")
+    });
+    assert!(!saved.is_empty(), "regressions saved");
+    for case in &saved {
+        assert_eq!(case.kind, generate::CaseKind::Regression);
+        assert!(
+            case.title.contains("past its limit"),
+            "{}: {}",
+            case.id,
+            case.title
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
