@@ -26,10 +26,15 @@ fn main() {
         ExpectedFailures::load(&cases_dir.join("expected-failures"), "emulator")
             .expect("expected-failure list parses"),
     );
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
-        .max(2);
+    // nextest runs each trial in its own process: one emulator is enough there.
+    let workers = if std::env::var_os("NEXTEST").is_some() {
+        1
+    } else {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .max(2)
+    };
     let trials = cases
         .into_iter()
         .map(|case| {
