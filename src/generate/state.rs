@@ -139,6 +139,8 @@ fn violations(ctx: &Ctx, pre: &Precondition) -> Vec<Violation> {
                 for sym in subjects(&b) {
                     if let Some(i) = b.world.instance_mut(&sym) {
                         i.os = os.clone();
+                        // Such an instance cannot hold SSH keys (binding one is itself refused).
+                        i.keys.clear();
                     }
                 }
                 let item = subjects(&b).first().map(|s| format!("${{{s}}}"));

@@ -45,17 +45,39 @@ impl Profile {
     }
 }
 
+/// The action of this service that does `purpose` to `resource`: a fixture spec, else a seed
+/// whose declared effect does it (CVM DeleteKeyPairs deletes key pairs, Disassociate unbinds).
 fn fixture(runner: &Runner, case: &Case, purpose: &str, resource: &str) -> Option<Arc<ActionSpec>> {
+    let same_service = |a: &&Arc<ActionSpec>| {
+        a.provider == case.action.provider
+            && a.service == case.action.service
+            && a.version == case.action.version
+    };
+    let effect_op = match purpose {
+        "delete" => Some(crate::spec::EffectOp::Delete),
+        "unbind" => Some(crate::spec::EffectOp::Unbind),
+        "bind" => Some(crate::spec::EffectOp::Bind),
+        "create" => Some(crate::spec::EffectOp::Create),
+        _ => None,
+    };
     runner
         .specs
         .actions()
+        .filter(same_service)
         .find(|a| {
-            a.provider == case.action.provider
-                && a.service == case.action.service
-                && a.version == case.action.version
-                && a.fixture
-                    .as_ref()
-                    .is_some_and(|f| f.purpose == purpose && f.resource == resource)
+            a.fixture
+                .as_ref()
+                .is_some_and(|f| f.purpose == purpose && f.resource == resource)
+        })
+        .or_else(|| {
+            let op = effect_op?;
+            runner.specs.actions().filter(same_service).find(|a| {
+                a.effects.iter().any(|e| {
+                    e.op == op
+                        && (e.resource.as_deref() == Some(resource)
+                            || (resource == "key_pair" && e.keys.is_some()))
+                })
+            })
         })
         .cloned()
 }
@@ -125,17 +147,17 @@ fn name_param(spec: &ActionSpec) -> Option<String> {
         .map(|p| p.name.clone())
 }
 
+/// Build the case's world; on failure, whatever was already created stays recorded in `r` so
+/// the caller can tear it down.
 pub async fn realise(
     runner: &Runner,
     case: &Case,
     endpoint: &Endpoint,
     profile: &Profile,
-) -> Result<Realised, String> {
-    let mut r = Realised {
-        bindings: Bindings {
-            region: profile.region.clone(),
-            ..Default::default()
-        },
+    r: &mut Realised,
+) -> Result<(), String> {
+    r.bindings = Bindings {
+        region: profile.region.clone(),
         ..Default::default()
     };
     if !case.world.images.is_empty() {
@@ -239,7 +261,7 @@ pub async fn realise(
             r.bound.push((inst.sym.clone(), k.clone()));
         }
     }
-    Ok(r)
+    Ok(())
 }
 
 /// Undo what `realise` did: unbind, delete created keys, restore instance states.

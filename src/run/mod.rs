@@ -366,7 +366,17 @@ impl Runner {
             TargetKind::Emulator { .. } => {
                 fixtures::realise_on_emulator(self, case, endpoint).await
             }
-            TargetKind::Live { profile, .. } => live::realise(self, case, endpoint, profile).await,
+            TargetKind::Live { profile, .. } => {
+                let mut r = fixtures::Realised::default();
+                match live::realise(self, case, endpoint, profile, &mut r).await {
+                    Ok(()) => Ok(r),
+                    Err(reason) => {
+                        // Remove whatever was created before the failure.
+                        let _ = live::teardown(self, case, endpoint, &r).await;
+                        Err(reason)
+                    }
+                }
+            }
         };
         let mut world = match realised {
             Ok(w) => w,
