@@ -81,6 +81,7 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
             .unwrap();
         assert!(put.status().is_success());
         let profile = Profile {
+            schema: None,
             provider: None,
             region: "ap-guangzhou".into(),
             instances: IDS

@@ -303,6 +303,8 @@ pub async fn send(
         builder = builder.header(k.as_str(), v.as_str());
     }
     let resp = builder.body(req.body.clone()).send().await.map_err(|e| {
+        // The URL can carry an access key id and a signature: never print it.
+        let e = e.without_url();
         if e.is_timeout() {
             TransportError::Timeout(timeout)
         } else if e.is_connect() {
@@ -325,7 +327,7 @@ pub async fn send(
     let body = resp
         .bytes()
         .await
-        .map_err(|e| TransportError::Other(e.to_string()))?
+        .map_err(|e| TransportError::Other(e.without_url().to_string()))?
         .to_vec();
     Ok(RawResponse {
         status,
