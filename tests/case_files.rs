@@ -106,3 +106,70 @@ fn every_provokable_code_is_expected_by_some_case() {
     }
     assert!(untested.is_empty(), "untested action codes: {untested:?}");
 }
+
+fn case(cases: &[generate::Case], id: &str) -> generate::Case {
+    cases
+        .iter()
+        .find(|c| c.id == id)
+        .unwrap_or_else(|| panic!("no case {id}"))
+        .clone()
+}
+
+#[test]
+fn expectations_come_from_the_specs() {
+    use generate::Expect;
+    let specs = SpecSet::load(root().join("specs")).unwrap();
+    let cases = generate::generate(&specs, &GenOptions::default()).unwrap();
+    // 51 ids for a 50-id limit: the documented code and its own status.
+    let c = case(&cases, "alibaba/ecs/DetachKeyPair/boundary/InstanceIds-51");
+    match &c.steps[0].expect {
+        Expect::Error { one_of, rule } => {
+            assert_eq!(one_of[0].code, "InstanceKeyPairLimitExceeded");
+            assert_eq!(one_of[0].http_status, 403);
+            assert!(rule.starts_with("alibaba/ecs/2014-05-26/DetachKeyPair.json#/errors/"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.world.instances.len(), 51);
+    // At the limit: success with a batch of 50.
+    let c = case(&cases, "alibaba/ecs/DetachKeyPair/boundary/InstanceIds-50");
+    assert!(matches!(&c.steps[0].expect, Expect::Success { batch: Some(b), .. } if b.total == 50));
+    // Tencent errors travel with HTTP 200.
+    let c = case(&cases, "tencent/cvm/DeleteKeyPairs/boundary/KeyIds-101");
+    assert!(
+        matches!(&c.steps[0].expect, Expect::Error { one_of, .. } if one_of.iter().all(|e| e.http_status == 200))
+    );
+    // A running instance fails without ForceStop and succeeds (and is restarted) with it.
+    let c = case(&cases, "tencent/cvm/DisassociateInstancesKeyPairs/state/instance-stopped-unless-forced/state-running");
+    assert!(c.steps[0]
+        .expect
+        .codes()
+        .any(|x| x == "UnsupportedOperation.InstanceStateRunning"));
+    assert_eq!(c.world.instances[0].state, "RUNNING");
+    let c = case(&cases, "tencent/cvm/DisassociateInstancesKeyPairs/state/instance-stopped-unless-forced/state-running-ForceStop");
+    assert!(
+        matches!(&c.steps[0].expect, Expect::Success { effects, .. } if effects.contains(&"running-instances-restarted".to_string()))
+    );
+    assert_eq!(c.steps[0].params["ForceStop"], serde_json::json!(true));
+    // A key in use by an image cannot be deleted.
+    let c = case(
+        &cases,
+        "tencent/cvm/DeleteKeyPairs/state/key-not-in-use/in-use-by-image",
+    );
+    assert_eq!(c.world.images.len(), 1);
+    assert!(!c.steps[0].expect.is_success());
+    // A per-item precondition: HTTP 200 with one failed entry.
+    let c = case(
+        &cases,
+        "alibaba/ecs/DetachKeyPair/state/instance-exists/not-found",
+    );
+    assert!(
+        matches!(&c.steps[0].expect, Expect::Success { batch: Some(b), .. } if b.total == 2 && b.failed.len() == 1 && b.failed[0].code == "InvalidInstanceId.NotFound")
+    );
+    // The denied sub-user.
+    let c = case(
+        &cases,
+        "alibaba/ens/DetachKeyPair/state/caller-allowed/denied",
+    );
+    assert_eq!(c.steps[0].caller, generate::Caller::Denied);
+}

@@ -422,7 +422,7 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
             "throttled",
             P::Throttled,
             Some(Tamper::Burst {
-                requests: rl.per_second as usize * 2 + 5,
+                requests: rl.per_second as usize * 3 + 10,
             }),
             &default,
             Caller::Root,

@@ -351,6 +351,17 @@ impl Runner {
             };
             return result;
         }
+        if live
+            && case
+                .steps
+                .iter()
+                .any(|s| s.caller == crate::generate::Caller::Denied)
+        {
+            result.verdict = Verdict::Inconclusive {
+                reason: "needs the credentials of a sub-user without permission".into(),
+            };
+            return result;
+        }
         if live && steps_need_emulator(case) {
             result.verdict = Verdict::Inconclusive {
                 reason: "needs the emulator's control API (rate-limit burst)".into(),
