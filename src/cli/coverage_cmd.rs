@@ -6,7 +6,7 @@ use super::exit;
 use anyhow::Result;
 use clap::Args as ClapArgs;
 use cloudconform::generate::{Case, Cover};
-use cloudconform::spec::{ActionSpec, ErrorCode, Provider, SpecSet};
+use cloudconform::spec::{ActionSpec, ErrorCode, ProtocolCondition, Provider, SpecSet, Trigger};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -159,7 +159,30 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let mine = by_provider.get(&p.provider).cloned().unwrap_or_default();
         println!("{} provider-wide codes ({} cases)", p.provider, mine.len());
         let codes: Vec<&ErrorCode> = p.errors.iter().collect();
-        let lines = code_lines(&codes, &mine);
+        let mut lines = code_lines(&codes, &mine);
+        // Throttling needs a documented rate: with none on any seed action of this provider,
+        // a throttling-only code cannot be provoked by a client.
+        let rated = specs
+            .seeds()
+            .any(|a| a.provider == p.provider && a.rate_limit.is_some());
+        for (line, e) in lines.iter_mut().zip(&codes) {
+            let throttle_only = !e.triggers.is_empty()
+                && e.triggers.iter().all(|t| {
+                    matches!(
+                        t,
+                        Trigger::Protocol {
+                            condition: ProtocolCondition::Throttled,
+                            ..
+                        }
+                    )
+                });
+            if throttle_only && !rated && line.cases.is_empty() && line.exempt.is_none() {
+                line.exempt = Some(
+                    "not provokable here: no seed action of this provider documents a rate limit"
+                        .into(),
+                );
+            }
+        }
         print_lines(
             &lines,
             args.verbose,
