@@ -5,7 +5,7 @@ use super::cases_cmd::load_cases;
 use super::exit;
 use anyhow::Result;
 use clap::Args as ClapArgs;
-use cloudconform::generate::{Case, Cover};
+use cloudconform::generate::{Case, Cover, Expect};
 use cloudconform::spec::{ActionSpec, ErrorCode, ProtocolCondition, Provider, SpecSet, Trigger};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -61,11 +61,34 @@ fn covering<'a>(cases: &'a [&'a Case], pred: impl Fn(&Cover) -> bool) -> Vec<Str
         .collect()
 }
 
+/// Whether every case expecting `code` also accepts another code for the same fault (and no
+/// case expects it first or as a per-item result).
+fn alternative_only(cases: &[&Case], code: &str) -> bool {
+    let expects = |c: &&&Case| c.steps.iter().any(|s| s.expect.codes().any(|x| x == code));
+    let first_or_item = |c: &&&Case| {
+        c.steps.iter().any(|s| {
+            s.expect.codes().next() == Some(code)
+                || matches!(&s.expect, Expect::Success { batch: Some(b), .. }
+                    if b.failed.iter().any(|f| f.code == code))
+        })
+    };
+    cases.iter().any(|c| expects(&c)) && !cases.iter().any(|c| first_or_item(&c))
+}
+
 fn code_lines(codes: &[&ErrorCode], cases: &[&Case]) -> Vec<Line> {
     codes
         .iter()
         .map(|e| Line {
-            what: format!("error {} ({})", e.code, e.http_status),
+            what: format!(
+                "error {} ({}){}",
+                e.code,
+                e.http_status,
+                if alternative_only(cases, &e.code) {
+                    " *"
+                } else {
+                    ""
+                }
+            ),
             cases: covering(
                 cases,
                 |c| matches!(c, Cover::Error { code } if code == &e.code),
@@ -192,6 +215,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
         println!();
     }
+    println!("* = expected only as an alternative to another documented code for the same fault");
     println!(
         "untested: {untested_codes} client-provokable error code(s), {untested_other} other element(s)"
     );
