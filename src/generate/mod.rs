@@ -161,6 +161,23 @@ pub fn load_case_dir(dir: &Path) -> Result<Vec<Case>, GenerateError> {
 
 // ---------------------------------------------------------------- shared generation context
 
+/// Compiled formats are reused across contexts (runs build one per case for fixtures).
+fn cached_format(name: &str, f: &crate::spec::Format) -> FormatInfo {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Cache = Mutex<HashMap<(String, String), FormatInfo>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let key = (
+        name.to_string(),
+        serde_json::to_string(f).unwrap_or_default(),
+    );
+    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
+    map.entry(key)
+        .or_insert_with(|| FormatInfo::new(name, f))
+        .clone()
+}
+
 /// Everything one action's generators read.
 pub(crate) struct Ctx<'a> {
     pub specs: &'a SpecSet,
@@ -186,7 +203,7 @@ impl<'a> Ctx<'a> {
         let formats = provider
             .formats
             .iter()
-            .map(|(n, f)| (n.clone(), FormatInfo::new(n, f)))
+            .map(|(n, f)| (n.clone(), cached_format(n, f)))
             .collect();
         let mut styles: Vec<&crate::spec::RequestStyle> = provider
             .request_styles
