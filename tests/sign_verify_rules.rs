@@ -206,7 +206,7 @@ fn authorization_syntax_and_signed_header_minimums() {
         (
             Scheme::Acs3HmacSha256,
             with_auth(&acs3, |_| "ACS3-HMAC-MD5 Credential=a".into()),
-            "IncompleteSignature",
+            "InvalidSignatureMethod",
         ),
         (
             Scheme::Acs3HmacSha256,

@@ -88,7 +88,11 @@ pub(super) fn sign_rpc(
     let mut params = alibaba_params(input);
     params.push(("Action".into(), input.action.clone()));
     params.push(("Version".into(), input.version.clone()));
-    params.push(("Format".into(), "JSON".into()));
+    // A caller may ask for another response format (XML, or a bad one to probe the gateway);
+    // it is then signed like any other parameter.
+    if !params.iter().any(|(name, _)| name == "Format") {
+        params.push(("Format".into(), "JSON".into()));
+    }
     params.push(("AccessKeyId".into(), credentials.access_key_id.clone()));
     params.push(("SignatureMethod".into(), rpc_v1::SIGNATURE_METHOD.into()));
     params.push(("SignatureVersion".into(), rpc_v1::SIGNATURE_VERSION.into()));

@@ -47,6 +47,12 @@ pub(super) fn verify_acs3(
     policy: &VerifyPolicy,
 ) -> Result<Verified, VerifyError> {
     let authorization = request.header("authorization").unwrap_or_default();
+    // An ACS3 algorithm the gateway does not know is its own documented fault
+    // (InvalidSignatureMethod), not a malformed header.
+    let algorithm = authorization.trim().split(' ').next().unwrap_or_default();
+    if acs3::Acs3Algorithm::from_name(algorithm).is_none() {
+        return Err(fail(K::UnsupportedSignatureMethod(algorithm.to_string())));
+    }
     let auth = acs3::parse_authorization(authorization)
         .map_err(|why| fail(K::MalformedAuthorization(why)))?;
     let names = signed_header_names(&auth.signed_headers);
