@@ -172,6 +172,15 @@ fn failing_ids(specs: &Arc<SpecSet>, cases: Vec<Case>, rewrite: Rewrite) -> BTre
                 r.verdict
             );
         }
+        // Every failure names the spec rule (file#pointer) and where in the response.
+        for r in &results {
+            if let Verdict::Fail { findings } = &r.verdict {
+                for f in findings {
+                    assert!(f.rule.contains(".json#/"), "{}: rule {:?}", r.id, f.rule);
+                    assert!(!f.location.is_empty(), "{}: no location in {f}", r.id);
+                }
+            }
+        }
         results
             .into_iter()
             .filter(|r| r.verdict != Verdict::Pass)
