@@ -3,7 +3,7 @@
 use super::base::{self, Shape};
 use super::valid::{case_with, success};
 use super::{CaseKind, Cover, Ctx, Expect};
-use crate::spec::{ParamType, Violation};
+use crate::spec::{ParamType, Trigger, Violation};
 use serde_json::{json, Value};
 
 /// The expectation for a violation, or a bare rejection when the spec demands one but names no
@@ -122,7 +122,20 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                 let b = base::build(ctx, &shape_for(None));
                 if let Some(Value::Array(items)) = b.params.get(&p.name).cloned() {
                     if let Some(first) = items.first() {
-                        let dup = reject(ctx, &p.name, Violation::Duplicate, p.unique_items);
+                        // A repeated item is a fault only where the spec says so for this
+                        // parameter (unique_items, or its own duplicate trigger); the provider's
+                        // generic `*` duplicate code does not make every list unique.
+                        let declared = p.unique_items
+                            || ctx.action.errors.iter().any(|e| {
+                                e.triggers.iter().any(|t| {
+                                    matches!(t, Trigger::Parameter { parameter, violation: Violation::Duplicate, .. } if parameter == &p.name)
+                                })
+                            });
+                        let dup = if declared {
+                            reject(ctx, &p.name, Violation::Duplicate, p.unique_items)
+                        } else {
+                            None
+                        };
                         let mut b = b.clone();
                         b.params
                             .insert(p.name.clone(), json!([first.clone(), first.clone()]));

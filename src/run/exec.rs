@@ -165,13 +165,26 @@ pub fn build(call: &Call) -> Result<RawRequest, BuildError> {
         }
         _ => input.params = encoded.params.clone(),
     }
+    // A common parameter with a value the provider does not accept (RPC `Format=YAML`) is
+    // signed like a real client would sign it, so the answer is about the value, not the
+    // signature.
+    let pre_signed = match call.tamper {
+        Some(Tamper::ExtraParam { name, value }) if scheme == Scheme::RpcHmacSha1 => {
+            input.params.retain(|(k, _)| k != name);
+            input.params.push((name.clone(), value.clone()));
+            true
+        }
+        _ => false,
+    };
     let mut req = sign::sign(scheme, &input, &credentials)?.request;
     // RPC signs query and form parameters alike: move them into the body for rpc-form.
     if scheme == Scheme::RpcHmacSha1 && form_body {
         req.body = std::mem::take(&mut req.raw_query).into_bytes();
         req.set_header("Content-Type", "application/x-www-form-urlencoded");
     }
-    apply_post_sign(&mut req, call.tamper, scheme);
+    if !pre_signed {
+        apply_post_sign(&mut req, call.tamper, scheme);
+    }
     Ok(req)
 }
 
