@@ -31,33 +31,18 @@ impl RunReport {
         }
     }
 
-    /// Per action: (total, pass, fail, inconclusive, expected failures, stale).
+    /// Per action: total, pass, fail, inconclusive, expected failures, stale.
     pub fn per_action(&self) -> BTreeMap<String, ActionRow> {
         let mut rows: BTreeMap<String, ActionRow> = BTreeMap::new();
         for r in &self.results {
-            let row = rows.entry(r.action.clone()).or_default();
-            row.total += 1;
-            match (&r.verdict, r.expected_failure.is_some()) {
-                (Verdict::Pass, false) => row.passed += 1,
-                (Verdict::Pass, true) => row.stale += 1,
-                (Verdict::Fail { .. }, true) => row.expected_failures += 1,
-                (Verdict::Fail { .. }, false) => row.failed += 1,
-                (Verdict::Inconclusive { .. }, _) => row.inconclusive += 1,
-            }
+            rows.entry(r.action.clone()).or_default().add(r);
         }
         rows
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ActionRow {
-    pub total: usize,
-    pub passed: usize,
-    pub failed: usize,
-    pub inconclusive: usize,
-    pub expected_failures: usize,
-    pub stale: usize,
-}
+/// One action's counts.
+pub type ActionRow = crate::run::Summary;
 
 /// The report formats `--report` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

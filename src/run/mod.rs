@@ -932,20 +932,23 @@ pub struct Summary {
 
 impl Summary {
     pub fn of(results: &[CaseResult]) -> Summary {
-        let mut s = Summary {
-            total: results.len(),
-            ..Default::default()
-        };
+        let mut s = Summary::default();
         for r in results {
-            match (&r.verdict, r.expected_failure.is_some()) {
-                (Verdict::Pass, false) => s.passed += 1,
-                (Verdict::Pass, true) => s.stale += 1,
-                (Verdict::Fail { .. }, true) => s.expected_failures += 1,
-                (Verdict::Fail { .. }, false) => s.failed += 1,
-                (Verdict::Inconclusive { .. }, _) => s.inconclusive += 1,
-            }
+            s.add(r);
         }
         s
+    }
+
+    /// Count one result: a listed case that passes is stale, a listed failure is expected.
+    pub fn add(&mut self, r: &CaseResult) {
+        self.total += 1;
+        match (&r.verdict, r.expected_failure.is_some()) {
+            (Verdict::Pass, false) => self.passed += 1,
+            (Verdict::Pass, true) => self.stale += 1,
+            (Verdict::Fail { .. }, true) => self.expected_failures += 1,
+            (Verdict::Fail { .. }, false) => self.failed += 1,
+            (Verdict::Inconclusive { .. }, _) => self.inconclusive += 1,
+        }
     }
 
     /// 0 pass, 1 nonconformance (failures or stale expected failures), 3 inconclusive.

@@ -149,11 +149,7 @@ impl SpecSet {
         &self,
         provider: Provider,
     ) -> Result<jsonschema::Validator, String> {
-        let spec = self
-            .provider(provider)
-            .ok_or_else(|| format!("no provider spec for {provider}"))?;
-        let file = format!("{}/provider.json", provider.as_str());
-        self.compile_schema(&file, &spec.envelopes.error)
+        self.envelope_validator(provider, |e| &e.error)
     }
 
     /// Compile a provider's success-envelope schema.
@@ -161,11 +157,19 @@ impl SpecSet {
         &self,
         provider: Provider,
     ) -> Result<jsonschema::Validator, String> {
+        self.envelope_validator(provider, |e| &e.success)
+    }
+
+    fn envelope_validator(
+        &self,
+        provider: Provider,
+        which: impl Fn(&Envelopes) -> &serde_json::Value,
+    ) -> Result<jsonschema::Validator, String> {
         let spec = self
             .provider(provider)
             .ok_or_else(|| format!("no provider spec for {provider}"))?;
         let file = format!("{}/provider.json", provider.as_str());
-        self.compile_schema(&file, &spec.envelopes.success)
+        self.compile_schema(&file, which(&spec.envelopes))
     }
 
     /// The error code entry for `code` on `action`, falling back to the provider's common codes.
