@@ -1,0 +1,213 @@
+//! The runner itself: one per target, holding what every case shares (specs, checker, HTTP
+//! client, pacer). It hands cases to workers, realises each case's world (emulator control API
+//! or live fixture actions), runs the steps in order and turns their findings into a verdict.
+//! How a step is run lives in `steps`, how its request is sent in `send`.
+use super::exec::Endpoint;
+use super::{fixtures, live, pace, CaseResult, RunError, RunOptions, Target, TargetKind};
+use crate::check::{Checker, Finding, Verdict};
+use crate::generate::{Case, Step, Tamper};
+use crate::sign::Credentials;
+use crate::spec::{ActionSpec, Provider, SpecSet};
+use serde_json::Value;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Runs cases against one target.
+pub struct Runner {
+    pub(super) specs: Arc<SpecSet>,
+    pub(super) checker: Arc<Checker>,
+    pub(super) target: Target,
+    pub(super) opts: RunOptions,
+    pub(super) client: reqwest::Client,
+    pub(super) pacer: pace::Pacer,
+    /// Live runs: cases that use profile instances take turns.
+    instance_lane: tokio::sync::Mutex<()>,
+    /// The emulator's default world (accounts, regions), fetched once.
+    pub(super) default_world: tokio::sync::OnceCell<Value>,
+}
+
+impl Runner {
+    pub fn new(specs: Arc<SpecSet>, target: Target, opts: RunOptions) -> Result<Runner, RunError> {
+        let checker = Checker::new(specs.clone()).map_err(RunError::Checker)?;
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(8)
+            .build()
+            .map_err(|e| RunError::Client(e.to_string()))?;
+        Ok(Runner {
+            specs,
+            checker: Arc::new(checker),
+            target,
+            opts,
+            client,
+            pacer: pace::Pacer::default(),
+            instance_lane: tokio::sync::Mutex::new(()),
+            default_world: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    pub fn specs(&self) -> &Arc<SpecSet> {
+        &self.specs
+    }
+
+    /// Run every case, `on_done` called as each finishes; results in id order.
+    pub async fn run_all(
+        self: &Arc<Self>,
+        cases: Vec<Case>,
+        on_done: Arc<dyn Fn(&CaseResult) + Send + Sync>,
+    ) -> Vec<CaseResult> {
+        let queue = Arc::new(std::sync::Mutex::new(
+            cases.into_iter().collect::<VecDeque<_>>(),
+        ));
+        let endpoints: Vec<Endpoint> = match &self.target.kind {
+            TargetKind::Emulator { endpoints } => endpoints.clone(),
+            TargetKind::Live { endpoint, .. } => {
+                vec![endpoint.clone(); self.opts.concurrency.max(1)]
+            }
+        };
+        let mut handles = Vec::new();
+        for endpoint in endpoints {
+            let me = self.clone();
+            let queue = queue.clone();
+            let on_done = on_done.clone();
+            handles.push(tokio::spawn(async move {
+                let mut out = Vec::new();
+                loop {
+                    let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+                    let Some(case) = next else { break };
+                    let r = me.run_case_on(&case, &endpoint).await;
+                    on_done(&r);
+                    out.push(r);
+                }
+                out
+            }));
+        }
+        let mut results = Vec::new();
+        for h in handles {
+            if let Ok(mut r) = h.await {
+                results.append(&mut r);
+            }
+        }
+        results.sort_by(|a, b| a.id.cmp(&b.id));
+        results
+    }
+
+    /// Run one case on one endpoint.
+    pub async fn run_case_on(&self, case: &Case, endpoint: &Endpoint) -> CaseResult {
+        let started = Instant::now();
+        let mut result = CaseResult::new(case);
+        let live = !self.target.is_emulator();
+        if live && case.destructive && !self.opts.allow_destructive {
+            result.verdict = Verdict::Inconclusive {
+                reason: "destructive case skipped (pass --allow-destructive to run it)".into(),
+            };
+            return result;
+        }
+        if live
+            && case
+                .steps
+                .iter()
+                .any(|s| s.caller == crate::generate::Caller::Denied)
+        {
+            result.verdict = Verdict::Inconclusive {
+                reason: "needs the credentials of a sub-user without permission".into(),
+            };
+            return result;
+        }
+        if live && steps_need_emulator(case) {
+            result.verdict = Verdict::Inconclusive {
+                reason: "needs the emulator's control API (rate-limit burst)".into(),
+            };
+            return result;
+        }
+        let _lane = if live && !case.world.instances.is_empty() {
+            Some(self.instance_lane.lock().await)
+        } else {
+            None
+        };
+        let realised = match &self.target.kind {
+            TargetKind::Emulator { .. } => {
+                fixtures::realise_on_emulator(self, case, endpoint).await
+            }
+            TargetKind::Live { profile, .. } => {
+                let mut r = fixtures::Realised::default();
+                match live::realise(self, case, endpoint, profile, &mut r).await {
+                    Ok(()) => Ok(r),
+                    Err(reason) => {
+                        // Remove whatever was created before the failure.
+                        let _ = live::teardown(self, case, endpoint, &r).await;
+                        Err(reason)
+                    }
+                }
+            }
+        };
+        let mut world = match realised {
+            Ok(w) => w,
+            Err(reason) => {
+                result.verdict = Verdict::Inconclusive { reason };
+                result.duration_ms = started.elapsed().as_millis() as u64;
+                return result;
+            }
+        };
+        let mut findings: Vec<Finding> = Vec::new();
+        let mut inconclusive: Option<String> = None;
+        for (n, step) in case.steps.iter().enumerate() {
+            match self
+                .run_step(case, n, step, endpoint, &mut world.bindings, &mut result)
+                .await
+            {
+                Ok(mut f) => findings.append(&mut f),
+                Err(reason) => {
+                    inconclusive = Some(reason);
+                    break;
+                }
+            }
+            if !findings.is_empty() {
+                break;
+            }
+        }
+        if let TargetKind::Live { .. } = &self.target.kind {
+            if let Err(e) = live::teardown(self, case, endpoint, &world).await {
+                inconclusive.get_or_insert(format!("teardown: {e}"));
+            }
+        }
+        result.verdict = match (findings.is_empty(), inconclusive) {
+            (false, _) => Verdict::Fail { findings },
+            (true, Some(reason)) => Verdict::Inconclusive { reason },
+            (true, None) => Verdict::Pass,
+        };
+        result.bindings = world.bindings;
+        result.duration_ms = started.elapsed().as_millis() as u64;
+        result
+    }
+
+    pub(super) fn step_action(&self, case: &Case, step: &Step) -> Option<Arc<ActionSpec>> {
+        self.specs
+            .find(case.action.provider, &case.action.service, &step.action)
+            .into_iter()
+            .find(|a| a.version == case.action.version)
+            .cloned()
+    }
+
+    pub(crate) fn credentials_for(
+        &self,
+        provider: Provider,
+        caller: crate::generate::Caller,
+        world: &fixtures::Accounts,
+    ) -> Credentials {
+        match &self.target.kind {
+            TargetKind::Live { credentials, .. } => credentials.clone(),
+            TargetKind::Emulator { .. } => world.for_caller(provider, caller),
+        }
+    }
+}
+
+fn steps_need_emulator(case: &Case) -> bool {
+    case.steps
+        .iter()
+        .any(|s| matches!(s.wire.tamper, Some(Tamper::Burst { .. })))
+}
