@@ -8,7 +8,7 @@ use super::credentials::Secret;
 use super::crypto::{hmac_sha256, hmac_sm3, sha256_hex, sm3_hex};
 use super::encoding::{
     canonical_header_block, canonical_query, merged_header_value, parse_form, percent_encode_path,
-    signed_header_names,
+    signed_header_names, AuthorizationItems,
 };
 use crate::http::RawRequest;
 
@@ -174,22 +174,11 @@ pub fn parse_authorization(value: &str) -> Result<Acs3Authorization, String> {
         .split_once(' ')
         .ok_or("no space after the algorithm")?;
     let algorithm = Acs3Algorithm::from_name(name).ok_or("unknown ACS3 algorithm")?;
-    let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-    for item in rest.split(',') {
-        let (key, val) = item
-            .trim()
-            .split_once('=')
-            .ok_or_else(|| format!("item `{}` is not key=value", item.trim()))?;
-        let slot = match key {
-            "Credential" => &mut credential,
-            "SignedHeaders" => &mut signed_headers,
-            "Signature" => &mut signature,
-            other => return Err(format!("unknown item `{other}`")),
-        };
-        if slot.replace(val.trim()).is_some() {
-            return Err(format!("duplicate item `{key}`"));
-        }
-    }
+    let AuthorizationItems {
+        credential,
+        signed_headers,
+        signature,
+    } = AuthorizationItems::parse(rest)?;
     let access_key_id = credential
         .filter(|c| !c.is_empty())
         .ok_or("missing Credential")?;

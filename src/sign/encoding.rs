@@ -237,3 +237,34 @@ mod tests {
         assert_eq!(host_without_port(":80"), None);
     }
 }
+
+/// The `Credential=…, SignedHeaders=…, Signature=…` items after the algorithm name of a TC3 or
+/// ACS3 `Authorization` header (TC3 separates them with ", ", ACS3 with ","); each at most once.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct AuthorizationItems<'a> {
+    pub credential: Option<&'a str>,
+    pub signed_headers: Option<&'a str>,
+    pub signature: Option<&'a str>,
+}
+
+impl<'a> AuthorizationItems<'a> {
+    pub fn parse(rest: &'a str) -> Result<Self, String> {
+        let mut items = AuthorizationItems::default();
+        for item in rest.split(',') {
+            let (key, val) = item
+                .trim()
+                .split_once('=')
+                .ok_or_else(|| format!("item `{}` is not key=value", item.trim()))?;
+            let slot = match key {
+                "Credential" => &mut items.credential,
+                "SignedHeaders" => &mut items.signed_headers,
+                "Signature" => &mut items.signature,
+                other => return Err(format!("unknown item `{other}`")),
+            };
+            if slot.replace(val.trim()).is_some() {
+                return Err(format!("duplicate item `{key}`"));
+            }
+        }
+        Ok(items)
+    }
+}

@@ -6,7 +6,9 @@
 //! then canonicalises it with the same code the verifier uses, so both sides cannot drift.
 use super::credentials::Secret;
 use super::crypto::{hmac_sha256, sha256_hex};
-use super::encoding::{canonical_header_block, host_without_port, merged_header_value};
+use super::encoding::{
+    canonical_header_block, host_without_port, merged_header_value, AuthorizationItems,
+};
 use crate::http::RawRequest;
 use std::fmt;
 
@@ -217,22 +219,11 @@ pub fn parse_authorization(value: &str) -> Result<Tc3Authorization, String> {
         .strip_prefix(ALGORITHM)
         .filter(|rest| rest.starts_with(' '))
         .ok_or_else(|| format!("does not start with `{ALGORITHM} `"))?;
-    let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-    for item in rest.split(',') {
-        let (key, val) = item
-            .trim()
-            .split_once('=')
-            .ok_or_else(|| format!("item `{}` is not key=value", item.trim()))?;
-        let slot = match key {
-            "Credential" => &mut credential,
-            "SignedHeaders" => &mut signed_headers,
-            "Signature" => &mut signature,
-            other => return Err(format!("unknown item `{other}`")),
-        };
-        if slot.replace(val.trim()).is_some() {
-            return Err(format!("duplicate item `{key}`"));
-        }
-    }
+    let AuthorizationItems {
+        credential,
+        signed_headers,
+        signature,
+    } = AuthorizationItems::parse(rest)?;
     let credential = credential.ok_or("missing Credential")?;
     let signed_headers = signed_headers.ok_or("missing SignedHeaders")?;
     let signature_hex = signature.ok_or("missing Signature")?;
