@@ -181,7 +181,7 @@ fn authorization_syntax_and_signed_header_minimums() {
         (
             Scheme::Tc3HmacSha256,
             without(&tc3, "authorization"),
-            "MissingParameter",
+            "AuthFailure.InvalidAuthorization",
         ),
         (
             Scheme::Tc3HmacSha256,

@@ -106,8 +106,10 @@ impl VerifyError {
         use VerifyErrorKind as K;
         match self.provider {
             Provider::Tencent => match &self.kind {
-                K::MissingAuthentication | K::MissingParameter(_) => "MissingParameter",
-                K::MalformedAuthorization(_)
+                K::MissingParameter(_) => "MissingParameter",
+                // No signature at all: the provider spec's incomplete_signature trigger.
+                K::MissingAuthentication
+                | K::MalformedAuthorization(_)
                 | K::MissingSignedHeader(_)
                 | K::SignedHeaderAbsent(_) => "AuthFailure.InvalidAuthorization",
                 K::UnknownAccessKey(_) => "AuthFailure.SecretIdNotFound",
