@@ -1,6 +1,6 @@
 //! `boundary` cases: each item limit at N (valid) and N+1 (rejected), zero and one item,
 //! duplicates, string lengths, and id/name format edges from the provider's formats.
-use super::base::{self, Shape};
+use super::base::{self, Base, Shape};
 use super::valid::{case_with, success};
 use super::{CaseKind, Cover, Ctx, Expect};
 use crate::spec::{ParamType, Trigger, Violation};
@@ -34,6 +34,19 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                 parameter: p.name.clone(),
                 limit: l.to_string(),
             };
+            let boundary = |name: String, title: String, b: Base, e: Expect, limit: &str| {
+                case_with(
+                    ctx,
+                    CaseKind::Boundary,
+                    &name,
+                    title,
+                    b.world,
+                    b.params,
+                    style,
+                    e,
+                    vec![lim(limit)],
+                )
+            };
             // Make sure the parameter is present even when optional.
             let shape_for = |n: Option<usize>| {
                 let mut s = Shape {
@@ -55,45 +68,33 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                 if let Some(max) = p.max_items {
                     let b = base::build(ctx, &shape_for(Some(max)));
                     let e = success(ctx, &b.params);
-                    out.push(case_with(
-                        ctx,
-                        CaseKind::Boundary,
-                        &format!("{}-{max}", p.name),
+                    out.push(boundary(
+                        format!("{}-{max}", p.name),
                         format!("{} with {max} items (the maximum)", p.name),
-                        b.world,
-                        b.params,
-                        style,
+                        b,
                         e,
-                        vec![lim("max_items")],
+                        "max_items",
                     ));
                     if let Some(e) = reject(ctx, &p.name, Violation::TooMany, true) {
                         let b = base::build(ctx, &shape_for(Some(max + 1)));
-                        out.push(case_with(
-                            ctx,
-                            CaseKind::Boundary,
-                            &format!("{}-{}", p.name, max + 1),
+                        out.push(boundary(
+                            format!("{}-{}", p.name, max + 1),
                             format!("{} with {} items (one over the maximum)", p.name, max + 1),
-                            b.world,
-                            b.params,
-                            style,
+                            b,
                             e,
-                            vec![lim("max_items")],
+                            "max_items",
                         ));
                     }
                 }
                 if p.max_items != Some(1) {
                     let b = base::build(ctx, &shape_for(Some(1)));
                     let e = success(ctx, &b.params);
-                    out.push(case_with(
-                        ctx,
-                        CaseKind::Boundary,
-                        &format!("{}-1", p.name),
+                    out.push(boundary(
+                        format!("{}-1", p.name),
                         format!("{} with one item", p.name),
-                        b.world,
-                        b.params,
-                        style,
+                        b,
                         e,
-                        vec![lim("min_items")],
+                        "min_items",
                     ));
                 }
                 // Zero items.
@@ -106,16 +107,12 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                 if let Some(e) = zero {
                     let mut b = base::build(ctx, &shape_for(None));
                     b.params.insert(p.name.clone(), json!([]));
-                    out.push(case_with(
-                        ctx,
-                        CaseKind::Boundary,
-                        &format!("{}-0", p.name),
+                    out.push(boundary(
+                        format!("{}-0", p.name),
                         format!("{} with zero items", p.name),
-                        b.world,
-                        b.params,
-                        style,
+                        b,
                         e,
-                        vec![lim("min_items")],
+                        "min_items",
                     ));
                 }
                 // Duplicates.
@@ -152,16 +149,12 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                                 other => other,
                             }
                         });
-                        out.push(case_with(
-                            ctx,
-                            CaseKind::Boundary,
-                            &format!("{}-duplicate", p.name),
+                        out.push(boundary(
+                            format!("{}-duplicate", p.name),
                             format!("{} naming the same item twice", p.name),
-                            b.world,
-                            b.params,
-                            style,
+                            b,
                             e,
-                            vec![lim("unique_items")],
+                            "unique_items",
                         ));
                     }
                 }
@@ -172,31 +165,23 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                     let mut ok = b.clone();
                     ok.params.insert(p.name.clone(), json!("c".repeat(max)));
                     let e = success(ctx, &ok.params);
-                    out.push(case_with(
-                        ctx,
-                        CaseKind::Boundary,
-                        &format!("{}-length-{max}", p.name),
+                    out.push(boundary(
+                        format!("{}-length-{max}", p.name),
                         format!("{} of {max} characters (the maximum)", p.name),
-                        ok.world,
-                        ok.params,
-                        style,
+                        ok,
                         e,
-                        vec![lim("max_length")],
+                        "max_length",
                     ));
                     if let Some(e) = reject(ctx, &p.name, Violation::TooLong, true) {
                         let mut bad = b.clone();
                         bad.params
                             .insert(p.name.clone(), json!("c".repeat(max + 1)));
-                        out.push(case_with(
-                            ctx,
-                            CaseKind::Boundary,
-                            &format!("{}-length-{}", p.name, max + 1),
+                        out.push(boundary(
+                            format!("{}-length-{}", p.name, max + 1),
                             format!("{} one character too long", p.name),
-                            bad.world,
-                            bad.params,
-                            style,
+                            bad,
                             e,
-                            vec![lim("max_length")],
+                            "max_length",
                         ));
                     }
                 }
@@ -215,16 +200,12 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                     _ => ("empty", json!("")),
                 };
                 b.params.insert(p.name.clone(), value);
-                out.push(case_with(
-                    ctx,
-                    CaseKind::Boundary,
-                    &format!("{}-{label}", p.name),
+                out.push(boundary(
+                    format!("{}-{label}", p.name),
                     format!("{} with an empty string", p.name),
-                    b.world,
-                    b.params,
-                    style,
+                    b,
                     e,
-                    vec![lim("min_length")],
+                    "min_length",
                 ));
             }
             // Format edges (ids and names).
@@ -252,16 +233,12 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                         _ => json!(edge.value),
                     };
                     b.params.insert(p.name.clone(), value);
-                    out.push(case_with(
-                        ctx,
-                        CaseKind::Boundary,
-                        &format!("{}-{}", p.name, edge.label),
+                    out.push(boundary(
+                        format!("{}-{}", p.name, edge.label),
                         format!("{} {} ({}): {}", p.name, f.name, edge.label, edge.value),
-                        b.world,
-                        b.params,
-                        style,
+                        b,
                         e,
-                        vec![lim("format")],
+                        "format",
                     ));
                 }
             }
