@@ -1,7 +1,7 @@
 //! `negative` cases: each required parameter missing, wrong types, malformed ids, unknown
 //! parameters, one-of violations, and protocol faults (bad signature, expired timestamp, wrong
 //! version, unknown action...). Only faults whose answer the specs document are generated.
-use super::base::{self, Shape};
+use super::base::{self, Base, Shape};
 use super::boundary::param_index;
 use super::valid::{case_with, success};
 use super::{Caller, CaseKind, Cover, Ctx, Expect, Tamper};
@@ -40,22 +40,30 @@ fn parameter_cases(ctx: &Ctx, style: &str, out: &mut Vec<super::Case>) {
         let cov = vec![Cover::Parameter {
             name: p.name.clone(),
         }];
+        let negative = |name: String, title: String, b: Base, e: Expect| {
+            case_with(
+                ctx,
+                CaseKind::Negative,
+                &name,
+                title,
+                b.world,
+                b.params,
+                style,
+                e,
+                cov.clone(),
+            )
+        };
         if p.required && !grouped.contains(&&p.name) {
             let mut b = base::build(ctx, &Shape::default());
             b.params.remove(&p.name);
             let e = ctx
                 .expect_trigger(&ctx.param_trigger(&p.name, Violation::Missing))
                 .unwrap_or_else(|| rejected(ctx, &p.name));
-            out.push(case_with(
-                ctx,
-                CaseKind::Negative,
-                &format!("missing-{}", p.name),
+            out.push(negative(
+                format!("missing-{}", p.name),
                 format!("Required parameter {} left out", p.name),
-                b.world,
-                b.params,
-                style,
+                b,
                 e,
-                cov.clone(),
             ));
         }
         // Present for every following case even when optional.
@@ -104,16 +112,11 @@ fn parameter_cases(ctx: &Ctx, style: &str, out: &mut Vec<super::Case>) {
                 .unwrap_or_else(|| rejected(ctx, &p.name));
             let mut b = base::build(ctx, &shape);
             b.params.insert(p.name.clone(), value.clone());
-            out.push(case_with(
-                ctx,
-                CaseKind::Negative,
-                &format!("{label}-{}", p.name),
+            out.push(negative(
+                format!("{label}-{}", p.name),
                 format!("{} sent as {value}", p.name),
-                b.world,
-                b.params,
-                style,
+                b,
                 e,
-                cov.clone(),
             ));
         }
         // A value nothing like the format.
@@ -127,16 +130,11 @@ fn parameter_cases(ctx: &Ctx, style: &str, out: &mut Vec<super::Case>) {
                         _ => json!(junk),
                     };
                     b.params.insert(p.name.clone(), value);
-                    out.push(case_with(
-                        ctx,
-                        CaseKind::Negative,
-                        &format!("malformed-{}", p.name),
+                    out.push(negative(
+                        format!("malformed-{}", p.name),
                         format!("{} is not a {}", p.name, f.name),
-                        b.world,
-                        b.params,
-                        style,
+                        b,
                         e,
-                        cov.clone(),
                     ));
                 }
             }
@@ -145,16 +143,11 @@ fn parameter_cases(ctx: &Ctx, style: &str, out: &mut Vec<super::Case>) {
             if let Some(e) = ctx.expect_trigger(&ctx.param_trigger(&p.name, Violation::Enum)) {
                 let mut b = base::build(ctx, &shape);
                 b.params.insert(p.name.clone(), json!("CcNotAllowed"));
-                out.push(case_with(
-                    ctx,
-                    CaseKind::Negative,
-                    &format!("enum-{}", p.name),
+                out.push(negative(
+                    format!("enum-{}", p.name),
                     format!("{} outside its allowed values", p.name),
-                    b.world,
-                    b.params,
-                    style,
+                    b,
                     e,
-                    cov.clone(),
                 ));
             }
         }
