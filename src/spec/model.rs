@@ -702,6 +702,17 @@ pub enum EffectOp {
     RestoreState,
 }
 
+/// How a bind treats the keys an instance already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Binding {
+    /// The new keys join the ones already bound.
+    Add,
+    /// The new keys replace every key bound before (an instance holding one key, or docs that
+    /// say the old keys stop working).
+    Replace,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Observe {
@@ -717,6 +728,9 @@ pub struct Effect {
     pub keys: Option<Subject>,
     #[serde(default)]
     pub instances: Option<Subject>,
+    /// For `bind`: add to or replace the keys already bound (the schema requires it there).
+    #[serde(default)]
+    pub binding: Option<Binding>,
     #[serde(default)]
     pub resource: Option<String>,
     #[serde(default)]
