@@ -122,7 +122,10 @@ impl World {
         let problems: Vec<String> = schema_validator()
             .iter_errors(&doc)
             .take(10)
-            .map(|e| format!("{}: {e}", e.instance_path()))
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                format!("at {}: {e}", if at.is_empty() { "/" } else { &at })
+            })
             .collect();
         if !problems.is_empty() {
             return Err(WorldError::Schema(problems));

@@ -138,7 +138,7 @@ impl Runner {
                     return Ok(None);
                 }
                 // The emulator's world shows what no API does.
-                let world = fixtures::get_world(self, endpoint).await?;
+                let world = fixtures::get_world(self, endpoint, false).await?;
                 let svc = format!("{}/{}", case.action.provider, case.action.service);
                 let ids: Vec<String> = inst_syms
                     .iter()
