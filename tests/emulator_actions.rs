@@ -1519,11 +1519,11 @@ async fn fixture_actions() {
             ali(
                 "DescribeKeyPairs",
                 ecs,
-                &[("RegionId", "cn-hangzhou"), ("KeyPairName", "cc_ecs_*")],
+                &[("RegionId", "cn-hangzhou"), ("KeyPairName", "cc_ecs_*_1")],
             ),
             |_, b| {
-                b["TotalCount"] == json!(2)
-                    && b["KeyPairs"]["KeyPair"].as_array().map(Vec::len) == Some(2)
+                b["TotalCount"] == json!(1)
+                    && b["KeyPairs"]["KeyPair"][0]["KeyPairName"] == json!("cc_ecs_free_1")
             },
         ),
         (
