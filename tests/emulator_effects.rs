@@ -654,3 +654,83 @@ proptest! {
         let _ = successes;
     }
 }
+
+// ---------------------------------------------------------------- undecided by the docs
+
+/// ECS DetachKeyPair of a key from an instance that holds no key (spec discrepancy
+/// `ecs-detach-key-not-held`): the emulator answers a successful entry; a run accepts a
+/// successful or a failed entry for that instance, never a request-level error.
+#[test]
+fn ecs_detach_from_an_instance_without_the_key_accepts_every_documented_outcome() {
+    use cloudconform::check::Checker;
+    use cloudconform::generate::{BatchExpect, Expect};
+    use cloudconform::run::bind::{Bindings, Bound};
+    use cloudconform::spec::ActionKey;
+    use std::sync::Arc;
+
+    let emu = Emulator::new(EmulatorConfig {
+        rate_limits: false,
+        ..EmulatorConfig::default()
+    })
+    .unwrap();
+    let target = "i-bp1linuxnokey00001";
+    let r = emu.handle_raw(alibaba(
+        HOST,
+        ECS,
+        "DetachKeyPair",
+        &[
+            ("RegionId", HZ.into()),
+            ("KeyPairName", "cc_ecs_free_1".into()),
+            ("InstanceIds", ids(&[target])),
+        ],
+    ));
+    let body = ok_json(&r);
+    assert_eq!(body["Results"]["Result"][0]["Success"], json!("true"));
+    assert!(emu.world().services["alibaba/ecs"]
+        .instance(target)
+        .unwrap()
+        .keys
+        .is_empty());
+
+    let checker = Checker::new(Arc::clone(emu.specs())).unwrap();
+    let key = ActionKey::parse("alibaba/ecs/2014-05-26/DetachKeyPair").unwrap();
+    let action = emu.specs().action(&key).unwrap().clone();
+    let mut bindings = Bindings::default();
+    bindings.objects.insert(
+        "i1".into(),
+        Bound {
+            id: target.into(),
+            name: target.into(),
+        },
+    );
+    let expect = |open: bool| Expect::Success {
+        effects: vec![],
+        batch: Some(BatchExpect {
+            total: 1,
+            failed: vec![],
+            open: if open { vec!["${i1}".into()] } else { vec![] },
+        }),
+        capture: Default::default(),
+    };
+    let failed_entry = {
+        let mut b = body.clone();
+        b["FailCount"] = json!("1");
+        b["Results"]["Result"][0] = json!({"Code": "InvalidKeyPair.NotAttached",
+            "Message": "not attached", "InstanceId": target, "Success": "false"});
+        RawResponse {
+            body: serde_json::to_vec(&b).unwrap(),
+            ..r.clone()
+        }
+    };
+    let request_error = emu.handle_raw(alibaba(
+        HOST,
+        ECS,
+        "DetachKeyPair",
+        &[("RegionId", HZ.into()), ("InstanceIds", ids(&[target]))],
+    ));
+    let check = |resp: &RawResponse, open: bool| checker.check(&action, &expect(open), resp, &bindings);
+    assert_eq!(check(&r, true), vec![], "a successful entry passes");
+    assert_eq!(check(&failed_entry, true), vec![], "a failed entry passes");
+    assert!(!check(&failed_entry, false).is_empty(), "without the discrepancy it would not");
+    assert!(!check(&request_error, true).is_empty(), "a request-level error fails");
+}
