@@ -203,9 +203,7 @@ fn assert_covers(emu: &EmulatorHandle, key: &ActionKey, produced: &BTreeSet<Stri
         .iter()
         .filter(|e| e.provokable)
         .map(|e| e.code.as_str())
-        .filter(|c| {
-            !produced.iter().any(|p| code_matches(c, p))
-        })
+        .filter(|c| !produced.iter().any(|p| code_matches(c, p)))
         .collect();
     assert!(missing.is_empty(), "{key}: no case provokes {missing:?}");
 }

@@ -4,7 +4,9 @@
 //! preference wins, then a code the caller suggests (the verifier's), then the first listed.
 use super::envelope::ErrorReply;
 use super::validate::{fallbacks, Violation};
-use crate::spec::{code_matches, trigger_matches, ActionSpec, ErrorCode, ProviderSpec, Trigger, Violation as V};
+use crate::spec::{
+    code_matches, trigger_matches, ActionSpec, ErrorCode, ProviderSpec, Trigger, Violation as V,
+};
 
 pub struct Resolver<'a> {
     pub provider: &'a ProviderSpec,

@@ -113,8 +113,16 @@ pub async fn put_world(runner: &Runner, endpoint: &Endpoint, world: &Value) -> R
 
 /// The emulator's world; with `secrets`, the accounts' secrets too (the runner signs with them;
 /// the control API redacts them otherwise).
-pub async fn get_world(runner: &Runner, endpoint: &Endpoint, secrets: bool) -> Result<Value, String> {
-    let what = if secrets { "world?secrets=true" } else { "world" };
+pub async fn get_world(
+    runner: &Runner,
+    endpoint: &Endpoint,
+    secrets: bool,
+) -> Result<Value, String> {
+    let what = if secrets {
+        "world?secrets=true"
+    } else {
+        "world"
+    };
     send_control(runner, reqwest::Method::GET, endpoint, what, None).await
 }
 
@@ -237,7 +245,12 @@ pub async fn realise_on_emulator(
         .pointer(&format!("/regions/{provider}/0"))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .or_else(|| World::default().regions(case.action.provider).first().cloned())
+        .or_else(|| {
+            World::default()
+                .regions(case.action.provider)
+                .first()
+                .cloned()
+        })
         .unwrap_or_default();
     let bindings = bind_world(runner, case, &region)?;
     let svc = format!("{provider}/{}", case.action.service);

@@ -833,11 +833,10 @@ pub fn code_matches(documented: &str, got: &str) -> bool {
         let last = n + 1 == slots.len();
         // Each slot takes at least one character; the last literal must end the code.
         let found = if last {
-            (rest.len() > literal.len() && rest.ends_with(literal)).then(|| rest.len() - literal.len())
+            (rest.len() > literal.len() && rest.ends_with(literal))
+                .then(|| rest.len() - literal.len())
         } else {
-            rest.get(1..)
-                .and_then(|r| r.find(literal))
-                .map(|i| i + 1)
+            rest.get(1..).and_then(|r| r.find(literal)).map(|i| i + 1)
         };
         match found {
             Some(at) => rest = &rest[at + literal.len()..],
@@ -857,10 +856,16 @@ mod code_template_tests {
         assert!(!code_matches("MissingParameter", "MissingParameterX"));
         assert!(code_matches("Missing%s", "MissingSecurityToken"));
         assert!(!code_matches("Missing%s", "Missing"));
-        assert!(code_matches("InvalidParameter.%s", "InvalidParameter.InstanceIds"));
+        assert!(code_matches(
+            "InvalidParameter.%s",
+            "InvalidParameter.InstanceIds"
+        ));
         assert!(!code_matches("InvalidParameter.%s", "InvalidParameter"));
         assert!(!code_matches("InvalidParameter.%s", "InvalidParameterX"));
-        assert!(code_matches("Invalid%s.Malformed", "InvalidKeyId.Malformed"));
+        assert!(code_matches(
+            "Invalid%s.Malformed",
+            "InvalidKeyId.Malformed"
+        ));
         assert!(!code_matches("Invalid%s.Malformed", "Invalid.Malformed"));
         assert!(code_matches("%s.%s", "A.B"));
         assert!(!code_matches("%s.%s", "A."));
