@@ -141,6 +141,12 @@ async fn world_api_redacts_secrets_unless_asked() {
     .await;
     assert_eq!(r.status, 200);
     assert!(!String::from_utf8_lossy(&r.body).contains("SECRETEXAMPLE"));
+    // Writing a redacted copy back is refused with the fix, and the world is kept.
+    let redacted: Value = support::json(&support::control(emu.addr, "GET", "world", None).await);
+    let r = support::control(emu.addr, "PUT", "world", Some(&redacted)).await;
+    assert_eq!(r.status, 400);
+    assert!(String::from_utf8_lossy(&r.body).contains("?secrets=true"));
+    assert_eq!(emu.world(), World::default());
 }
 
 // ---------------------------------------------------------------- undecided by the docs

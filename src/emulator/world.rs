@@ -161,7 +161,7 @@ impl World {
     }
 
     /// Consistency rules: known services, unique ids, key references that resolve, `os` linux
-    /// or windows, unique account ids per provider.
+    /// or windows, unique account ids per provider, no redacted secrets written back.
     pub fn check(&self) -> Result<(), WorldError> {
         let mut problems = Vec::new();
         let mut account_ids = BTreeSet::new();
@@ -169,6 +169,14 @@ impl World {
             if !account_ids.insert((a.provider, a.access_key_id.as_str())) {
                 problems.push(format!(
                     "account {} appears twice for {}",
+                    a.access_key_id, a.provider
+                ));
+            }
+            if a.secret == REDACTED || a.token.as_deref() == Some(REDACTED) {
+                problems.push(format!(
+                    "account {} ({}) has the secret or token `{REDACTED}`: this is a redacted \
+                     copy; read the world with GET /_cloudconform/world?secrets=true before \
+                     writing it back, or give the real secret",
                     a.access_key_id, a.provider
                 ));
             }
@@ -521,6 +529,9 @@ mod tests {
         let r = w.redacted();
         assert!(r.accounts.iter().all(|a| a.secret == REDACTED));
         assert_eq!(r.accounts[0].token.as_deref(), Some(REDACTED));
+        // A redacted copy written back is refused with the fix, not stored with a dead secret.
+        let err = r.check().unwrap_err().to_string();
+        assert!(err.contains("?secrets=true"), "{err}");
         assert!(World::is_example_account(&World::default().accounts[0]));
         let mut own = World::default().accounts[0].clone();
         own.secret = "my-own-secret".into();
