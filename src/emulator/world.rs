@@ -369,8 +369,10 @@ struct Rule {
     why: String,
 }
 
-/// The most objects one rule may make (bounds what a world file can make the emulator hold).
+/// The most objects one rule, and all rules together, may make (bounds what a world document
+/// can make the emulator hold).
 const MAX_GENERATED: usize = 10_000;
+const MAX_GENERATED_TOTAL: usize = 100_000;
 
 impl TryFrom<Document> for World {
     type Error = String;
@@ -381,6 +383,15 @@ impl TryFrom<Document> for World {
             regions: doc.regions,
             services: doc.services,
         };
+        let total = doc
+            .generate
+            .iter()
+            .fold(0usize, |sum, r| sum.saturating_add(r.count));
+        if total > MAX_GENERATED_TOTAL {
+            return Err(format!(
+                "generate: {total} objects in all, over {MAX_GENERATED_TOTAL}; lower the counts"
+            ));
+        }
         for (i, rule) in doc.generate.iter().enumerate() {
             if rule.count > MAX_GENERATED {
                 return Err(format!(
