@@ -12,6 +12,7 @@ pub mod http;
 pub mod provider;
 pub mod report;
 pub mod run;
+pub mod sdk;
 pub mod sign;
 pub mod spec;
 pub mod wire;
