@@ -119,9 +119,21 @@ fn markdown(report: &SdkReport) -> String {
                 .insert((i, r.method.clone()), &r.verdict);
         }
     }
-    if !columns.is_empty() {
-        let _ = writeln!(out, "\n### Matrix\n");
-        let heads: Vec<String> = columns
+    // One table per provider (the first segment of the case id): SDKs of one cloud only.
+    let mut groups: BTreeMap<&str, Vec<&String>> = BTreeMap::new();
+    for case in cells.keys() {
+        groups
+            .entry(case.split('/').next().unwrap_or_default())
+            .or_default()
+            .push(case);
+    }
+    for (group, cases) in &groups {
+        let cols: Vec<&(usize, String)> = columns
+            .iter()
+            .filter(|c| cases.iter().any(|case| cells[*case].contains_key(*c)))
+            .collect();
+        let _ = writeln!(out, "\n### Matrix: {group}\n");
+        let heads: Vec<String> = cols
             .iter()
             .map(|(i, m)| {
                 let sdk = report.adapters[*i]
@@ -133,11 +145,12 @@ fn markdown(report: &SdkReport) -> String {
             })
             .collect();
         let _ = writeln!(out, "| case | {} |", heads.join(" | "));
-        let _ = writeln!(out, "|---|{}", "---|".repeat(columns.len()));
-        for (case, row) in &cells {
-            let line: Vec<&str> = columns
+        let _ = writeln!(out, "|---|{}", "---|".repeat(cols.len()));
+        for case in cases {
+            let row = &cells[*case];
+            let line: Vec<&str> = cols
                 .iter()
-                .map(|c| row.get(c).map(|v| cell(v)).unwrap_or(""))
+                .map(|c| row.get(*c).map(|v| cell(v)).unwrap_or(""))
                 .collect();
             let _ = writeln!(out, "| `{case}` | {} |", line.join(" | "));
         }
