@@ -228,12 +228,15 @@ impl Adapter {
     }
 
     fn kill(&mut self) {
+        // The child leads its own process group (see `spawn`), so this reaches exactly the
+        // adapter and what it started.
         #[cfg(unix)]
-        let _ = Command::new("kill")
-            .arg("-KILL")
-            .arg(format!("-{}", self.child.id()))
-            .stderr(Stdio::null())
-            .status();
+        if let Some(pid) = i32::try_from(self.child.id())
+            .ok()
+            .and_then(rustix::process::Pid::from_raw)
+        {
+            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
