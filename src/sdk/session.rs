@@ -126,7 +126,14 @@ impl Ctx<'_> {
             .map_err(SdkRunError::Expected)?;
         let mut session = Some(first);
         let mut restarts = 0;
-        for (case, method) in self.calls(&identity) {
+        let calls = self.calls(&identity);
+        eprintln!(
+            "cloudconform sdk: {} {}: {} call(s)",
+            identity.sdk,
+            identity.version,
+            calls.len()
+        );
+        for (case, method) in calls {
             if session.is_none() {
                 if restarts >= MAX_RESTARTS {
                     report.results.push(CallResult {
