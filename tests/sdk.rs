@@ -342,3 +342,73 @@ async fn recording_mode_keeps_cloud_requests_only_and_only_when_on() {
     assert!(handle.take_recording().is_empty(), "taking empties the log");
     let _ = Path::new("");
 }
+
+/// `cloudconform sdk` from the command line: the report on stdout, the exit code.
+fn cli(args: &[&str], ci: Option<&str>) -> (i32, String, String) {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cloudconform"));
+    cmd.arg("sdk").args(args).current_dir(root());
+    match ci {
+        Some(v) => cmd.env("CI", v),
+        None => cmd.env_remove("CI"),
+    };
+    let out = cmd.output().expect("run cloudconform");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_markdown_matrix_names_each_failure_and_the_exit_code_says_nonconformance() {
+    let (code, stdout, _) = cli(
+        &[
+            "--adapter",
+            &tiny("keyids-1"),
+            "--adapter",
+            &tiny(""),
+            "--filter",
+            "DeleteKeyPairs/valid/minimal",
+            "--report",
+            "markdown",
+        ],
+        None,
+    );
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("| tiny-keyids-1 1.0 | python |"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("### Matrix: tencent"), "{stdout}");
+    assert!(
+        stdout.contains("| `tencent/cvm/DeleteKeyPairs/valid/minimal` | **FAIL** | pass | pass |"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("KeyIds.0 first"), "{stdout}");
+}
+
+#[test]
+fn an_unavailable_sdk_is_a_skip_locally_and_a_failure_in_ci() {
+    let args = [
+        "--adapter",
+        "python3 adapters/common/unavailable.py 'no registry'",
+        "--filter",
+        "DeleteKeyPairs/valid/minimal",
+    ];
+    let (code, _, stderr) = cli(&args, None);
+    assert_eq!(code, 0);
+    assert!(stderr.contains("skipped: the SDK of"), "{stderr}");
+    let (code, _, stderr) = cli(&args, Some("true"));
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("FAIL (CI=true)") && stderr.contains("no registry"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unknown_method_on_the_command_line_is_a_usage_error() {
+    let (code, _, stderr) = cli(&["--adapter", &tiny(""), "--method", "json-post/md5"], None);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("json-post/md5"), "{stderr}");
+}

@@ -82,6 +82,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if cases.is_empty() {
         bail!("no case matches the filters");
     }
+    for m in &args.method {
+        let known = sdk::Method::parse(m)
+            .is_some_and(|method| specs.providers().any(|p| method.offered_by(p)));
+        if !known {
+            bail!(
+                "--method {m}: not a style/signing pair any provider spec defines \
+                 (e.g. json-post/tc3-hmac-sha256, get/tc-hmac-sha1, rpc-query/acs3-hmac-sm3)"
+            );
+        }
+    }
     let opts = SdkOptions {
         adapters: args.adapter.clone(),
         specs: Arc::new(specs),
