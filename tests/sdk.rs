@@ -412,3 +412,41 @@ fn an_unknown_method_on_the_command_line_is_a_usage_error() {
     assert_eq!(code, 2);
     assert!(stderr.contains("json-post/md5"), "{stderr}");
 }
+
+#[test]
+fn an_adapter_whose_sdk_cannot_be_installed_answers_unavailable() {
+    // A copy of a real adapter with a package index nobody listens on (loopback port 9): the
+    // bootstrap's pip fails without touching any network, and the adapter says why.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let adapters = dir.path().join("adapters");
+    std::fs::create_dir_all(adapters.join("python-core")).expect("mkdir");
+    std::fs::create_dir_all(adapters.join("common")).expect("mkdir");
+    for f in ["bootstrap.sh", "testee.py", "unavailable.py"] {
+        std::fs::copy(
+            root().join("adapters/common").join(f),
+            adapters.join("common").join(f),
+        )
+        .expect("copy");
+    }
+    for f in ["run", "adapter.py", "requirements.txt"] {
+        std::fs::copy(
+            root().join("adapters/python-core").join(f),
+            adapters.join("python-core").join(f),
+        )
+        .expect("copy");
+    }
+    let mut opts = options(
+        &["PIP_INDEX_URL=http://127.0.0.1:9/simple PIP_RETRIES=0 PIP_TIMEOUT=1 adapters/python-core/run"],
+        &["ecs/DetachKeyPair/valid/minimal"],
+    );
+    opts.workdir = dir.path().to_path_buf();
+    opts.hello_timeout = Duration::from_secs(120);
+    let a = sdk::run(&opts).expect("run").adapters.remove(0);
+    let AdapterStatus::Unavailable { reason } = &a.status else {
+        panic!("{:?}", a.status)
+    };
+    assert!(
+        reason.contains("could not install python-core/requirements.txt"),
+        "{reason}"
+    );
+}
