@@ -31,6 +31,7 @@ fn options(adapters: &[&str], filters: &[&str]) -> SdkOptions {
         hello_timeout: Duration::from_secs(20),
         expected_dir: root().join("adapters/expected-failures"),
         workdir: root(),
+        complete: false,
     }
 }
 
@@ -252,6 +253,19 @@ fn expected_failures_are_strict() {
         assert_eq!(r.verdict.label(), want, "{}", r.case);
     }
     assert!(report.has_failures(), "a stale entry fails the run");
+    // In a complete run, an entry that matches no call at all is stale as well.
+    write(
+        "tiny-correct",
+        "tencent/cvm/DeleteKeyPairs/valid/no-such-case",
+    );
+    opts.adapters = vec![tiny("")];
+    opts.complete = true;
+    let report = sdk::run(&opts).expect("run");
+    let r = report.adapters[0].results.last().expect("a row");
+    assert_eq!(
+        (r.case.as_str(), r.verdict.label()),
+        ("tencent/cvm/DeleteKeyPairs/valid/no-such-case", "stale")
+    );
 }
 
 #[test]

@@ -70,6 +70,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     let (specs, cases) = load_cases(args.specs.clone(), args.cases.clone(), args.seed)?;
+    let complete = args.provider.is_none() && args.filter.is_empty() && args.method.is_empty();
     let cases: Vec<_> = cases
         .into_iter()
         .filter(|c| {
@@ -104,6 +105,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             .clone()
             .unwrap_or_else(default_expected),
         workdir: std::env::current_dir().context("current directory")?,
+        complete,
     };
     let report = sdk::run(&opts)?;
     let rendered = matrix::render(&report, args.report);

@@ -41,6 +41,9 @@ pub struct SdkOptions {
     pub expected_dir: PathBuf,
     /// The adapters' working directory.
     pub workdir: PathBuf,
+    /// Every case was offered (no filter): an expected-failure entry that matches no call at
+    /// all is then stale too.
+    pub complete: bool,
 }
 
 /// The verdict on one call (a case under one method).

@@ -191,6 +191,26 @@ impl Ctx<'_> {
         if let Some(adapter) = session {
             adapter.finish();
         }
+        if self.opts.complete {
+            // An entry no call matched names a case or method that no longer exists.
+            for entry in &expected.failures {
+                let used = report.results.iter().any(|r| {
+                    expected
+                        .entry(&r.case, &r.method)
+                        .is_some_and(|e| std::ptr::eq(e, entry))
+                });
+                if !used {
+                    report.results.push(CallResult {
+                        case: entry.case.clone(),
+                        method: entry.method.clone().unwrap_or_else(|| "*".into()),
+                        verdict: Verdict::Stale {
+                            behaviour: format!("{} (no call matches this entry)", entry.behaviour),
+                        },
+                        requests: 0,
+                    });
+                }
+            }
+        }
         Ok(report)
     }
 
