@@ -433,3 +433,134 @@ fn same_text(want: &Value, got: &str) -> bool {
         other => serde_json::from_str::<Value>(got).is_ok_and(|g| same_json(other, &g)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{ActionKey, SpecSet};
+    use serde_json::json;
+
+    /// Findings of the parameter check alone for `params` on the wire as `wire`.
+    fn judge_params(key: &str, style: &str, params: Value, wire: WireParams) -> Vec<String> {
+        let specs = SpecSet::load_default().expect("specs");
+        let key = ActionKey::parse(key).expect("key");
+        let action = specs.action(&key).expect("action").clone();
+        let provider = specs.provider(key.provider).expect("provider").clone();
+        let method = Method {
+            style: style.into(),
+            signing: "x".into(),
+        };
+        let creds = crate::sign::Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE");
+        let Value::Object(params) = params else {
+            panic!()
+        };
+        let call = WireCall {
+            provider: &provider,
+            action: &action,
+            action_file: "f.json",
+            params: &params,
+            method: &method,
+            credentials: &creds,
+        };
+        parameters(&call, &wire)
+            .into_iter()
+            .map(|f| f.message)
+            .collect()
+    }
+
+    fn text(pairs: &[(&str, &str)]) -> WireParams {
+        WireParams::Text(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    const ECS: &str = "alibaba/ecs/2014-05-26/DetachKeyPair";
+    const CVM: &str = "tencent/cvm/2017-03-12/DeleteKeyPairs";
+
+    #[test]
+    fn json_array_text_is_compared_as_json_whatever_its_spacing() {
+        let params =
+            json!({"RegionId": "cn-hangzhou", "KeyPairName": "k", "InstanceIds": ["i-1", "i-2"]});
+        for sent in [
+            r#"["i-1","i-2"]"#,
+            r#"["i-1", "i-2"]"#,
+            "[ \"i-1\" ,\n\"i-2\" ]",
+        ] {
+            let wire = text(&[
+                ("RegionId", "cn-hangzhou"),
+                ("KeyPairName", "k"),
+                ("InstanceIds", sent),
+            ]);
+            assert_eq!(
+                judge_params(ECS, "rpc-query", params.clone(), wire),
+                Vec::<String>::new(),
+                "{sent}"
+            );
+        }
+        let wire = text(&[
+            ("RegionId", "cn-hangzhou"),
+            ("KeyPairName", "k"),
+            ("InstanceIds", r#"["i-2","i-1"]"#),
+        ]);
+        let found = judge_params(ECS, "rpc-query", params, wire);
+        assert!(
+            found[0].contains("the SDK sent the JSON [\"i-2\",\"i-1\"]"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn tencent_arrays_flatten_from_zero_in_any_order() {
+        let params = json!({"KeyIds": ["a", "b"]});
+        let ok = text(&[("KeyIds.1", "b"), ("KeyIds.0", "a")]);
+        assert!(judge_params(CVM, "get", params.clone(), ok).is_empty());
+        let from_one = judge_params(
+            CVM,
+            "get",
+            params.clone(),
+            text(&[("KeyIds.1", "a"), ("KeyIds.2", "b")]),
+        );
+        assert!(from_one[0].contains("KeyIds.0 first"), "{from_one:?}");
+        let as_json = judge_params(
+            CVM,
+            "get",
+            params.clone(),
+            text(&[("KeyIds", "[\"a\",\"b\"]")]),
+        );
+        assert!(
+            as_json[0].contains("the spec wants KeyIds.0, KeyIds.1"),
+            "{as_json:?}"
+        );
+        // An empty list is no pair at all.
+        assert!(judge_params(CVM, "get", json!({"KeyIds": []}), text(&[])).is_empty());
+    }
+
+    #[test]
+    fn json_bodies_compare_values_and_name_extra_and_missing_members() {
+        let params = json!({"KeyIds": ["a"]});
+        let same = WireParams::Json(vec![("KeyIds".into(), json!(["a"]))]);
+        assert!(judge_params(CVM, "json-post", params.clone(), same).is_empty());
+        let extra = WireParams::Json(vec![
+            ("KeyIds".into(), json!(["a"])),
+            ("Limit".into(), json!(1)),
+        ]);
+        let found = judge_params(CVM, "json-post", params.clone(), extra);
+        assert!(
+            found[0].contains("parameter Limit: sent 1, which the case does not send"),
+            "{found:?}"
+        );
+        let missing = judge_params(CVM, "json-post", params, WireParams::Json(vec![]));
+        assert!(missing[0].contains("the SDK sent nothing"), "{missing:?}");
+    }
+
+    #[test]
+    fn values_match_in_every_documented_spelling() {
+        assert!(same_text(&json!(true), "True") && same_text(&json!(false), "false"));
+        assert!(same_text(&json!(5), "5") && !same_text(&json!(5), "05"));
+        assert!(same_json(&json!({"n": 2}), &json!({"n": "2"})));
+        assert!(!same_json(&json!(["a"]), &json!(["a", "b"])));
+    }
+}
