@@ -8,6 +8,7 @@ mod cases_cmd;
 mod coverage_cmd;
 mod emulate_cmd;
 mod run_cmd;
+mod sdk_cmd;
 mod sign_cmd;
 mod spec_cmd;
 mod verify_cmd;
@@ -19,7 +20,6 @@ pub mod exit {
     /// At least one nonconformance (or lint problem, or failed verification).
     pub const NONCONFORMANCE: u8 = 1;
     /// No nonconformance, but some cases could not be decided (transport problems).
-    #[allow(dead_code)] // used by `run`, being built on its own branch
     pub const INCONCLUSIVE: u8 = 3;
     /// Bad command line or unreadable input.
     pub const USAGE: u8 = 2;
@@ -54,6 +54,8 @@ enum Command {
     Verify(verify_cmd::Args),
     /// Serve the emulator (both clouds, one port) until Ctrl-C.
     Emulate(emulate_cmd::Args),
+    /// Validate SDKs through testee-protocol adapters against the recording emulator.
+    Sdk(sdk_cmd::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -67,6 +69,7 @@ pub fn main() -> ExitCode {
         Command::Sign(args) => Ok(ExitCode::from(sign_cmd::run(args))),
         Command::Verify(args) => Ok(ExitCode::from(verify_cmd::run(args))),
         Command::Emulate(args) => emulate_cmd::run(args),
+        Command::Sdk(args) => sdk_cmd::run(args),
     };
     match result {
         Ok(code) => code,
