@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod check;
+pub mod deviate;
 pub mod emulator;
 pub mod generate;
 pub mod http;

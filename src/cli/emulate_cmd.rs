@@ -3,6 +3,7 @@ use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
 use cloudconform::emulator::world::REDACTED;
 use cloudconform::emulator::{AccountRole, Emulator, EmulatorConfig, TlsFiles, World};
+use cloudconform::deviate;
 use cloudconform::spec::SpecSet;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -41,6 +42,13 @@ pub struct Args {
     /// default world) as JSON on stdout and exit. Secrets other than the example ones are redacted.
     #[arg(long)]
     pub print_world: bool,
+    /// Serve these deviations from the specs (comma-separated ids from --list-deviations), to
+    /// see how a client copes with a misbehaving service.
+    #[arg(long, value_delimiter = ',')]
+    pub deviate: Vec<String>,
+    /// List every deviation the specs give (id, rule it breaks, description) on stdout and exit.
+    #[arg(long)]
+    pub list_deviations: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
@@ -50,12 +58,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let dir = args.specs.clone().unwrap_or_else(SpecSet::default_dir);
     let specs =
         SpecSet::load(&dir).with_context(|| format!("loading specs from {}", dir.display()))?;
+    if args.list_deviations {
+        let mut out = String::new();
+        for d in deviate::catalogue(&specs) {
+            let _ = writeln!(out, "{}\t{}\t{}", d.id, d.rule, d.description);
+        }
+        print!("{out}");
+        return Ok(ExitCode::from(super::exit::OK));
+    }
+    let deviations = deviate::select(&specs, &args.deviate)?;
+    for d in &deviations {
+        eprintln!("deviating: {} ({})", d.id, d.description);
+    }
     let mut config = EmulatorConfig {
         addr: args.addr,
         specs: Some(Arc::new(specs)),
         state_file: args.state.clone(),
         rate_limits: !args.no_rate_limits,
         now: args.now,
+        deviations,
         ..EmulatorConfig::default()
     };
     config.auth.verify_signatures = !args.no_verify_signatures;

@@ -93,7 +93,7 @@ pub fn handle(
     let request_id = envelope::new_request_id(&pspec);
     let mut action_spec: Option<std::sync::Arc<ActionSpec>> = None;
     let result = answer(shared, &pspec, &request, body_problem, &mut action_spec);
-    match result {
+    let mut response = match result {
         Ok(members) => envelope::success(&pspec, members, &request_id),
         Err(failure) => {
             let settings = shared.settings.read().clone();
@@ -115,7 +115,9 @@ pub fn handle(
                 &request_id,
             )
         }
-    }
+    };
+    super::deviate::response(shared, action_spec.as_deref(), &mut response);
+    response
 }
 
 fn answer(
@@ -169,7 +171,7 @@ fn answer(
         })?
         .clone();
     *action_out = Some(action.clone());
-    let settings = shared.settings.read().clone();
+    let settings = super::deviate::settings(shared, &action, shared.settings.read().clone());
     let now = settings.now.unwrap_or_else(crate::sign::clock::unix_now);
 
     // One lock around the world for the rest of the request keeps concurrent calls consistent.
@@ -225,6 +227,7 @@ fn answer(
         }
     }
     route::strip_common(&mut routed.params, pspec, &action);
+    super::deviate::parameters(shared, &action, &mut routed.params);
     if let Some(name) = validate::first_unknown(&routed.params, &action) {
         let unknown = Violation::protocol(
             ProtocolCondition::UnknownParameter,

@@ -10,6 +10,7 @@ mod actions;
 pub mod auth;
 mod codes;
 mod control;
+mod deviate;
 mod dispatch;
 pub mod envelope;
 mod ratelimit;
@@ -62,6 +63,8 @@ pub struct EmulatorConfig {
     /// When a spec lists several codes for one fault (a documented and a live-observed
     /// spelling), answer with the first of these that applies; else the first listed.
     pub preferred_codes: Vec<String>,
+    /// Deviations from the specs to serve (`crate::deviate`); empty for a conforming emulator.
+    pub deviations: Vec<crate::deviate::Deviation>,
 }
 
 impl Default for EmulatorConfig {
@@ -78,6 +81,7 @@ impl Default for EmulatorConfig {
             default_provider: Provider::Tencent,
             auth: AuthSettings::default(),
             preferred_codes: Vec::new(),
+            deviations: Vec::new(),
         }
     }
 }
