@@ -15,6 +15,7 @@ pub mod http;
 pub mod provider;
 pub mod report;
 pub mod run;
+pub mod selftest;
 pub mod sdk;
 pub mod sign;
 pub mod spec;

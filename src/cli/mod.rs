@@ -9,6 +9,7 @@ mod coverage_cmd;
 mod emulate_cmd;
 mod run_cmd;
 mod sdk_cmd;
+mod selftest_cmd;
 mod sign_cmd;
 mod spec_cmd;
 mod verify_cmd;
@@ -56,6 +57,8 @@ enum Command {
     Emulate(emulate_cmd::Args),
     /// Validate SDKs through testee-protocol adapters against the recording emulator.
     Sdk(sdk_cmd::Args),
+    /// Measure what the suite catches: run it against every spec-derived deviation.
+    Selftest(selftest_cmd::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => Ok(ExitCode::from(verify_cmd::run(args))),
         Command::Emulate(args) => emulate_cmd::run(args),
         Command::Sdk(args) => sdk_cmd::run(args),
+        Command::Selftest(args) => selftest_cmd::run(args),
     };
     match result {
         Ok(code) => code,

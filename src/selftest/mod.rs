@@ -1,0 +1,274 @@
+//! The harness self-test: serve each deviation (`crate::deviate`) from its own emulator, run the
+//! cases about the deviating action against it, and report which deviations the suite kills
+//! (by which cases, with the first finding) and which survive. A survivor is either listed as
+//! equivalent (no documented API can observe it) in `cases/selftest-equivalent.json`, or a gap
+//! in the suite that fails the self-test.
+//!
+//! Sits downstream of `run` and `check`: it is a client of the runner like `cloudconform run`.
+mod equivalent;
+pub mod render;
+
+pub use equivalent::{Equivalent, Equivalents};
+
+use crate::check::Verdict;
+use crate::deviate::{Deviation, Family};
+use crate::emulator::{Emulator, EmulatorConfig};
+use crate::generate::Case;
+use crate::run::exec::Endpoint;
+use crate::run::{RunOptions, Runner, Target, TargetKind};
+use crate::spec::SpecSet;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What the suite made of one deviation.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Some cases failed against it.
+    Killed {
+        cases: Vec<String>,
+        first_finding: String,
+    },
+    /// Every case passed, and the equivalence list says why that is right.
+    Equivalent { reason: String },
+    /// Every case passed: a gap in the suite.
+    Survived,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub deviation: Deviation,
+    /// How many cases ran against it.
+    pub cases_run: usize,
+    pub outcome: Outcome,
+}
+
+/// Per-family counts and the mutation score killed ÷ (total − equivalent).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Score {
+    pub total: usize,
+    pub killed: usize,
+    pub equivalent: usize,
+    pub survived: usize,
+}
+
+impl Score {
+    /// In percent; `None` when every deviation is equivalent (or none ran).
+    pub fn percent(&self) -> Option<f64> {
+        let denominator = self.total - self.equivalent;
+        (denominator > 0).then(|| 100.0 * self.killed as f64 / denominator as f64)
+    }
+
+    fn add(&mut self, outcome: &Outcome) {
+        self.total += 1;
+        match outcome {
+            Outcome::Killed { .. } => self.killed += 1,
+            Outcome::Equivalent { .. } => self.equivalent += 1,
+            Outcome::Survived => self.survived += 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub rows: Vec<Row>,
+    pub overall: Score,
+    pub families: BTreeMap<Family, Score>,
+    /// Equivalence entries that no longer hold: the deviation was killed, or does not exist.
+    pub stale_equivalents: Vec<String>,
+    pub wall_ms: u64,
+}
+
+impl Report {
+    /// The self-test passes when nothing survives unexplained and no equivalence is stale.
+    pub fn passed(&self) -> bool {
+        self.overall.survived == 0 && self.stale_equivalents.is_empty()
+    }
+
+    pub fn survivors(&self) -> Vec<&str> {
+        self.rows
+            .iter()
+            .filter(|r| matches!(r.outcome, Outcome::Survived))
+            .map(|r| r.deviation.id.as_str())
+            .collect()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Deviations run at the same time (each with its own emulators).
+    pub parallel: usize,
+    /// Emulators (runner workers) per deviation.
+    pub workers: usize,
+    /// Only deviations whose id contains one of these (all when empty).
+    pub filter: Vec<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            parallel: 4,
+            workers: 2,
+            filter: Vec::new(),
+        }
+    }
+}
+
+/// Why the self-test could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SelfTestError {
+    #[error("emulator: {0}")]
+    Emulator(String),
+    #[error("runner: {0}")]
+    Runner(String),
+}
+
+/// Run `cases` (those the conforming emulator passes) against every deviation of `deviations`
+/// that `opts.filter` selects.
+pub async fn run(
+    specs: Arc<SpecSet>,
+    cases: Vec<Case>,
+    deviations: Vec<Deviation>,
+    equivalents: &Equivalents,
+    opts: &Options,
+) -> Result<Report, SelfTestError> {
+    let started = Instant::now();
+    let selected: Vec<Deviation> = deviations
+        .iter()
+        .filter(|d| opts.filter.is_empty() || opts.filter.iter().any(|f| d.id.contains(f)))
+        .cloned()
+        .collect();
+    let cases = Arc::new(cases);
+    let gate = Arc::new(tokio::sync::Semaphore::new(opts.parallel.max(1)));
+    let mut tasks = Vec::new();
+    for d in selected {
+        let (specs, cases, gate) = (specs.clone(), cases.clone(), gate.clone());
+        let workers = opts.workers;
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await.expect("the gate is never closed");
+            against(specs, &cases, d, workers).await
+        }));
+    }
+    let mut rows = Vec::new();
+    for t in tasks {
+        let (d, cases_run, killed) = t
+            .await
+            .map_err(|e| SelfTestError::Runner(e.to_string()))??;
+        let outcome = match (killed, equivalents.reason(&d.id)) {
+            (Some((cases, first_finding)), _) => Outcome::Killed {
+                cases,
+                first_finding,
+            },
+            (None, Some(reason)) => Outcome::Equivalent {
+                reason: reason.to_string(),
+            },
+            (None, None) => Outcome::Survived,
+        };
+        rows.push(Row {
+            deviation: d,
+            cases_run,
+            outcome,
+        });
+    }
+    let mut stale = Vec::new();
+    for e in &equivalents.entries {
+        let selected = opts.filter.is_empty() || opts.filter.iter().any(|f| e.id.contains(f));
+        if !selected {
+            continue;
+        }
+        match rows.iter().find(|r| r.deviation.id == e.id) {
+            None if !deviations.iter().any(|d| d.id == e.id) => {
+                stale.push(format!("{}: no such deviation", e.id))
+            }
+            Some(r) if matches!(r.outcome, Outcome::Killed { .. }) => {
+                stale.push(format!("{}: listed as equivalent but killed", e.id))
+            }
+            _ => {}
+        }
+    }
+    let mut overall = Score::default();
+    let mut families: BTreeMap<Family, Score> = BTreeMap::new();
+    for r in &rows {
+        overall.add(&r.outcome);
+        families
+            .entry(r.deviation.family)
+            .or_default()
+            .add(&r.outcome);
+    }
+    Ok(Report {
+        rows,
+        overall,
+        families,
+        stale_equivalents: stale,
+        wall_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+type Against = (Deviation, usize, Option<(Vec<String>, String)>);
+
+/// Run the cases about `d`'s action against emulators serving `d`: the failing case ids and the
+/// first finding, or `None` when every case passed.
+async fn against(
+    specs: Arc<SpecSet>,
+    cases: &[Case],
+    d: Deviation,
+    workers: usize,
+) -> Result<Against, SelfTestError> {
+    let prefix = d.case_prefix();
+    let mine: Vec<Case> = cases
+        .iter()
+        .filter(|c| c.id.starts_with(&prefix))
+        .cloned()
+        .collect();
+    let mut handles = Vec::new();
+    for _ in 0..workers.max(1) {
+        let h = Emulator::start(EmulatorConfig {
+            specs: Some(specs.clone()),
+            rate_limits: false,
+            deviations: vec![d.clone()],
+            ..EmulatorConfig::default()
+        })
+        .await
+        .map_err(|e| SelfTestError::Emulator(e.to_string()))?;
+        handles.push(h);
+    }
+    let endpoints = handles.iter().map(|h| Endpoint::from_addr(h.addr)).collect();
+    let target = Target {
+        name: "emulator".into(),
+        kind: TargetKind::Emulator { endpoints },
+    };
+    let runner = Arc::new(
+        Runner::new(specs, target, RunOptions::default())
+            .map_err(|e| SelfTestError::Runner(e.to_string()))?,
+    );
+    let n = mine.len();
+    let results = runner.run_all(mine, Arc::new(|_| {})).await;
+    for h in handles {
+        let _ = h.shutdown().await;
+    }
+    let mut killing = Vec::new();
+    let mut first = None;
+    for r in results {
+        match &r.verdict {
+            Verdict::Pass => {}
+            Verdict::Fail { findings } => {
+                first.get_or_insert_with(|| {
+                    format!(
+                        "{}: {}",
+                        r.id,
+                        findings.first().map(|f| f.to_string()).unwrap_or_default()
+                    )
+                });
+                killing.push(r.id);
+            }
+            Verdict::Inconclusive { reason } => {
+                first.get_or_insert_with(|| format!("{}: inconclusive: {reason}", r.id));
+                killing.push(r.id);
+            }
+        }
+    }
+    let killed = first.map(|f| (killing, f));
+    Ok((d, n, killed))
+}
