@@ -4,7 +4,7 @@
 //! measure what the suite notices.
 //!
 //! Depends on `spec` only; the emulator applies deviations, the self-test runs them.
-use crate::spec::{ActionSpec, ErrorStatusRule, Provider, ProviderSpec, Role, SpecSet};
+use crate::spec::{ActionSpec, ErrorStatusRule, Provider, ProviderSpec, Role, SpecSet, Trigger};
 use serde::Serialize;
 use std::fmt;
 
@@ -200,6 +200,13 @@ fn of_action(pspec: &ProviderSpec, a: &ActionSpec, out: &mut Vec<Deviation>) {
         .iter()
         .enumerate()
         .filter(|(_, e)| e.provokable && !e.code.contains('%'))
+        // With several codes for one fault the first listed is the answer (the others are
+        // accepted spellings a service may use instead): deviate from the answer.
+        .filter(|(i, e)| {
+            !a.errors[..*i]
+                .iter()
+                .any(|earlier| shares_fault(&earlier.triggers, &e.triggers))
+        })
         .collect();
     for (i, e) in &provokable {
         let rule = format!("{file}#/errors/{i}/code");
@@ -337,20 +344,41 @@ fn of_action(pspec: &ProviderSpec, a: &ActionSpec, out: &mut Vec<Deviation>) {
 }
 
 /// Another documented code of the action a confused implementation might send instead:
-/// the same prefix with another suffix (`.NotFound` for `.Malformed`), else any other code.
+/// the same prefix with another suffix (`.NotFound` for `.Malformed`), else any other code —
+/// never one documented for the same fault.
 fn sibling_code(code: &str, a: &ActionSpec) -> Option<String> {
     let stem = code.split('.').next().unwrap_or(code);
+    let triggers = a.error(code).map(|e| e.triggers.as_slice()).unwrap_or(&[]);
+    // Codes documented for the same fault are alternative spellings, not a confusion.
     let others: Vec<&str> = a
         .errors
         .iter()
+        .filter(|e| e.code != code && !e.code.contains('%'))
+        .filter(|e| !shares_fault(&e.triggers, triggers))
         .map(|e| e.code.as_str())
-        .filter(|c| *c != code && !c.contains('%'))
         .collect();
     others
         .iter()
         .find(|c| c.split('.').next() == Some(stem))
         .or_else(|| others.first())
         .map(|c| c.to_string())
+}
+
+/// Whether two trigger lists name a common fault (notes aside).
+fn shares_fault(a: &[Trigger], b: &[Trigger]) -> bool {
+    let fault = |t: &Trigger| match t {
+        Trigger::Parameter {
+            parameter,
+            violation,
+            ..
+        } => format!("p:{parameter}:{violation:?}"),
+        Trigger::OneOf {
+            group, violation, ..
+        } => format!("o:{group}:{violation:?}"),
+        Trigger::Precondition { precondition, .. } => format!("c:{precondition}"),
+        Trigger::Protocol { condition, .. } => format!("x:{condition:?}"),
+    };
+    a.iter().any(|x| b.iter().any(|y| fault(x) == fault(y)))
 }
 
 /// The members of the action's success answer besides `RequestId` (inside Tencent's
