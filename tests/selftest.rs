@@ -28,7 +28,10 @@ fn setup() -> (Arc<SpecSet>, Vec<Case>) {
 fn run(specs: &Arc<SpecSet>, cases: Vec<Case>, ids: &[&str]) -> selftest::Report {
     let all = deviate::catalogue(specs);
     for id in ids {
-        assert!(all.iter().any(|d| d.id == *id), "{id} is not in the catalogue");
+        assert!(
+            all.iter().any(|d| d.id == *id),
+            "{id} is not in the catalogue"
+        );
     }
     let opts = Options {
         parallel: 4,
@@ -96,7 +99,11 @@ fn a_sample_of_every_family_is_killed() {
                 cases,
                 first_finding,
             } => {
-                assert!(!cases.is_empty() && !first_finding.is_empty(), "{}", r.deviation.id)
+                assert!(
+                    !cases.is_empty() && !first_finding.is_empty(),
+                    "{}",
+                    r.deviation.id
+                )
             }
             other => panic!("{} not killed: {other:?}", r.deviation.id),
         }
@@ -111,7 +118,10 @@ fn a_weakened_suite_fails_naming_the_survivors() {
     // Drop the cases that send one item past the documented maximum of KeyIds.
     let weakened: Vec<Case> = cases
         .into_iter()
-        .filter(|c| !c.id.starts_with("tencent/cvm/DeleteKeyPairs/boundary/KeyIds-101"))
+        .filter(|c| {
+            !c.id
+                .starts_with("tencent/cvm/DeleteKeyPairs/boundary/KeyIds-101")
+        })
         .collect();
     let report = run(
         &specs,
@@ -163,5 +173,10 @@ fn a_killed_equivalence_is_stale() {
         ))
         .expect("runs");
     assert!(!report.passed());
-    assert_eq!(report.stale_equivalents.len(), 2, "{:?}", report.stale_equivalents);
+    assert_eq!(
+        report.stale_equivalents.len(),
+        2,
+        "{:?}",
+        report.stale_equivalents
+    );
 }

@@ -1,9 +1,9 @@
 //! `cloudconform emulate`: serve the emulator until Ctrl-C (or SIGTERM).
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
+use cloudconform::deviate;
 use cloudconform::emulator::world::REDACTED;
 use cloudconform::emulator::{AccountRole, Emulator, EmulatorConfig, TlsFiles, World};
-use cloudconform::deviate;
 use cloudconform::spec::SpecSet;
 use std::fmt::Write as _;
 use std::io::Write as _;

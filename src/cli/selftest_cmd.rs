@@ -58,8 +58,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .into_iter()
         .filter(|c| expected.reason(&c.id).is_none())
         .collect();
-    let equivalents = Equivalents::load(&cases_dir.join("selftest-equivalent.json"))
-        .map_err(|e| anyhow!(e))?;
+    let equivalents =
+        Equivalents::load(&cases_dir.join("selftest-equivalent.json")).map_err(|e| anyhow!(e))?;
     let deviations = deviate::catalogue(&specs);
     let opts = Options {
         parallel: args.parallel,

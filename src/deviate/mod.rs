@@ -149,7 +149,10 @@ pub fn select(specs: &SpecSet, ids: &[String]) -> Result<Vec<Deviation>, Deviate
 }
 
 fn of_action(pspec: &ProviderSpec, a: &ActionSpec, out: &mut Vec<Deviation>) {
-    let file = format!("{}/{}/{}/{}.json", a.provider, a.service, a.version, a.action);
+    let file = format!(
+        "{}/{}/{}/{}.json",
+        a.provider, a.service, a.version, a.action
+    );
     let provider_file = format!("{}/provider.json", a.provider);
     let mut push = |family: Family, subject: String, op: Op, description: String, rule: String| {
         out.push(Deviation {
@@ -179,7 +182,11 @@ fn of_action(pspec: &ProviderSpec, a: &ActionSpec, out: &mut Vec<Deviation>) {
                 parameter: p.name.clone(),
                 max,
             },
-            format!("{} accepts {} items (documented maximum {max})", p.name, max + 1),
+            format!(
+                "{} accepts {} items (documented maximum {max})",
+                p.name,
+                max + 1
+            ),
             rule.clone(),
         );
         push(
@@ -279,10 +286,7 @@ fn of_action(pspec: &ProviderSpec, a: &ActionSpec, out: &mut Vec<Deviation>) {
         Family::Envelope,
         "request-id/format".into(),
         Op::RequestIdFormat,
-        format!(
-            "RequestId is not of the form {}",
-            pspec.request_id.example
-        ),
+        format!("RequestId is not of the form {}", pspec.request_id.example),
         format!("{provider_file}#/request_id/pattern"),
     );
     push(

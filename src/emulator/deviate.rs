@@ -39,16 +39,14 @@ pub(crate) fn parameters(shared: &Shared, action: &ActionSpec, params: &mut Wire
     for op in active(shared, action) {
         match op {
             // Reads only the first `max` items, so one more is not an error.
-            Op::AcceptOverLimit { parameter, max } => {
-                if list_len(params, parameter).is_some_and(|n| n > *max) {
-                    resize(params, parameter, *max);
-                }
+            Op::AcceptOverLimit { parameter, max }
+                if list_len(params, parameter).is_some_and(|n| n > *max) =>
+            {
+                resize(params, parameter, *max)
             }
             // Counts one item too many, so exactly `max` is an error.
-            Op::RejectAtLimit { parameter, max } => {
-                if list_len(params, parameter) == Some(*max) {
-                    resize(params, parameter, max + 1);
-                }
+            Op::RejectAtLimit { parameter, max } if list_len(params, parameter) == Some(*max) => {
+                resize(params, parameter, max + 1)
             }
             _ => {}
         }

@@ -28,9 +28,7 @@ impl Equivalents {
         match std::fs::read_to_string(path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Equivalents::default()),
             Err(e) => Err(format!("{}: {e}", path.display())),
-            Ok(text) => {
-                serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
-            }
+            Ok(text) => serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display())),
         }
     }
 

@@ -147,7 +147,10 @@ pub async fn run(
         let (specs, cases, gate) = (specs.clone(), cases.clone(), gate.clone());
         let workers = opts.workers;
         tasks.push(tokio::spawn(async move {
-            let _permit = gate.acquire_owned().await.expect("the gate is never closed");
+            let _permit = gate
+                .acquire_owned()
+                .await
+                .expect("the gate is never closed");
             against(specs, &cases, d, workers).await
         }));
     }
@@ -234,7 +237,10 @@ async fn against(
         .map_err(|e| SelfTestError::Emulator(e.to_string()))?;
         handles.push(h);
     }
-    let endpoints = handles.iter().map(|h| Endpoint::from_addr(h.addr)).collect();
+    let endpoints = handles
+        .iter()
+        .map(|h| Endpoint::from_addr(h.addr))
+        .collect();
     let target = Target {
         name: "emulator".into(),
         kind: TargetKind::Emulator { endpoints },

@@ -23,7 +23,12 @@ fn status(row: &Row) -> &'static str {
 }
 
 fn killers(cases: &[String], max: usize) -> String {
-    let mut s = cases.iter().take(max).cloned().collect::<Vec<_>>().join(", ");
+    let mut s = cases
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if cases.len() > max {
         let _ = write!(s, " and {} more", cases.len() - max);
     }
