@@ -14,12 +14,19 @@ use crate::http::{RawRequest, RawResponse};
 use crate::spec::{ActionSpec, ProtocolCondition, ProviderSpec};
 use serde_json::Value;
 
-/// What happened while the body was read.
+/// Why the HTTP front could not read a whole request (docs/emulator.md "What the HTTP front
+/// answers"); answered before routing, with the envelope of the provider recognised from
+/// whatever arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyProblem {
-    /// More bytes than any request style allows.
+pub enum ReadProblem {
+    /// A body larger than any request style allows (declared or sent).
     TooLarge { limit: u64 },
-    /// The client did not send its body within the request timeout.
+    /// A request line, header block or target beyond the front's limits.
+    HeadTooLarge { detail: String },
+    /// Bytes that are not an HTTP/1.x request, or a body whose framing is broken (bad
+    /// Content-Length or Transfer-Encoding, a truncated body, a malformed chunk).
+    Malformed { detail: String },
+    /// The client did not send its request within the request timeout.
     TooSlow { seconds: u64 },
 }
 
@@ -79,7 +86,7 @@ fn origin(request: &RawRequest, action: Option<&ActionSpec>) -> Origin {
 pub fn handle(
     shared: &Shared,
     request: RawRequest,
-    body_problem: Option<BodyProblem>,
+    body_problem: Option<ReadProblem>,
 ) -> RawResponse {
     let specs = &shared.specs;
     let provider = route::detect_provider(&request, specs, shared.config.default_provider);
@@ -118,25 +125,50 @@ pub fn handle(
     }
 }
 
+/// The envelope for a request the emulator failed on (a bug: `handle` is built not to panic).
+pub fn internal_error(shared: &Shared, request: &RawRequest) -> RawResponse {
+    let provider = route::detect_provider(request, &shared.specs, shared.config.default_provider);
+    let Some(pspec) = shared.specs.provider(provider) else {
+        return RawResponse {
+            status: 500,
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+            body: b"the emulator failed while answering".to_vec(),
+        };
+    };
+    let reply = ErrorReply {
+        code: "InternalError".into(),
+        message: "The emulator failed while answering this request.".into(),
+        http_status: 500,
+    };
+    let request_id = envelope::new_request_id(pspec);
+    envelope::error(pspec, &origin(request, None), &reply, &request_id)
+}
+
 fn answer(
     shared: &Shared,
     pspec: &ProviderSpec,
     request: &RawRequest,
-    body_problem: Option<BodyProblem>,
+    body_problem: Option<ReadProblem>,
     action_out: &mut Option<std::sync::Arc<ActionSpec>>,
 ) -> Result<serde_json::Map<String, Value>, Failure> {
     let provider = pspec.provider;
     match body_problem {
-        Some(BodyProblem::TooLarge { limit }) => {
+        Some(ReadProblem::TooLarge { limit }) => {
             return Err(protocol(
                 ProtocolCondition::RequestTooLarge,
                 format!("The request body exceeds {limit} bytes."),
             ))
         }
-        Some(BodyProblem::TooSlow { seconds }) => {
+        Some(ReadProblem::HeadTooLarge { detail }) => {
+            return Err(protocol(ProtocolCondition::RequestTooLarge, detail))
+        }
+        Some(ReadProblem::Malformed { detail }) => {
+            return Err(protocol(ProtocolCondition::MalformedBody, detail))
+        }
+        Some(ReadProblem::TooSlow { seconds }) => {
             return Err(protocol(
                 ProtocolCondition::MalformedBody,
-                format!("The request body did not arrive within {seconds} s."),
+                format!("The request did not arrive within {seconds} s."),
             ))
         }
         None => {}

@@ -12,6 +12,7 @@ mod codes;
 mod control;
 mod dispatch;
 pub mod envelope;
+mod front;
 mod ratelimit;
 pub mod route;
 pub mod semantics;
@@ -20,7 +21,7 @@ pub mod validate;
 pub mod world;
 
 pub use auth::AuthSettings;
-pub use dispatch::BodyProblem;
+pub use dispatch::ReadProblem;
 pub use server::{EmulatorHandle, TlsFiles};
 pub use world::{Account, AccountRole, Image, Instance, KeyPair, ServiceState, World, WorldError};
 
