@@ -170,6 +170,14 @@ pub fn trigger_of(kind: &VerifyErrorKind) -> Trigger {
         K::SecurityTokenMissing | K::SecurityTokenMismatch => C::BadToken,
         K::InvalidEncoding => C::MalformedBody,
         K::UnsupportedSignatureMethod(_) => C::UnsupportedSignatureMethod,
+        // An over-long nonce: the emulator's own bound, a too-long common parameter.
+        K::NonceTooLong { .. } => {
+            return Trigger::Parameter {
+                parameter: "SignatureNonce".into(),
+                violation: Violation::TooLong,
+                note: None,
+            }
+        }
         // A common parameter the scheme needs (Timestamp, Nonce…): a missing parameter.
         K::MissingParameter(name) => {
             return Trigger::Parameter {

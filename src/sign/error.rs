@@ -46,6 +46,8 @@ pub enum VerifyErrorKind {
     SignatureMismatch,
     #[error("signature nonce was already used")]
     NonceReused,
+    #[error("signature nonce is {length} bytes long; at most {max} are accepted")]
+    NonceTooLong { length: usize, max: usize },
     #[error("the access key requires a security token and none was sent")]
     SecurityTokenMissing,
     #[error("the security token does not belong to the access key")]
@@ -117,7 +119,7 @@ impl VerifyError {
                 K::InvalidTimestamp(_) => "InvalidParameterValue",
                 K::TimestampExpired { .. } => "AuthFailure.SignatureExpire",
                 K::SecurityTokenMissing | K::SecurityTokenMismatch => "AuthFailure.TokenFailure",
-                K::InvalidEncoding => "InvalidParameter",
+                K::InvalidEncoding | K::NonceTooLong { .. } => "InvalidParameter",
                 K::CredentialScopeDate { .. }
                 | K::ContentHashMismatch
                 | K::SignatureMismatch
@@ -137,7 +139,7 @@ impl VerifyError {
                 K::SecurityTokenMissing => "MissingSecurityToken",
                 K::SecurityTokenMismatch => "InvalidSecurityToken.MismatchWithAccessKey",
                 K::UnsupportedSignatureMethod(_) => "InvalidSignatureMethod",
-                K::InvalidEncoding => "InvalidParameter",
+                K::InvalidEncoding | K::NonceTooLong { .. } => "InvalidParameter",
                 K::CredentialScopeDate { .. } | K::ContentHashMismatch | K::SignatureMismatch => {
                     "SignatureDoesNotMatch"
                 }
@@ -175,6 +177,7 @@ impl VerifyError {
                 K::TimestampExpired { .. } => "Signature expired. Timestamp and server time cannot differ by more than five minutes.".into(),
                 K::SecurityTokenMissing | K::SecurityTokenMismatch => "Token error.".into(),
                 K::InvalidEncoding => "The request parameters are not valid UTF-8.".into(),
+                K::NonceTooLong { .. } => format!("{}.", self.kind),
                 _ => "The provided credentials could not be validated. Please check your signature is correct.".into(),
             },
             Provider::Alibaba => match &self.kind {
@@ -189,6 +192,9 @@ impl VerifyError {
                 K::SecurityTokenMismatch => "Specified SecurityToken mismatch with the AccessKey.".into(),
                 K::UnsupportedSignatureMethod(_) => "Specified signature method is not valid.".into(),
                 K::InvalidEncoding => "The request parameters are not valid UTF-8.".into(),
+                K::NonceTooLong { length, max } => format!(
+                    "The specified parameter \"SignatureNonce\" is not valid: it is {length} bytes long; at most {max} are accepted."
+                ),
                 K::CredentialScopeDate { .. } | K::ContentHashMismatch | K::SignatureMismatch => format!(
                     "Specified signature is not matched with our calculation. server string to sign is:{}",
                     sts.unwrap_or_default()
