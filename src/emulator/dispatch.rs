@@ -126,8 +126,9 @@ pub fn handle(
 }
 
 /// The envelope for a request the emulator failed on (a bug: `handle` is built not to panic).
+/// It reads nothing of the request but its Host, so it cannot fail the same way again.
 pub fn internal_error(shared: &Shared, request: &RawRequest) -> RawResponse {
-    let provider = route::detect_provider(request, &shared.specs, shared.config.default_provider);
+    let provider = shared.config.default_provider;
     let Some(pspec) = shared.specs.provider(provider) else {
         return RawResponse {
             status: 500,

@@ -13,6 +13,7 @@ mod control;
 mod dispatch;
 pub mod envelope;
 mod front;
+pub mod fuzz;
 mod ratelimit;
 pub mod route;
 pub mod semantics;
