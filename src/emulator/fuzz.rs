@@ -318,7 +318,8 @@ impl Inputs {
         let mut bytes = serialize(&request);
         let mutation = match self.rng.random_range(0..8) {
             0 => {
-                let at = self.rng.random_range(0..bytes.len());
+                // At least one byte: a connection closed with nothing sent is no request.
+                let at = self.rng.random_range(1..bytes.len());
                 bytes.truncate(at);
                 "truncated"
             }
