@@ -14,7 +14,7 @@ async fn over_long_nonces_are_refused_with_the_parameter_code() {
             let mut input = SignInput::fresh(
                 sign::Provider::Alibaba,
                 "POST",
-                &emu.host(),
+                emu.host(),
                 "DescribeKeyPairs",
                 "2014-05-26",
             )
