@@ -12,6 +12,8 @@ mod codes;
 mod control;
 mod dispatch;
 pub mod envelope;
+mod front;
+pub mod fuzz;
 mod ratelimit;
 mod recording;
 pub mod route;
@@ -21,7 +23,7 @@ pub mod validate;
 pub mod world;
 
 pub use auth::AuthSettings;
-pub use dispatch::BodyProblem;
+pub use dispatch::ReadProblem;
 pub use recording::Exchange;
 pub use server::{EmulatorHandle, TlsFiles};
 pub use world::{Account, AccountRole, Image, Instance, KeyPair, ServiceState, World, WorldError};
