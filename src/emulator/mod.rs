@@ -120,6 +120,9 @@ pub(crate) struct Shared {
     /// Bumped on every world change; the state-file saver watches it.
     pub generation: AtomicU64,
     pub changed: tokio::sync::Notify,
+    /// The generation the state file holds (loaded or last saved). Kept here, not in the saver
+    /// task, so a change made before the saver first runs still differs from it.
+    pub saved: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -220,6 +223,7 @@ impl Emulator {
                 formats: validate::Formats::default(),
                 generation: AtomicU64::new(0),
                 changed: tokio::sync::Notify::new(),
+                saved: tokio::sync::watch::Sender::new(0),
                 config,
             }),
         })
@@ -289,9 +293,25 @@ impl Emulator {
     /// Save the world to the state file, if one is configured.
     pub fn save(&self) -> Result<(), WorldError> {
         if let Some(path) = &self.shared.config.state_file {
+            // Read the generation before copying the world: a change bumps it only after its
+            // mutation, so the copy holds at least every change up to this generation.
+            let generation = self.shared.generation.load(Ordering::SeqCst);
             let snapshot = self.world();
             snapshot.save(path)?;
+            self.shared.saved.send_modify(|s| *s = (*s).max(generation));
         }
         Ok(())
+    }
+
+    /// Wait until the state file holds every change made before this call (returns at once
+    /// without a state file). The saver writes asynchronously; tests and embedders that read
+    /// the file wait here instead of polling it.
+    pub async fn wait_saved(&self) {
+        if self.shared.config.state_file.is_none() {
+            return;
+        }
+        let wanted = self.shared.generation.load(Ordering::SeqCst);
+        let mut saved = self.shared.saved.subscribe();
+        let _ = saved.wait_for(|s| *s >= wanted).await;
     }
 }
