@@ -82,7 +82,10 @@ async fn send_control(
     let resp = req
         .send()
         .await
-        .map_err(|e| format!("control API {method} {what}: {e}"))?;
+        .map_err(|e| {
+            let e = e.without_url();
+            format!("control API {method} {what}: {}", super::exec::error_chain(&e))
+        })?;
     let status = resp.status();
     let bytes = resp
         .bytes()

@@ -21,6 +21,7 @@ pub mod harness;
 pub mod live;
 pub mod local;
 mod pace;
+pub mod profile_schema;
 mod record;
 mod runner;
 mod send;
@@ -66,6 +67,15 @@ pub struct Target {
 impl Target {
     pub fn is_emulator(&self) -> bool {
         matches!(self.kind, TargetKind::Emulator { .. })
+    }
+
+    /// Emulators, and live endpoints on a loopback host (`127.0.0.0/8`, `::1`, `localhost`):
+    /// never reached through a proxy.
+    pub fn is_loopback(&self) -> bool {
+        match &self.kind {
+            TargetKind::Emulator { .. } => true,
+            TargetKind::Live { endpoint, .. } => endpoint.is_loopback(),
+        }
     }
 }
 
