@@ -52,17 +52,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ))
         .map_err(|e| anyhow!(e))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        outln!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        println!(
+        outln!(
             "checked cases: {} in {:.2} s = {:.1} cases/s ({} passed, {} workers)",
-            r.cases, r.case_seconds, r.cases_per_second, r.passed, r.workers
+            r.cases,
+            r.case_seconds,
+            r.cases_per_second,
+            r.passed,
+            r.workers
         );
-        println!(
+        outln!(
             "raw emulator requests: {} in {:.2} s = {:.1} requests/s",
-            r.requests, r.raw_seconds, r.requests_per_second
+            r.requests,
+            r.raw_seconds,
+            r.requests_per_second
         );
-        println!(
+        outln!(
             "ratio: {:.3} checked cases per raw request ({:.1} requests' time per case)",
             r.ratio,
             1.0 / r.ratio

@@ -89,7 +89,8 @@ pub enum EmulatorError {
     MissingProvider(Provider),
     #[error(transparent)]
     World(#[from] WorldError),
-    #[error("cannot listen on {addr}: {source}")]
+    // The cause is the `source`, printed by whoever prints the chain (not twice).
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
         #[source]

@@ -119,7 +119,11 @@ mod tests {
         let pointers: Vec<&str> = problems.iter().map(|p| p.pointer.as_str()).collect();
         assert_eq!(
             pointers,
-            ["/instances/0/os", "/instances/0/service", "/instances/0/state"],
+            [
+                "/instances/0/os",
+                "/instances/0/service",
+                "/instances/0/state"
+            ],
             "{problems:?}"
         );
         let service = &problems[1];

@@ -212,13 +212,22 @@ mod tests {
             path: "/".into(),
             raw_query: String::new(),
             headers: vec![
-                ("Content-Type".into(), "application/x-www-form-urlencoded".into()),
-                ("Authorization".into(), "TC3-HMAC-SHA256 Credential=AKIDSECRETID/x".into()),
+                (
+                    "Content-Type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+                (
+                    "Authorization".into(),
+                    "TC3-HMAC-SHA256 Credential=AKIDSECRETID/x".into(),
+                ),
             ],
             body: b"Action=DetachKeyPair&AccessKeyId=AKIDSECRETID&Signature=abc&Name=it's".to_vec(),
         };
         let curl = RequestRecord::scrubbed(&raw).curl("http://127.0.0.1:18765");
-        assert!(!curl.contains("AKIDSECRETID") && !curl.contains("abc"), "{curl}");
+        assert!(
+            !curl.contains("AKIDSECRETID") && !curl.contains("abc"),
+            "{curl}"
+        );
         assert_eq!(
             curl,
             "curl -X POST 'http://127.0.0.1:18765/' \
