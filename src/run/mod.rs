@@ -6,7 +6,8 @@
 //! against any other endpoint the worlds are built with the spec's fixture actions, cases that
 //! use the target profile's instances are serialised, and each action is paced at its spec
 //! `rate_limit.per_second`. Throttling answers are retried with backoff; transport failures
-//! make a case inconclusive, never failed. Depends on `spec`, `generate`, `wire`, `sign`,
+//! make a case inconclusive, never failed, and a target that never answers stops `run_all`
+//! early. Emulators and loopback targets are never reached through a proxy. Depends on `spec`, `generate`, `wire`, `sign`,
 //! `check` and `http`; never on the emulator's internals (only its public control API).
 //!
 //! Layout: `runner` drives cases (workers, world, verdict), `steps` runs one step and checks its
