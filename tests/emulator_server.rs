@@ -208,6 +208,7 @@ async fn https() {
     let cert = std::fs::read(PathBuf::from(TLS_DIR).join("cert.pem")).unwrap();
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(&cert).unwrap())
+        .no_proxy()
         .build()
         .unwrap();
     let health = client
