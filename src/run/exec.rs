@@ -382,6 +382,43 @@ mod tests {
     use super::*;
 
     #[test]
+    fn loopback_endpoints() {
+        for url in [
+            "http://127.0.0.1:9000",
+            "http://127.0.0.2",
+            "http://localhost:18765",
+            "http://LOCALHOST",
+            "https://[::1]:8443/",
+        ] {
+            assert!(Endpoint::parse(url).unwrap().is_loopback(), "{url}");
+        }
+        for url in [
+            "https://cvm.tencentcloudapi.com",
+            "http://10.0.0.1:80",
+            "http://[2001:db8::1]:80",
+        ] {
+            assert!(!Endpoint::parse(url).unwrap().is_loopback(), "{url}");
+        }
+    }
+
+    #[test]
+    fn error_chain_keeps_every_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("error sending request")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused",
+        ));
+        assert_eq!(error_chain(&e), "error sending request: Connection refused");
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot listen: {0}")]
+        struct Repeats(#[source] std::io::Error);
+        let e = Repeats(std::io::Error::other("in use"));
+        assert_eq!(error_chain(&e), "cannot listen: in use");
+    }
+
+    #[test]
     fn endpoint_parse() {
         let e = Endpoint::parse("http://127.0.0.1:9000/").unwrap();
         assert_eq!(e.host, "127.0.0.1:9000");
