@@ -113,8 +113,11 @@ pub struct Args {
     #[arg(long, env = "CLOUDCONFORM_TIMEOUT", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
+    /// Spec directory (default: $CLOUDCONFORM_SPECS, ./specs, or the crate's specs/).
     #[arg(long)]
     pub specs: Option<PathBuf>,
+    /// Case directory with scenarios/, regressions/ and expected-failures/ (default: ./cases or
+    /// the crate's).
     #[arg(long)]
     pub cases: Option<PathBuf>,
     /// With each failure, also print its request as a curl command (credentials as
