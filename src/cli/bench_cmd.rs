@@ -69,17 +69,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ))
         .map_err(|e| anyhow!(e))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        outln!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        println!(
+        outln!(
             "checked cases: {} in {:.2} s = {:.1} cases/s ({} passed, {} workers)",
-            r.cases, r.case_seconds, r.cases_per_second, r.passed, r.workers
+            r.cases,
+            r.case_seconds,
+            r.cases_per_second,
+            r.passed,
+            r.workers
         );
-        println!(
+        outln!(
             "raw emulator requests: {} in {:.2} s = {:.1} requests/s",
-            r.requests, r.raw_seconds, r.requests_per_second
+            r.requests,
+            r.raw_seconds,
+            r.requests_per_second
         );
-        println!(
+        outln!(
             "ratio: {:.3} checked cases per raw request ({:.1} requests' time per case)",
             r.ratio,
             1.0 / r.ratio
@@ -137,7 +143,7 @@ fn fuzz(args: &Args, n: usize) -> Result<ExitCode> {
         Ok::<_, anyhow::Error>((report, before, after, idle))
     })?;
     let (report, before, after, idle) = report;
-    println!(
+    outln!(
         "fuzzed requests: {} over {} connections in {:.1} s = {:.0} requests/s (seed {})",
         report.requests,
         report.connections,
@@ -145,7 +151,7 @@ fn fuzz(args: &Args, n: usize) -> Result<ExitCode> {
         report.requests as f64 / report.seconds.max(1e-9),
         args.seed
     );
-    println!(
+    outln!(
         "RSS before: {}, after: {}, after {} s idle: {}",
         mb(before),
         mb(after),
@@ -153,9 +159,9 @@ fn fuzz(args: &Args, n: usize) -> Result<ExitCode> {
         mb(idle)
     );
     let failed = report.failures.len() + report.more_failures;
-    println!("answers that were not a provider envelope, a 5xx or missing: {failed}");
+    outln!("answers that were not a provider envelope, a 5xx or missing: {failed}");
     for f in &report.failures {
-        println!("  [{}] {}: {}", f.mutation, f.problem, f.input);
+        outln!("  [{}] {}: {}", f.mutation, f.problem, f.input);
     }
     Ok(ExitCode::from(if failed == 0 {
         exit::OK

@@ -407,24 +407,35 @@ async fn control_answer(app: &Router, request: RawRequest) -> RawResponse {
 }
 
 /// Save the world whenever it changes (coalescing bursts), and once more on stop.
+///
+/// What was saved is `shared.saved`, set by `Emulator::save` itself: the comparison never
+/// depends on when this task first ran (a change made before that used to be compared with a
+/// generation read after it, and was not saved until the next change).
 async fn save_on_change(emulator: Emulator, mut stopped: watch::Receiver<bool>) {
-    let mut saved = emulator.shared.generation.load(Ordering::SeqCst);
-    loop {
-        let stop = tokio::select! {
-            _ = emulator.shared.changed.notified() => false,
-            _ = stopped.changed() => true,
-        };
-        let now = emulator.shared.generation.load(Ordering::SeqCst);
-        if now != saved || stop {
-            saved = now;
-            let e = emulator.clone();
-            let result = tokio::task::spawn_blocking(move || e.save()).await;
-            if let Ok(Err(err)) = result {
+    let save = || async {
+        let e = emulator.clone();
+        let result = tokio::task::spawn_blocking(move || e.save()).await;
+        match result {
+            Ok(Ok(())) => true,
+            Ok(Err(err)) => {
                 eprintln!("cloudconform emulate: {err}");
+                false
             }
+            Err(_) => false,
         }
-        if stop {
-            break;
+    };
+    loop {
+        let now = emulator.shared.generation.load(Ordering::SeqCst);
+        // A failed save waits for the next change (or the stop) instead of spinning.
+        if now != *emulator.shared.saved.borrow() && save().await {
+            continue;
+        }
+        tokio::select! {
+            _ = emulator.shared.changed.notified() => {}
+            _ = stopped.changed() => {
+                save().await;
+                break;
+            }
         }
     }
 }
