@@ -136,11 +136,20 @@ impl Runner {
                 resp = exec::send(&self.client, endpoint, &req, self.opts.timeout).await;
             }
             let resp = match resp {
-                Ok(r) => r,
-                Err(TransportError::Timeout(d)) => {
-                    return Sent::Transport(format!("timed out after {d:?}"))
+                Ok(r) => {
+                    self.reach.answered();
+                    r
                 }
-                Err(e) => return Sent::Transport(e.to_string()),
+                Err(e) => {
+                    let why = match e {
+                        TransportError::Timeout(d) => {
+                            format!("{}: no answer within {d:?}", endpoint.base)
+                        }
+                        e => e.to_string(),
+                    };
+                    self.reach.failed(&why);
+                    return Sent::Transport(why);
+                }
             };
             let throttled = !expects_throttle
                 && serde_json::from_slice::<Value>(&resp.body)
