@@ -68,8 +68,8 @@ pub enum Op {
     RequestIdFormat,
     /// Alibaba errors without `HostId`.
     MissingHostId,
-    /// The Content-Type carries a charset the spec says it does not.
-    CharsetContentType,
+    /// The Content-Type is not the documented one.
+    ContentType { value: String },
     /// Tencent answers without the `Response` wrapper.
     MissingWrapper,
     /// Any signature by a known key is accepted.
@@ -259,17 +259,20 @@ fn of_action(pspec: &ProviderSpec, a: &ActionSpec, out: &mut Vec<Deviation>) {
     );
 
     // Shape: each top-level member of the success answer dropped or mistyped.
-    for field in response_members(pspec, a) {
+    for (field, required) in response_members(pspec, a) {
         let rule = format!("{file}#/response/schema");
-        push(
-            Family::Shape,
-            format!("{field}/dropped"),
-            Op::DropField {
-                field: field.clone(),
-            },
-            format!("the success answer leaves out {field}"),
-            rule.clone(),
-        );
+        // Leaving out an optional member is no departure.
+        if required {
+            push(
+                Family::Shape,
+                format!("{field}/dropped"),
+                Op::DropField {
+                    field: field.clone(),
+                },
+                format!("the success answer leaves out {field}"),
+                rule.clone(),
+            );
+        }
         push(
             Family::Shape,
             format!("{field}/wrong-type"),
@@ -289,13 +292,25 @@ fn of_action(pspec: &ProviderSpec, a: &ActionSpec, out: &mut Vec<Deviation>) {
         format!("RequestId is not of the form {}", pspec.request_id.example),
         format!("{provider_file}#/request_id/pattern"),
     );
+    // An exact Content-Type gains a charset; one matched by media type gets another type.
+    let ct = &pspec.response_content_type;
+    let (subject, content_type) = if ct.exact {
+        (
+            "content-type/charset",
+            format!("{}; charset=utf-8", ct.value),
+        )
+    } else {
+        ("content-type/other", "text/html;charset=utf-8".to_string())
+    };
     push(
         Family::Envelope,
-        "content-type/charset".into(),
-        Op::CharsetContentType,
+        subject.into(),
+        Op::ContentType {
+            value: content_type.clone(),
+        },
         format!(
-            "Content-Type is `{}; charset=utf-8`",
-            pspec.response_content_type.value
+            "Content-Type is `{content_type}` (documented `{}`)",
+            ct.value
         ),
         format!("{provider_file}#/response_content_type"),
     );
@@ -386,19 +401,28 @@ fn shares_fault(a: &[Trigger], b: &[Trigger]) -> bool {
 }
 
 /// The members of the action's success answer besides `RequestId` (inside Tencent's
-/// `Response`).
-fn response_members(pspec: &ProviderSpec, a: &ActionSpec) -> Vec<String> {
+/// `Response`), and whether the schema requires each.
+fn response_members(pspec: &ProviderSpec, a: &ActionSpec) -> Vec<(String, bool)> {
     let schema = &a.response.schema;
-    let props = match pspec.provider {
-        Provider::Tencent => schema.pointer("/properties/Response/properties"),
-        Provider::Alibaba => schema.pointer("/properties"),
+    let object = match pspec.provider {
+        Provider::Tencent => schema.pointer("/properties/Response"),
+        Provider::Alibaba => Some(schema),
     };
-    props
+    let Some(object) = object else {
+        return Vec::new();
+    };
+    let required: Vec<&str> = object
+        .get("required")
+        .and_then(|r| r.as_array())
+        .map(|r| r.iter().filter_map(|v| v.as_str()).collect())
+        .unwrap_or_default();
+    object
+        .get("properties")
         .and_then(|p| p.as_object())
         .map(|m| {
             m.keys()
                 .filter(|k| k.as_str() != "RequestId")
-                .cloned()
+                .map(|k| (k.clone(), required.contains(&k.as_str())))
                 .collect()
         })
         .unwrap_or_default()

@@ -114,10 +114,10 @@ pub(crate) fn response(shared: &Shared, action: Option<&ActionSpec>, resp: &mut 
                     body = inner;
                 }
             }
-            Op::CharsetContentType => {
+            Op::ContentType { value } => {
                 for (k, v) in resp.headers.iter_mut() {
-                    if k.eq_ignore_ascii_case("content-type") && !v.contains("charset") {
-                        *v = format!("{v}; charset=utf-8");
+                    if k.eq_ignore_ascii_case("content-type") {
+                        v.clone_from(value);
                     }
                 }
             }
