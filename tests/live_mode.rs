@@ -92,6 +92,7 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
                     id: id.to_string(),
                     os: os.into(),
                     state: "STOPPED".into(),
+                    keys: vec![],
                 })
                 .collect(),
         };

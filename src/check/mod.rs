@@ -46,8 +46,13 @@ impl fmt::Display for Finding {
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
-    /// Nonconformance: the target broke these rules.
+    /// Nonconformance: the target broke these documented or catalogued rules.
     Fail {
+        findings: Vec<Finding>,
+    },
+    /// The target departed only from expectations the harness inferred (no doc states them):
+    /// reported with both answers, not a failure unless the run is `--strict`.
+    Divergence {
         findings: Vec<Finding>,
     },
     /// Could not decide (transport problems, a world the target cannot realise).
@@ -69,6 +74,7 @@ impl Verdict {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail { .. } => "fail",
+            Verdict::Divergence { .. } => "divergence",
             Verdict::Inconclusive { .. } => "inconclusive",
         }
     }
@@ -89,6 +95,17 @@ const CODE_AT: [&str; 2] = ["/Response/Error/Code", "/Code"];
 
 pub fn provider_file(p: Provider) -> String {
     format!("{p}/provider.json")
+}
+
+/// Whether an answer is an error by the provider's own rule, whatever else is wrong with it:
+/// Alibaba answers errors with a 4xx/5xx status, Tencent with `Response.Error` (status 200).
+/// A body that is also an error by the other provider's shape (`/Code` on Alibaba) counts too,
+/// so an error sent with the wrong status is judged as an error with a wrong status.
+pub fn is_error_answer(provider: Provider, status: u16, body: &Value) -> bool {
+    match provider {
+        Provider::Alibaba => status >= 400 || body.pointer("/Code").is_some(),
+        Provider::Tencent => body.pointer("/Response/Error").is_some() || status >= 400,
+    }
 }
 
 /// Whether a documented code (possibly a `%s` template) matches a received one.
@@ -152,11 +169,8 @@ impl Checker {
     }
 
     /// Whether a body is an error envelope of this provider.
-    pub fn is_error(&self, provider: Provider, body: &Value) -> bool {
-        self.error_env
-            .get(&provider)
-            .is_some_and(|v| v.is_valid(body))
-            && CODE_AT.iter().any(|p| body.pointer(p).is_some())
+    pub fn is_error(&self, provider: Provider, status: u16, body: &Value) -> bool {
+        is_error_answer(provider, status, body)
     }
 
     /// The error code in a body, with its pointer.
@@ -247,7 +261,7 @@ impl Checker {
                 message: "no RequestId".into(),
             }),
         }
-        let is_error = self.is_error(action.provider, &body);
+        let is_error = self.is_error(action.provider, resp.status, &body);
         let got_code = Self::error_code(&body);
         match expect {
             Expect::Success { batch, .. } => {

@@ -145,6 +145,12 @@ pub struct World {
     /// Literal ids or names that must not exist on the target.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub absent: Vec<String>,
+    /// Nothing here is created: the expected answer comes from a check the spec's
+    /// `error_precedence` puts before any existence or state check (protocol, parameters,
+    /// one-of), so the symbols are bound to well-formed made-up ids and the target holds none
+    /// of them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub made_up: bool,
 }
 
 impl World {

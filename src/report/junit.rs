@@ -29,6 +29,13 @@ pub fn render(report: &RunReport) -> Result<String, String> {
                 s.set_description(failure_text(r));
                 s
             }
+            (Verdict::Divergence { findings }, _) => {
+                // Not a failure: a departure from what the harness inferred, both answers shown.
+                let mut s = TestCaseStatus::success();
+                s.set_description(format!("divergence: {}", failure_text(r)));
+                let _ = findings;
+                s
+            }
             (Verdict::Inconclusive { reason }, _) => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(format!("inconclusive: {reason}"));

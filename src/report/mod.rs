@@ -78,7 +78,7 @@ pub fn render(report: &RunReport, format: Format) -> Result<String, String> {
 /// One line per finding of a failed case.
 pub fn failure_text(r: &CaseResult) -> String {
     match &r.verdict {
-        Verdict::Fail { findings } => findings
+        Verdict::Fail { findings } | Verdict::Divergence { findings } => findings
             .iter()
             .map(|f| f.to_string())
             .collect::<Vec<_>>()

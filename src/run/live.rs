@@ -38,6 +38,85 @@ pub struct ProfileInstance {
     pub os: String,
     /// The state to leave it in afterwards (provider spelling).
     pub state: String,
+    /// Key pair ids bound to it that the run may use where no documented API binds keys
+    /// (ECM binds them only at RunInstances). Such a binding is never consumed: cases that
+    /// would remove it are inconclusive, since nothing could restore it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+}
+
+/// Which profile instances are in use by a running case: cases that need instances run
+/// concurrently as long as they need different ones.
+#[derive(Default)]
+pub struct Claims {
+    busy: tokio::sync::Mutex<std::collections::BTreeSet<usize>>,
+    freed: tokio::sync::Notify,
+}
+
+impl Claims {
+    /// Claim one profile instance per need (service, os, lent keys), waiting while others hold
+    /// them; an error when the profile could never satisfy the needs.
+    async fn claim(
+        &self,
+        profile: &Profile,
+        needs: &[(&str, &str, usize)],
+    ) -> Result<Vec<usize>, String> {
+        let fits = |i: &ProfileInstance, (svc, os, keys): &(&str, &str, usize)| {
+            i.service == *svc && i.os == *os && i.keys.len() >= *keys
+        };
+        let assign = |taken: &std::collections::BTreeSet<usize>| -> Option<Vec<usize>> {
+            let mut picked: Vec<usize> = Vec::new();
+            for need in needs {
+                let pos = profile.instances.iter().enumerate().position(|(n, i)| {
+                    !taken.contains(&n) && !picked.contains(&n) && fits(i, need)
+                })?;
+                picked.push(pos);
+            }
+            Some(picked)
+        };
+        if assign(&Default::default()).is_none() {
+            let (svc, os, keys) = needs
+                .iter()
+                .find(|n| {
+                    profile.instances.iter().filter(|i| fits(i, n)).count()
+                        < needs.iter().filter(|m| *m == *n).count()
+                })
+                .copied()
+                .unwrap_or(("", "", 0));
+            let with_keys = if keys > 0 {
+                format!(" lending {keys} bound key(s)")
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "needs {} {os} instance(s) of {svc}{with_keys}; the profile lends fewer",
+                needs.iter().filter(|n| n.0 == svc && n.1 == os).count()
+            ));
+        }
+        loop {
+            let notified = self.freed.notified();
+            {
+                let mut busy = self.busy.lock().await;
+                if let Some(picked) = assign(&busy) {
+                    busy.extend(picked.iter().copied());
+                    return Ok(picked);
+                }
+            }
+            notified.await;
+        }
+    }
+
+    async fn release(&self, claimed: &[usize]) {
+        if claimed.is_empty() {
+            return;
+        }
+        let mut busy = self.busy.lock().await;
+        for n in claimed {
+            busy.remove(n);
+        }
+        drop(busy);
+        self.freed.notify_waiters();
+    }
 }
 
 impl Profile {
@@ -116,7 +195,7 @@ async fn call(
     {
         Sent::Ok(_, resp) => {
             let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-            if runner.checker.is_error(spec.provider, &body) {
+            if runner.checker.is_error(spec.provider, resp.status, &body) {
                 let code = crate::check::Checker::error_code(&body)
                     .map(|c| c.1)
                     .unwrap_or_default();
@@ -150,8 +229,44 @@ fn name_param(spec: &ActionSpec) -> Option<String> {
         .map(|p| p.name.clone())
 }
 
-/// Build the case's world; on failure, whatever was already created stays recorded in `r` so
-/// the caller can tear it down.
+/// The fixture purpose that puts an instance into `state`, when a documented call does: only
+/// the stable states. Transient ones (STOPPING, STARTING, PENDING) and provider-driven ones
+/// (Expired) no call holds an instance in.
+fn purpose_for(state: &str) -> Option<&'static str> {
+    if state.eq_ignore_ascii_case("stopped") {
+        Some("stop")
+    } else if state.eq_ignore_ascii_case("running") {
+        Some("start")
+    } else {
+        None
+    }
+}
+
+/// Move a profile instance from one stable state to another with the spec's fixture action.
+async fn set_state(
+    runner: &Runner,
+    case: &Case,
+    endpoint: &Endpoint,
+    r: &Realised,
+    sym: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), String> {
+    if from.eq_ignore_ascii_case(to) {
+        return Ok(());
+    }
+    let purpose = purpose_for(to)
+        .ok_or_else(|| format!("no documented call puts an instance into state {to}"))?;
+    let spec = fixture(runner, case, purpose, "instance")
+        .ok_or_else(|| format!("no fixture spec can {purpose} an instance of this service"))?;
+    let given = BTreeMap::from([("instance".to_string(), vec![sym.to_string()])]);
+    call(runner, endpoint, &spec, &given, &[], &r.bindings)
+        .await
+        .map(|_| ())
+}
+
+/// Build the case's world; on failure, whatever was already created or claimed stays recorded
+/// in `r` so the caller's teardown undoes it.
 pub async fn realise(
     runner: &Runner,
     case: &Case,
@@ -159,30 +274,50 @@ pub async fn realise(
     profile: &Profile,
     r: &mut Realised,
 ) -> Result<(), String> {
+    if case.world.made_up {
+        // The answer precedes existence: made-up ids, nothing created, nothing claimed.
+        r.bindings = super::fixtures::bind_world(runner, case, &profile.region)?;
+        return Ok(());
+    }
     r.bindings = Bindings {
         region: profile.region.clone(),
         ..Default::default()
     };
     if !case.world.images.is_empty() {
         return Err(
-            "needs an image that references a key pair; fixtures cannot create images".into(),
+            "needs an image that references a key pair; no documented call creates one and the profile lends none".into(),
         );
     }
-    let mut pool: Vec<&ProfileInstance> = profile
+    for inst in &case.world.instances {
+        if purpose_for(&inst.state).is_none() {
+            return Err(format!(
+                "transient state {}: no documented call holds an instance in it",
+                inst.state
+            ));
+        }
+    }
+    let bind = fixture(runner, case, "bind", "key_pair")
+        .or_else(|| fixture(runner, case, "bind", "instance"));
+    let lends_keys = bind.is_none() && case.world.instances.iter().any(|i| !i.keys.is_empty());
+    if lends_keys && case.steps.iter().any(|s| s.expect.is_success()) {
+        return Err(format!(
+            "would remove a key binding of {} that no documented call can restore (keys are bound only at RunInstances)",
+            case.action.service
+        ));
+    }
+    let needs: Vec<(&str, &str, usize)> = case
+        .world
         .instances
         .iter()
-        .filter(|i| i.service == case.action.service)
+        .map(|i| {
+            let lent = if lends_keys { i.keys.len() } else { 0 };
+            (case.action.service.as_str(), i.os.as_str(), lent)
+        })
         .collect();
-    for inst in &case.world.instances {
-        let Some(pos) = pool.iter().position(|p| p.os == inst.os) else {
-            return Err(format!(
-                "needs {} {} instance(s) of {}; the profile lists fewer",
-                case.world.instances.len(),
-                inst.os,
-                case.action.service
-            ));
-        };
-        let p = pool.remove(pos);
+    r.claimed = runner.claims.claim(profile, &needs).await?;
+    let mut lent_keys: BTreeMap<String, String> = BTreeMap::new();
+    for (inst, &n) in case.world.instances.iter().zip(&r.claimed) {
+        let p = &profile.instances[n];
         r.bindings.objects.insert(
             inst.sym.clone(),
             Bound {
@@ -190,13 +325,34 @@ pub async fn realise(
                 name: p.id.clone(),
             },
         );
+        r.restore.push((inst.sym.clone(), p.state.clone()));
+        if lends_keys {
+            for (k, id) in inst.keys.iter().zip(&p.keys) {
+                lent_keys.insert(k.clone(), id.clone());
+            }
+        }
     }
-    // Key pairs: created by the run, deleted afterwards.
-    if !case.world.key_pairs.is_empty() {
+    // Key pairs: lent bindings as they are, the rest created by the run and deleted afterwards.
+    let to_create: Vec<_> = case
+        .world
+        .key_pairs
+        .iter()
+        .filter(|k| !lent_keys.contains_key(&k.sym))
+        .collect();
+    for (sym, id) in &lent_keys {
+        r.bindings.objects.insert(
+            sym.clone(),
+            Bound {
+                id: id.clone(),
+                name: id.clone(),
+            },
+        );
+    }
+    if !to_create.is_empty() {
         let create = fixture(runner, case, "create", "key_pair")
             .ok_or("no fixture spec creates key pairs for this service")?;
         let pname = name_param(&create);
-        for k in &case.world.key_pairs {
+        for k in to_create {
             let name = format!(
                 "cc{}",
                 crate::generate::values::chars_from(
@@ -227,47 +383,48 @@ pub async fn realise(
             r.bindings.objects.insert(k.sym.clone(), Bound { id, name });
         }
     }
-    // Instance states and bindings.
-    for inst in &case.world.instances {
-        let state = inst.state.to_ascii_lowercase();
-        let purpose = if state.contains("stop") {
-            "stop"
-        } else if state.contains("run") {
-            "start"
-        } else {
-            return Err(format!(
-                "cannot put a live instance into state {}",
-                inst.state
-            ));
-        };
-        if let Some(spec) = fixture(runner, case, purpose, "instance") {
-            let given = BTreeMap::from([("instance".to_string(), vec![inst.sym.clone()])]);
-            // Already in that state is fine: the error is ignored.
-            let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
-        }
-        if let Some(p) = profile
-            .instances
-            .iter()
-            .find(|p| Some(&p.id) == r.bindings.objects.get(&inst.sym).map(|b| &b.id))
-        {
-            r.restore.push((inst.sym.clone(), p.state.clone()));
-        }
-        for k in &inst.keys {
-            let spec = fixture(runner, case, "bind", "key_pair")
-                .or_else(|| fixture(runner, case, "bind", "instance"))
+    // Bindings are made while the instance is stopped (what every spec allows), then the
+    // instance is put into the case's state.
+    for (inst, &n) in case.world.instances.iter().zip(&r.claimed) {
+        let listed = profile.instances[n].state.clone();
+        let mut now = listed.clone();
+        if !inst.keys.is_empty() && !lends_keys {
+            let stopped = stopped_spelling(&inst.state, &listed);
+            set_state(runner, case, endpoint, r, &inst.sym, &now, &stopped).await?;
+            now = stopped;
+            let spec = bind
+                .clone()
                 .ok_or("no fixture spec binds key pairs for this service")?;
-            let given = BTreeMap::from([
-                ("instance".to_string(), vec![inst.sym.clone()]),
-                ("key_pair".to_string(), vec![k.clone()]),
-            ]);
-            call(runner, endpoint, &spec, &given, &[], &r.bindings).await?;
-            r.bound.push((inst.sym.clone(), k.clone()));
+            for k in &inst.keys {
+                let given = BTreeMap::from([
+                    ("instance".to_string(), vec![inst.sym.clone()]),
+                    ("key_pair".to_string(), vec![k.clone()]),
+                ]);
+                call(runner, endpoint, &spec, &given, &[], &r.bindings).await?;
+                r.bound.push((inst.sym.clone(), k.clone()));
+            }
         }
+        set_state(runner, case, endpoint, r, &inst.sym, &now, &inst.state).await?;
     }
     Ok(())
 }
 
-/// Undo what `realise` did: unbind, delete created keys, restore instance states.
+/// The provider's spelling of "stopped", from a state it spells (`RUNNING` -> `STOPPED`).
+fn stopped_spelling(a: &str, b: &str) -> String {
+    if a.chars()
+        .chain(b.chars())
+        .filter(|c| c.is_alphabetic())
+        .all(|c| c.is_ascii_uppercase())
+    {
+        "STOPPED".into()
+    } else {
+        "Stopped".into()
+    }
+}
+
+/// Undo what `realise` did: unbind what the run bound (with the instance stopped), delete the
+/// created keys in batches within the documented limit, put every claimed instance back into
+/// its listed state, and free the claims.
 pub async fn teardown(
     runner: &Runner,
     case: &Case,
@@ -275,14 +432,22 @@ pub async fn teardown(
     r: &Realised,
 ) -> Result<(), String> {
     let mut problems = Vec::new();
-    if let Some(spec) = fixture(runner, case, "unbind", "key_pair") {
-        for (i, k) in &r.bound {
-            let given = BTreeMap::from([
-                ("instance".to_string(), vec![i.clone()]),
-                ("key_pair".to_string(), vec![k.clone()]),
-            ]);
-            // Already unbound (the case did it) is fine.
-            let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+    if !r.bound.is_empty() {
+        if let Some(spec) = fixture(runner, case, "unbind", "key_pair") {
+            for (i, k) in &r.bound {
+                // The case may have left it running; unbinding needs it stopped (an error
+                // when it already is).
+                if let Some(stop) = fixture(runner, case, "stop", "instance") {
+                    let given = BTreeMap::from([("instance".to_string(), vec![i.clone()])]);
+                    let _ = call(runner, endpoint, &stop, &given, &[], &r.bindings).await;
+                }
+                let given = BTreeMap::from([
+                    ("instance".to_string(), vec![i.clone()]),
+                    ("key_pair".to_string(), vec![k.clone()]),
+                ]);
+                // Already unbound (the case did it) is fine.
+                let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+            }
         }
     }
     if !r.created_keys.is_empty() {
@@ -294,25 +459,56 @@ pub async fn teardown(
                 .filter(|(_, b)| r.created_keys.contains(&b.id))
                 .map(|(s, _)| s.clone())
                 .collect();
-            let given = BTreeMap::from([("key_pair".to_string(), syms)]);
-            if let Err(e) = call(runner, endpoint, &spec, &given, &[], &r.bindings).await {
-                if !e.contains("NotFound") {
-                    problems.push(e);
+            let batch = spec
+                .parameters
+                .iter()
+                .find(|p| {
+                    p.references
+                        .as_ref()
+                        .is_some_and(|x| x.resource == "key_pair")
+                })
+                .and_then(|p| p.max_items)
+                .unwrap_or(1)
+                .max(1);
+            for chunk in syms.chunks(batch) {
+                let given = BTreeMap::from([("key_pair".to_string(), chunk.to_vec())]);
+                if let Err(e) = call(runner, endpoint, &spec, &given, &[], &r.bindings).await {
+                    if !e.contains("NotFound") {
+                        problems.push(e);
+                    }
                 }
             }
         }
     }
-    for (sym, state) in &r.restore {
-        let purpose = if state.to_ascii_lowercase().contains("stop") {
-            "stop"
-        } else {
-            "start"
-        };
-        if let Some(spec) = fixture(runner, case, purpose, "instance") {
-            let given = BTreeMap::from([("instance".to_string(), vec![sym.clone()])]);
-            let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+    let state_changing = runner.specs.action(&case.action).is_some_and(|a| {
+        a.effects.iter().any(|e| {
+            matches!(
+                e.op,
+                crate::spec::EffectOp::SetState | crate::spec::EffectOp::RestoreState
+            )
+        })
+    });
+    for (sym, listed) in &r.restore {
+        let world_state = case
+            .world
+            .instances
+            .iter()
+            .find(|i| &i.sym == sym)
+            .map(|i| i.state.clone())
+            .unwrap_or_default();
+        let was_bound = r.bound.iter().any(|(i, _)| i == sym);
+        if world_state.eq_ignore_ascii_case(listed) && !state_changing && !was_bound {
+            continue;
+        }
+        if let Some(purpose) = purpose_for(listed) {
+            if let Some(spec) = fixture(runner, case, purpose, "instance") {
+                let given = BTreeMap::from([("instance".to_string(), vec![sym.clone()])]);
+                // Already in that state is fine.
+                let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+            }
         }
     }
+    runner.claims.release(&r.claimed).await;
     if problems.is_empty() {
         Ok(())
     } else {

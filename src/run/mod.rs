@@ -78,6 +78,9 @@ pub struct RunOptions {
     pub retries: u32,
     /// Live runs: allow cases that change or remove something.
     pub allow_destructive: bool,
+    /// Extra PEM root certificate to trust (an HTTPS endpoint with a private CA or a
+    /// self-signed certificate).
+    pub ca_cert: Option<std::path::PathBuf>,
 }
 
 impl Default for RunOptions {
@@ -87,6 +90,7 @@ impl Default for RunOptions {
             timeout: Duration::from_secs(15),
             retries: 3,
             allow_destructive: false,
+            ca_cert: None,
         }
     }
 }

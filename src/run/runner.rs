@@ -21,8 +21,8 @@ pub struct Runner {
     pub(super) opts: RunOptions,
     pub(super) client: reqwest::Client,
     pub(super) pacer: pace::Pacer,
-    /// Live runs: cases that use profile instances take turns.
-    instance_lane: tokio::sync::Mutex<()>,
+    /// Live runs: which profile instances running cases hold.
+    pub(super) claims: live::Claims,
     /// The emulator's default world (accounts, regions), fetched once.
     pub(super) default_world: tokio::sync::OnceCell<Value>,
 }
@@ -30,8 +30,15 @@ pub struct Runner {
 impl Runner {
     pub fn new(specs: Arc<SpecSet>, target: Target, opts: RunOptions) -> Result<Runner, RunError> {
         let checker = Checker::new(specs.clone()).map_err(RunError::Checker)?;
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(8)
+        let mut builder = reqwest::Client::builder().pool_max_idle_per_host(8);
+        if let Some(path) = &opts.ca_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| RunError::Client(format!("--ca-cert {}: {e}", path.display())))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| RunError::Client(format!("--ca-cert {}: {e}", path.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder
             .build()
             .map_err(|e| RunError::Client(e.to_string()))?;
         Ok(Runner {
@@ -41,7 +48,7 @@ impl Runner {
             opts,
             client,
             pacer: pace::Pacer::default(),
-            instance_lane: tokio::sync::Mutex::new(()),
+            claims: live::Claims::default(),
             default_world: tokio::sync::OnceCell::new(),
         })
     }
@@ -124,11 +131,6 @@ impl Runner {
             };
             return result;
         }
-        let _lane = if live && !case.world.instances.is_empty() {
-            Some(self.instance_lane.lock().await)
-        } else {
-            None
-        };
         let realised = match &self.target.kind {
             TargetKind::Emulator { .. } => {
                 fixtures::realise_on_emulator(self, case, endpoint).await

@@ -205,7 +205,10 @@ impl Runner {
                     Sent::Build(e) => return Err(format!("observing {effect_id}: {e}")),
                 };
                 let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-                let selected = if self.checker.is_error(case.action.provider, &body) {
+                let selected = if self
+                    .checker
+                    .is_error(case.action.provider, resp.status, &body)
+                {
                     match effect.op {
                         // Describing deleted keys may fail with "not found": nothing listed.
                         crate::spec::EffectOp::Delete => vec![],
