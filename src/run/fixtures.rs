@@ -21,6 +21,11 @@ pub struct Realised {
     pub restore: Vec<(String, String)>,
     /// Live: indexes of the profile instances this case holds.
     pub claimed: Vec<usize>,
+    /// Live, through the target's control API: instance symbols held in a transient state,
+    /// (instance id, lent key ids) to rebind, image ids made to hold keys.
+    pub held: Vec<String>,
+    pub relend: Vec<(String, Vec<String>)>,
+    pub images: Vec<String>,
 }
 
 /// The emulator's accounts (from its default world).

@@ -127,6 +127,58 @@ impl Profile {
     }
 }
 
+/// The emulator's control API on a target that offers it: what no documented call can do
+/// (hold an instance in a transient state, restore a lent ECM binding, an image holding a key)
+/// is done through it there, and is inconclusive elsewhere.
+#[derive(Default)]
+pub struct Control {
+    offered: tokio::sync::OnceCell<bool>,
+    /// Requests hold it shared; a world edit holds it alone, so no request changes the world
+    /// between the edit's read and write.
+    pub(super) gate: tokio::sync::RwLock<()>,
+}
+
+impl Control {
+    async fn offered(&self, runner: &Runner, endpoint: &Endpoint) -> bool {
+        *self
+            .offered
+            .get_or_init(|| async {
+                runner
+                    .client
+                    .get(format!("{}/_cloudconform/health", endpoint.base))
+                    .timeout(runner.opts.timeout)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            })
+            .await
+    }
+
+    /// Change the target's world in one step (read, edit, write) with no request in between.
+    async fn edit(
+        &self,
+        runner: &Runner,
+        endpoint: &Endpoint,
+        service: &str,
+        f: impl FnOnce(&mut Value),
+    ) -> Result<(), String> {
+        let _alone = self.gate.write().await;
+        let mut world = super::fixtures::get_world(runner, endpoint).await?;
+        let svc = world
+            .pointer_mut(&format!("/services/{}", service.replace('/', "~1")))
+            .ok_or_else(|| format!("control API: the world has no service {service}"))?;
+        f(svc);
+        super::fixtures::put_world(runner, endpoint, &world).await
+    }
+}
+
+fn instance_mut<'a>(svc: &'a mut Value, id: &str) -> Option<&'a mut Value> {
+    svc.get_mut("instances")?
+        .as_array_mut()?
+        .iter_mut()
+        .find(|i| i.get("id").and_then(Value::as_str) == Some(id))
+}
+
 /// The action of this service that does `purpose` to `resource`: a fixture spec, else a seed
 /// whose declared effect does it (CVM DeleteKeyPairs deletes key pairs, Disassociate unbinds).
 fn fixture(runner: &Runner, case: &Case, purpose: &str, resource: &str) -> Option<Arc<ActionSpec>> {
@@ -189,10 +241,13 @@ async fn call(
         super::TargetKind::Live { credentials, .. } => credentials.clone(),
         _ => return Err("not a live target".into()),
     };
-    match runner
-        .send_step(spec, &step, endpoint, bindings, &creds)
-        .await
-    {
+    let sent = {
+        let _gate = runner.control.gate.read().await;
+        runner
+            .send_step(spec, &step, endpoint, bindings, &creds)
+            .await
+    };
+    match sent {
         Sent::Ok(_, resp) => {
             let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
             if runner.checker.is_error(spec.provider, resp.status, &body) {
@@ -283,15 +338,16 @@ pub async fn realise(
         region: profile.region.clone(),
         ..Default::default()
     };
-    if !case.world.images.is_empty() {
+    let control = runner.control.offered(runner, endpoint).await;
+    if !case.world.images.is_empty() && !control {
         return Err(
-            "needs an image that references a key pair; no documented call creates one and the profile lends none".into(),
+            "needs an image that references a key pair; no documented call creates one (a target with the emulator's control API can hold one)".into(),
         );
     }
     for inst in &case.world.instances {
-        if purpose_for(&inst.state).is_none() {
+        if purpose_for(&inst.state).is_none() && !control {
             return Err(format!(
-                "transient state {}: no documented call holds an instance in it",
+                "transient state {}: no documented call holds an instance in it (a target with the emulator's control API can)",
                 inst.state
             ));
         }
@@ -299,7 +355,7 @@ pub async fn realise(
     let bind = fixture(runner, case, "bind", "key_pair")
         .or_else(|| fixture(runner, case, "bind", "instance"));
     let lends_keys = bind.is_none() && case.world.instances.iter().any(|i| !i.keys.is_empty());
-    if lends_keys && case.steps.iter().any(|s| s.expect.is_success()) {
+    if lends_keys && !control && case.steps.iter().any(|s| s.expect.is_success()) {
         return Err(format!(
             "would remove a key binding of {} that no documented call can restore (keys are bound only at RunInstances)",
             case.action.service
@@ -330,6 +386,9 @@ pub async fn realise(
             for (k, id) in inst.keys.iter().zip(&p.keys) {
                 lent_keys.insert(k.clone(), id.clone());
             }
+            if control {
+                r.relend.push((p.id.clone(), p.keys.clone()));
+            }
         }
     }
     // Key pairs: lent bindings as they are, the rest created by the run and deleted afterwards.
@@ -347,6 +406,12 @@ pub async fn realise(
                 name: id.clone(),
             },
         );
+    }
+    if !to_create.is_empty() && fixture(runner, case, "delete", "key_pair").is_none() && !control {
+        return Err(format!(
+            "would leave a key pair behind: no documented call deletes a key pair of {} (a target with the emulator's control API can)",
+            case.action.service
+        ));
     }
     if !to_create.is_empty() {
         let create = fixture(runner, case, "create", "key_pair")
@@ -404,9 +469,56 @@ pub async fn realise(
                 r.bound.push((inst.sym.clone(), k.clone()));
             }
         }
-        set_state(runner, case, endpoint, r, &inst.sym, &now, &inst.state).await?;
+        if purpose_for(&inst.state).is_some() {
+            set_state(runner, case, endpoint, r, &inst.sym, &now, &inst.state).await?;
+        } else {
+            // Transient: built stopped, then held in the state through the control API.
+            let stopped = stopped_spelling(&inst.state, &listed);
+            set_state(runner, case, endpoint, r, &inst.sym, &now, &stopped).await?;
+            let id = r.bindings.objects[&inst.sym].id.clone();
+            r.held.push(inst.sym.clone());
+            let state = inst.state.clone();
+            runner
+                .control
+                .edit(runner, endpoint, &service_path(case), |svc| {
+                    if let Some(i) = instance_mut(svc, &id) {
+                        i["state"] = json!(state);
+                    }
+                })
+                .await?;
+        }
+    }
+    // Images holding keys: only through the control API.
+    if !case.world.images.is_empty() {
+        let made = super::fixtures::bind_world(runner, case, &profile.region)?;
+        let mut images = Vec::new();
+        for m in &case.world.images {
+            let id = made.objects[&m.sym].id.clone();
+            let keys: Vec<String> = m
+                .keys
+                .iter()
+                .filter_map(|k| r.bindings.objects.get(k).map(|b| b.id.clone()))
+                .collect();
+            r.bindings
+                .objects
+                .insert(m.sym.clone(), made.objects[&m.sym].clone());
+            r.images.push(id.clone());
+            images.push(json!({"id": id, "keys": keys}));
+        }
+        runner
+            .control
+            .edit(runner, endpoint, &service_path(case), |svc| {
+                if let Some(list) = svc.get_mut("images").and_then(Value::as_array_mut) {
+                    list.extend(images);
+                }
+            })
+            .await?;
     }
     Ok(())
+}
+
+fn service_path(case: &Case) -> String {
+    format!("{}/{}", case.action.provider, case.action.service)
 }
 
 /// The provider's spelling of "stopped", from a state it spells (`RUNNING` -> `STOPPED`).
@@ -432,6 +544,43 @@ pub async fn teardown(
     r: &Realised,
 ) -> Result<(), String> {
     let mut problems = Vec::new();
+    // What the control API made: back to stable states, lent bindings back, images gone.
+    if !r.held.is_empty() || !r.relend.is_empty() || !r.images.is_empty() {
+        let held: Vec<(String, String)> = r
+            .held
+            .iter()
+            .filter_map(|s| {
+                let id = r.bindings.objects.get(s)?.id.clone();
+                let listed = r.restore.iter().find(|(x, _)| x == s)?.1.clone();
+                Some((id, stopped_spelling(&listed, &listed)))
+            })
+            .collect();
+        let edit = runner
+            .control
+            .edit(runner, endpoint, &service_path(case), |svc| {
+                for (id, state) in &held {
+                    if let Some(i) = instance_mut(svc, id) {
+                        i["state"] = json!(state);
+                    }
+                }
+                for (id, keys) in &r.relend {
+                    if let Some(i) = instance_mut(svc, id) {
+                        i["keys"] = json!(keys);
+                    }
+                }
+                if let Some(list) = svc.get_mut("images").and_then(Value::as_array_mut) {
+                    list.retain(|m| {
+                        !m.get("id")
+                            .and_then(Value::as_str)
+                            .is_some_and(|id| r.images.iter().any(|x| x == id))
+                    });
+                }
+            })
+            .await;
+        if let Err(e) = edit {
+            problems.push(e);
+        }
+    }
     if !r.bound.is_empty() {
         if let Some(spec) = fixture(runner, case, "unbind", "key_pair") {
             for (i, k) in &r.bound {
@@ -448,6 +597,24 @@ pub async fn teardown(
                 // Already unbound (the case did it) is fine.
                 let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
             }
+        }
+    }
+    if !r.created_keys.is_empty() && fixture(runner, case, "delete", "key_pair").is_none() {
+        let created = &r.created_keys;
+        let edit = runner
+            .control
+            .edit(runner, endpoint, &service_path(case), |svc| {
+                if let Some(list) = svc.get_mut("key_pairs").and_then(Value::as_array_mut) {
+                    list.retain(|k| {
+                        !k.get("id")
+                            .and_then(Value::as_str)
+                            .is_some_and(|id| created.iter().any(|x| x == id))
+                    });
+                }
+            })
+            .await;
+        if let Err(e) = edit {
+            problems.push(e);
         }
     }
     if !r.created_keys.is_empty() {
@@ -496,7 +663,7 @@ pub async fn teardown(
             .find(|i| &i.sym == sym)
             .map(|i| i.state.clone())
             .unwrap_or_default();
-        let was_bound = r.bound.iter().any(|(i, _)| i == sym);
+        let was_bound = r.bound.iter().any(|(i, _)| i == sym) || r.held.contains(sym);
         if world_state.eq_ignore_ascii_case(listed) && !state_changing && !was_bound {
             continue;
         }

@@ -81,6 +81,10 @@ pub struct RunOptions {
     /// Extra PEM root certificate to trust (an HTTPS endpoint with a private CA or a
     /// self-signed certificate).
     pub ca_cert: Option<std::path::PathBuf>,
+    /// Live runs: credentials of a sub-user whose policy allows nothing (denied-caller cases).
+    pub denied_credentials: Option<Credentials>,
+    /// Live runs: run the throttling cases (a burst over the documented rate) at the end.
+    pub probe_throttling: bool,
 }
 
 impl Default for RunOptions {
@@ -91,6 +95,8 @@ impl Default for RunOptions {
             retries: 3,
             allow_destructive: false,
             ca_cert: None,
+            denied_credentials: None,
+            probe_throttling: false,
         }
     }
 }

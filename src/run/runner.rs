@@ -23,6 +23,9 @@ pub struct Runner {
     pub(super) pacer: pace::Pacer,
     /// Live runs: which profile instances running cases hold.
     pub(super) claims: live::Claims,
+    /// Live runs: whether the target offers the emulator's control API (probed once), and the
+    /// gate that makes its world edits atomic (requests hold it shared, edits exclusively).
+    pub(super) control: live::Control,
     /// The emulator's default world (accounts, regions), fetched once.
     pub(super) default_world: tokio::sync::OnceCell<Value>,
 }
@@ -49,6 +52,7 @@ impl Runner {
             client,
             pacer: pace::Pacer::default(),
             claims: live::Claims::default(),
+            control: live::Control::default(),
             default_world: tokio::sync::OnceCell::new(),
         })
     }
@@ -67,6 +71,23 @@ impl Runner {
         cases: Vec<Case>,
         on_done: Arc<dyn Fn(&CaseResult) + Send + Sync>,
     ) -> Vec<CaseResult> {
+        // Live throttling probes go last, alone, so their burst disturbs no other case.
+        if !self.target.is_emulator() && cases.iter().any(is_throttling_probe) {
+            let (probes, rest): (Vec<Case>, Vec<Case>) =
+                cases.into_iter().partition(is_throttling_probe);
+            let mut results = Box::pin(self.run_all(rest, on_done.clone())).await;
+            for case in probes {
+                let endpoint = match &self.target.kind {
+                    TargetKind::Live { endpoint, .. } => endpoint.clone(),
+                    TargetKind::Emulator { endpoints } => endpoints[0].clone(),
+                };
+                let r = self.run_case_on(&case, &endpoint).await;
+                on_done(&r);
+                results.push(r);
+            }
+            results.sort_by(|a, b| a.id.cmp(&b.id));
+            return results;
+        }
         let queue = Arc::new(std::sync::Mutex::new(
             cases.into_iter().collect::<VecDeque<_>>(),
         ));
@@ -115,19 +136,24 @@ impl Runner {
             return result;
         }
         if live
+            && self.opts.denied_credentials.is_none()
             && case
                 .steps
                 .iter()
                 .any(|s| s.caller == crate::generate::Caller::Denied)
         {
             result.verdict = Verdict::Inconclusive {
-                reason: "needs the credentials of a sub-user without permission".into(),
+                reason: "needs the credentials of a sub-user without permission \
+                         (CLOUDCONFORM_DENIED_ACCESS_KEY_ID / CLOUDCONFORM_DENIED_SECRET_ACCESS_KEY)"
+                    .into(),
             };
             return result;
         }
-        if live && steps_need_emulator(case) {
+        if live && is_throttling_probe(case) && !self.opts.probe_throttling {
             result.verdict = Verdict::Inconclusive {
-                reason: "needs the emulator's control API (rate-limit burst)".into(),
+                reason: "throttling probe not requested (--probe-throttling sends a burst over \
+                         the documented rate at the end of the run)"
+                    .into(),
             };
             return result;
         }
@@ -202,13 +228,17 @@ impl Runner {
         world: &fixtures::Accounts,
     ) -> Credentials {
         match &self.target.kind {
-            TargetKind::Live { credentials, .. } => credentials.clone(),
+            TargetKind::Live { credentials, .. } => match (caller, &self.opts.denied_credentials) {
+                (crate::generate::Caller::Denied, Some(denied)) => denied.clone(),
+                _ => credentials.clone(),
+            },
             TargetKind::Emulator { .. } => world.for_caller(provider, caller),
         }
     }
 }
 
-fn steps_need_emulator(case: &Case) -> bool {
+/// A case that sends a burst over the documented rate.
+pub(super) fn is_throttling_probe(case: &Case) -> bool {
     case.steps
         .iter()
         .any(|s| matches!(s.wire.tamper, Some(Tamper::Burst { .. })))

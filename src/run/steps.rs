@@ -27,9 +27,11 @@ impl Runner {
             .ok_or_else(|| format!("no spec for step action {}", step.action))?;
         let accounts = fixtures::accounts(self, endpoint, case.action.provider).await;
         let creds = self.credentials_for(case.action.provider, step.caller, &accounts);
-        let sent = self
-            .send_step(&action, step, endpoint, bindings, &creds)
-            .await;
+        let sent = {
+            let _gate = self.control.gate.read().await;
+            self.send_step(&action, step, endpoint, bindings, &creds)
+                .await
+        };
         let (req, resp) = match sent {
             Sent::Ok(req, resp) => (req, resp),
             Sent::Transport(e) => return Err(e),
@@ -196,10 +198,12 @@ impl Runner {
                     caller: Default::default(),
                     expect: Expect::Any,
                 };
-                let (_, resp) = match self
-                    .send_step(&fixture, &observe_step, endpoint, bindings, creds)
-                    .await
-                {
+                let sent = {
+                    let _gate = self.control.gate.read().await;
+                    self.send_step(&fixture, &observe_step, endpoint, bindings, creds)
+                        .await
+                };
+                let (_, resp) = match sent {
                     Sent::Ok(req, resp) => (req, resp),
                     Sent::Transport(e) => return Err(format!("observing {effect_id}: {e}")),
                     Sent::Build(e) => return Err(format!("observing {effect_id}: {e}")),
