@@ -70,6 +70,8 @@ pub fn evaluate(
     let mentions = |k: &Bound| seen.iter().any(|s| s == &k.id || s == &k.name);
     let fail = |message: String| {
         Some(Finding {
+            evidence: Default::default(),
+            source: String::new(),
             rule: rule.to_string(),
             location: location.to_string(),
             message,

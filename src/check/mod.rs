@@ -13,7 +13,9 @@ pub mod snapshot;
 use crate::generate::{BatchExpect, Expect};
 use crate::http::RawResponse;
 use crate::run::bind::Bindings;
-use crate::spec::{ActionKey, ActionSpec, ErrorStatusRule, Provider, SpecSet, ValueTypes};
+use crate::spec::{
+    ActionKey, ActionSpec, ErrorStatusRule, Evidence, Provider, SpecSet, ValueTypes,
+};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,15 +31,29 @@ pub struct Finding {
     /// Where in the response: a JSON pointer into the body, `status`, or `header:Name`.
     pub location: String,
     pub message: String,
+    /// What the broken expectation rests on: a departure from an `inferred` one is a
+    /// divergence, not a failure.
+    #[serde(default)]
+    pub evidence: Evidence,
+    /// The source the expectation cites (a seed page, a URL, the SDK metadata), when known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
 }
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} at {} (rule {})",
-            self.message, self.location, self.rule
-        )
+            "{} at {} (rule {}; {}",
+            self.message,
+            self.location,
+            self.rule,
+            self.evidence.as_str()
+        )?;
+        if !self.source.is_empty() {
+            write!(f, ", {}", self.source)?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -62,9 +78,12 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// No findings: pass; only departures from inferred expectations: divergence; else fail.
     pub fn from_findings(findings: Vec<Finding>) -> Verdict {
         if findings.is_empty() {
             Verdict::Pass
+        } else if findings.iter().all(|f| f.evidence == Evidence::Inferred) {
+            Verdict::Divergence { findings }
         } else {
             Verdict::Fail { findings }
         }
@@ -191,6 +210,8 @@ impl Checker {
         let mut out = Vec::new();
         let Some(provider) = self.specs.provider(action.provider) else {
             return vec![Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: provider_file(action.provider),
                 location: "".into(),
                 message: "no provider spec".into(),
@@ -213,6 +234,8 @@ impl Checker {
         };
         if !ok {
             out.push(Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: format!("{pfile}#/response_content_type"),
                 location: "header:Content-Type".into(),
                 message: format!(
@@ -226,6 +249,8 @@ impl Checker {
             Ok(v) => v,
             Err(e) => {
                 out.push(Finding {
+                    evidence: Default::default(),
+                    source: String::new(),
                     rule: format!("{pfile}#/envelopes"),
                     location: "body".into(),
                     message: format!("body is not JSON: {e}"),
@@ -241,6 +266,8 @@ impl Checker {
             Some((at, Value::String(id))) => {
                 if !self.request_id[&action.provider].is_match(id) {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{pfile}#/request_id/pattern"),
                         location: at.into(),
                         message: format!(
@@ -251,11 +278,15 @@ impl Checker {
                 }
             }
             Some((at, other)) => out.push(Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: format!("{pfile}#/request_id"),
                 location: at.into(),
                 message: format!("request id is not a string: {other}"),
             }),
             None => out.push(Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: format!("{pfile}#/request_id"),
                 location: "/".into(),
                 message: "no RequestId".into(),
@@ -268,6 +299,8 @@ impl Checker {
                 if is_error {
                     let (at, code) = got_code.unwrap_or(("/", String::new()));
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{afile}#/response"),
                         location: at.into(),
                         message: format!("expected success, got error {code}"),
@@ -276,6 +309,8 @@ impl Checker {
                 }
                 if resp.status != provider.http_status.success {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{pfile}#/http_status/success"),
                         location: "status".into(),
                         message: format!(
@@ -286,6 +321,8 @@ impl Checker {
                 }
                 for e in self.success_env[&action.provider].iter_errors(&body) {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{pfile}#/envelopes/success{}", e.schema_path()),
                         location: e.instance_path().to_string(),
                         message: e.to_string(),
@@ -295,6 +332,8 @@ impl Checker {
                     Ok(v) => {
                         for e in v.iter_errors(&body) {
                             out.push(Finding {
+                                evidence: Default::default(),
+                                source: String::new(),
                                 rule: format!("{afile}#/response/schema{}", e.schema_path()),
                                 location: e.instance_path().to_string(),
                                 message: e.to_string(),
@@ -302,6 +341,8 @@ impl Checker {
                         }
                     }
                     Err(e) => out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{afile}#/response/schema"),
                         location: "".into(),
                         message: format!("response schema does not compile: {e}"),
@@ -310,8 +351,15 @@ impl Checker {
                 self.check_batch(action, &afile, &body, batch.as_ref(), bindings, &mut out);
             }
             Expect::Error { one_of, rule } => {
+                // The strongest alternative decides: a code outside a set that holds a
+                // documented answer is a failure, outside a set of inferred ones a divergence.
+                let strongest = one_of.iter().max_by_key(|e| e.evidence);
+                let evidence = strongest.map(|e| e.evidence).unwrap_or_default();
+                let source = strongest.map(|e| e.source.clone()).unwrap_or_default();
                 if !is_error {
                     out.push(Finding {
+                        evidence,
+                        source,
                         rule: rule.clone(),
                         location: "/".into(),
                         message: format!(
@@ -330,6 +378,8 @@ impl Checker {
                 let (at, code) = got_code.unwrap_or(("/", String::new()));
                 match one_of.iter().find(|e| code_matches(&e.code, &code)) {
                     None => out.push(Finding {
+                        evidence,
+                        source,
                         rule: rule.clone(),
                         location: at.into(),
                         message: format!(
@@ -342,6 +392,8 @@ impl Checker {
                         ),
                     }),
                     Some(e) if e.http_status != resp.status => out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: self.status_rule(action, &e.code, &afile, &pfile),
                         location: "status".into(),
                         message: format!(
@@ -355,6 +407,8 @@ impl Checker {
             Expect::Rejected { rule } => {
                 if !is_error {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: rule.clone(),
                         location: "/".into(),
                         message: format!(
@@ -371,6 +425,8 @@ impl Checker {
                 };
                 if !status_ok {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{pfile}#/http_status/errors"),
                         location: "status".into(),
                         message: format!("HTTP {} for an error", resp.status),
@@ -400,6 +456,8 @@ impl Checker {
     fn check_error_envelope(&self, p: Provider, pfile: &str, body: &Value, out: &mut Vec<Finding>) {
         for e in self.error_env[&p].iter_errors(body) {
             out.push(Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: format!("{pfile}#/envelopes/error{}", e.schema_path()),
                 location: e.instance_path().to_string(),
                 message: e.to_string(),
@@ -422,6 +480,8 @@ impl Checker {
         let rule = format!("{afile}#/response/batch");
         let Some(items) = body.pointer(&spec.items).and_then(Value::as_array) else {
             out.push(Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: format!("{rule}/items"),
                 location: spec.items.clone(),
                 message: "no per-item results array".into(),
@@ -439,6 +499,8 @@ impl Checker {
         ] {
             match body.pointer(pointer) {
                 None => out.push(Finding {
+                    evidence: Default::default(),
+                    source: String::new(),
                     rule: format!("{rule}/counts/{name}"),
                     location: pointer.clone(),
                     message: format!("no {name} count"),
@@ -450,6 +512,8 @@ impl Checker {
                     };
                     if !typed_ok {
                         out.push(Finding {
+                            evidence: Default::default(),
+                            source: String::new(),
                             rule: format!("{rule}/value_types"),
                             location: pointer.clone(),
                             message: format!(
@@ -463,6 +527,8 @@ impl Checker {
                     }
                     if loose(v) != want.to_string() {
                         out.push(Finding {
+                            evidence: Default::default(),
+                            source: String::new(),
                             rule: format!("{rule}/counts/{name}"),
                             location: pointer.clone(),
                             message: format!("{name} count {v} but {want} item(s) say so"),
@@ -480,6 +546,8 @@ impl Checker {
                 };
                 if !typed_ok {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{rule}/value_types"),
                         location: format!("{}/{n}/Code", spec.items),
                         message: format!("item code {code} has the wrong JSON type"),
@@ -490,6 +558,8 @@ impl Checker {
         let Some(expect) = expect else { return };
         if items.len() != expect.total {
             out.push(Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: format!("{rule}/over"),
                 location: spec.items.clone(),
                 message: format!(
@@ -508,18 +578,24 @@ impl Checker {
                 .find(|f| bindings.subst_str(&f.item) == key);
             match want {
                 Some(f) if code == success_code => out.push(Finding {
+                    evidence: Default::default(),
+                    source: String::new(),
                     rule: format!("{afile}#/preconditions"),
                     location: format!("{}/{n}/Code", spec.items),
                     message: format!("item {key} succeeded, expected failure {}", f.code),
                 }),
                 Some(f) if !f.code.is_empty() && !code_matches(&f.code, &code) => {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{afile}#/preconditions"),
                         location: format!("{}/{n}/Code", spec.items),
                         message: format!("item {key} failed with {code}, expected {}", f.code),
                     })
                 }
                 None if code != success_code => out.push(Finding {
+                    evidence: Default::default(),
+                    source: String::new(),
                     rule: format!("{rule}/success_code"),
                     location: format!("{}/{n}/Code", spec.items),
                     message: format!("item {key} failed with {code}, expected success"),

@@ -176,12 +176,14 @@ pub fn trigger_of(kind: &VerifyErrorKind) -> Trigger {
                 parameter: name.clone(),
                 violation: Violation::Missing,
                 note: None,
+                evidence: None,
             }
         }
     };
     Trigger::Protocol {
         condition,
         note: None,
+        evidence: None,
     }
 }
 

@@ -364,6 +364,16 @@ impl Expect {
 pub struct ExpectedError {
     pub code: String,
     pub http_status: u16,
+    /// What this answer rests on (`documented`, `catalogued`, `inferred`).
+    #[serde(default, skip_serializing_if = "is_documented")]
+    pub evidence: crate::spec::Evidence,
+    /// The source that lists the code for this condition.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+}
+
+fn is_documented(e: &crate::spec::Evidence) -> bool {
+    *e == crate::spec::Evidence::Documented
 }
 
 /// Expected per-item results of a batch call.

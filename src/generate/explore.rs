@@ -142,6 +142,7 @@ pub fn case_of(specs: &SpecSet, plan: &Plan, id_suffix: &str) -> Option<Case> {
                 .expect_trigger(&Trigger::Protocol {
                     condition: ProtocolCondition::UnknownParameter,
                     note: None,
+                    evidence: None,
                 })
                 .map(|e| {
                     b.params.insert("CcExplored".into(), json!("x"));

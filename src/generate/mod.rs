@@ -336,9 +336,18 @@ impl<'a> Ctx<'a> {
         let always_200 = self.provider.http_status.errors == ErrorStatusRule::Always200;
         let one_of = codes
             .iter()
-            .map(|e| ExpectedError {
-                code: e.code.clone(),
-                http_status: if always_200 { 200 } else { e.http_status },
+            .map(|e| {
+                let declared = e
+                    .triggers
+                    .iter()
+                    .find(|t| crate::spec::trigger_matches(t, trigger, true));
+                let (evidence, source) = e.evidence_for(declared);
+                ExpectedError {
+                    code: e.code.clone(),
+                    http_status: if always_200 { 200 } else { e.http_status },
+                    evidence,
+                    source,
+                }
             })
             .collect();
         Some(Expect::Error {
@@ -363,6 +372,7 @@ impl<'a> Ctx<'a> {
             parameter: p.to_string(),
             violation: v,
             note: None,
+            evidence: None,
         }
     }
 

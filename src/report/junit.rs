@@ -1,6 +1,8 @@
 //! JUnit XML: one test suite per action, one test case per conformance case. Failures carry the
 //! findings (rule and location); inconclusive cases are skipped with their reason; expected
-//! failures pass with a property naming the reason; stale expected failures fail.
+//! failures pass with a property naming the reason; stale expected failures fail. Findings
+//! carry their evidence level and source; divergences pass with a `divergence` property each and
+//! are listed again in a `divergences` suite (one entry per finding).
 use super::{failure_text, RunReport};
 use crate::check::Verdict;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
@@ -29,13 +31,9 @@ pub fn render(report: &RunReport) -> Result<String, String> {
                 s.set_description(failure_text(r));
                 s
             }
-            (Verdict::Divergence { findings }, _) => {
-                // Not a failure: a departure from what the harness inferred, both answers shown.
-                let mut s = TestCaseStatus::success();
-                s.set_description(format!("divergence: {}", failure_text(r)));
-                let _ = findings;
-                s
-            }
+            // Not a failure: a departure from what the harness inferred; the findings (both
+            // answers, rule, evidence, source) are properties of the test case below.
+            (Verdict::Divergence { .. }, _) => TestCaseStatus::success(),
             (Verdict::Inconclusive { reason }, _) => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(format!("inconclusive: {reason}"));
@@ -48,11 +46,31 @@ pub fn render(report: &RunReport) -> Result<String, String> {
         if let Some(reason) = &r.expected_failure {
             tc.add_property(Property::new("expected-failure", reason.clone()));
         }
+        if let Verdict::Divergence { findings } = &r.verdict {
+            for f in findings {
+                tc.add_property(Property::new("divergence", f.to_string()));
+            }
+        }
         suites
             .entry(r.action.as_str())
             .or_insert_with(|| TestSuite::new(r.action.clone()))
             .add_test_case(tc);
     }
     junit.add_test_suites(suites.into_values());
+    // The divergences table: one entry per departure from an inferred expectation.
+    let mut table = TestSuite::new("divergences");
+    for d in &report.divergences {
+        let mut tc = TestCase::new(
+            format!("{} {}", d.case, d.location),
+            TestCaseStatus::success(),
+        );
+        tc.set_classname("divergences");
+        tc.add_property(Property::new("answer", d.message.clone()));
+        tc.add_property(Property::new("rule", d.rule.clone()));
+        tc.add_property(Property::new("evidence", d.evidence));
+        tc.add_property(Property::new("source", d.source.clone()));
+        table.add_test_case(tc);
+    }
+    junit.add_test_suite(table);
     junit.to_string().map_err(|e| e.to_string())
 }

@@ -204,7 +204,7 @@ impl Runner {
             }
         }
         result.verdict = match (findings.is_empty(), inconclusive) {
-            (false, _) => Verdict::Fail { findings },
+            (false, _) => Verdict::from_findings(findings),
             (true, Some(reason)) => Verdict::Inconclusive { reason },
             (true, None) => Verdict::Pass,
         };

@@ -49,6 +49,7 @@ impl Runner {
         let t = Trigger::Protocol {
             condition: crate::spec::ProtocolCondition::Throttled,
             note: None,
+            evidence: None,
         };
         self.specs
             .errors_for_trigger(action, &t)

@@ -56,6 +56,8 @@ impl Runner {
                 for (sym, pointer) in capture {
                     let Some(v) = pointer.as_str().and_then(|p| body.pointer(p)) else {
                         return Ok(vec![Finding {
+                            evidence: Default::default(),
+                            source: String::new(),
                             rule: format!("{}#{}", case.id, "/steps"),
                             location: pointer.as_str().unwrap_or_default().to_string(),
                             message: format!("nothing to capture as {sym}"),
@@ -219,6 +221,8 @@ impl Runner {
                         _ => {
                             let code = Checker::error_code(&body).map(|c| c.1).unwrap_or_default();
                             return Ok(Some(Finding {
+                                evidence: Default::default(),
+                                source: String::new(),
                                 rule,
                                 location: format!("{describe} response"),
                                 message: format!(
