@@ -83,6 +83,7 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
         let profile = Profile {
             schema: None,
             provider: None,
+            providers: Default::default(),
             region: "ap-guangzhou".into(),
             instances: IDS
                 .iter()

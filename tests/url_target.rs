@@ -174,37 +174,36 @@ fn control(url: &str, method: &str, what: &str, body: Option<&Value>) -> Value {
     })
 }
 
+/// One run over both providers: one profile with a section per provider.
 fn run_against(url: &str) -> Vec<CaseResult> {
     let specs = Arc::new(SpecSet::load(root().join("specs")).expect("specs"));
-    let all = generate::generate(&specs, &GenOptions::default()).expect("cases");
+    let cases = generate::generate(&specs, &GenOptions::default()).expect("cases");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let mut results = Vec::new();
-    for (provider, profile) in profiles() {
-        let cases: Vec<_> = all
-            .iter()
-            .filter(|c| c.action.provider.as_str() == provider)
-            .cloned()
-            .collect();
-        let target = Target {
-            name: "url".into(),
-            kind: TargetKind::Live {
-                endpoint: Endpoint::parse(url).unwrap(),
-                credentials: Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
-                profile,
-            },
-        };
-        let opts = RunOptions {
-            allow_destructive: true,
-            concurrency: 4,
-            ca_cert: Some(root().join("tests/emulator_tls/cert.pem")),
-            denied_credentials: Some(Credentials::new("AKIDSUBUSERDENY", "SUBUSERSECRET")),
-            probe_throttling: true,
-            ..RunOptions::default()
-        };
-        let runner = Arc::new(Runner::new(specs.clone(), target, opts).unwrap());
-        results.extend(rt.block_on(runner.run_all(cases, Arc::new(|_: &CaseResult| {}))));
-    }
-    results
+    let profile = Profile {
+        providers: profiles()
+            .into_iter()
+            .map(|(p, section)| (p.to_string(), section))
+            .collect(),
+        ..Profile::default()
+    };
+    let target = Target {
+        name: "url".into(),
+        kind: TargetKind::Live {
+            endpoint: Endpoint::parse(url).unwrap(),
+            credentials: Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
+            profile,
+        },
+    };
+    let opts = RunOptions {
+        allow_destructive: true,
+        concurrency: 4,
+        ca_cert: Some(root().join("tests/emulator_tls/cert.pem")),
+        denied_credentials: Some(Credentials::new("AKIDSUBUSERDENY", "SUBUSERSECRET")),
+        probe_throttling: true,
+        ..RunOptions::default()
+    };
+    let runner = Arc::new(Runner::new(specs.clone(), target, opts).unwrap());
+    rt.block_on(runner.run_all(cases, Arc::new(|_: &CaseResult| {})))
 }
 
 /// Per action: pass, fail, divergence, inconclusive.

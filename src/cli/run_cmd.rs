@@ -27,9 +27,27 @@ pub struct Args {
     /// Only this provider's cases (`tencent`, `alibaba`).
     #[arg(long)]
     pub provider: Option<String>,
-    /// Only cases whose id contains this text (repeatable: any of them).
+    /// Only these cases (repeatable: any of them): an exact id, a glob (`*`, `?`), or text the
+    /// id contains.
     #[arg(long)]
     pub filter: Vec<String>,
+    /// Leave out these cases (repeatable; same forms as --filter).
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// Name of the target for expected-failure lists and reports (default: `emulator`, or the
+    /// URL's host, without the port when it is a loopback address).
+    #[arg(long)]
+    pub target_name: Option<String>,
+    /// Divergences (departures from expectations the harness inferred) fail the run too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Live targets: run the throttling cases, a burst over the documented rate at the end of
+    /// the run (they are inconclusive without it).
+    #[arg(long)]
+    pub probe_throttling: bool,
+    /// Live targets: also trust this PEM certificate (a private CA or a self-signed endpoint).
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
     /// Generation seed.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -66,12 +84,56 @@ pub struct Args {
     pub cases: Option<PathBuf>,
 }
 
-fn select(cases: Vec<Case>, provider: Option<&str>, filters: &[String]) -> Vec<Case> {
+fn select(
+    cases: Vec<Case>,
+    provider: Option<&str>,
+    filters: &[String],
+    skips: &[String],
+) -> Vec<Case> {
+    let ids: std::collections::HashSet<String> = cases.iter().map(|c| c.id.clone()).collect();
+    let hit = |pattern: &str, id: &str| {
+        if pattern.contains(['*', '?']) {
+            glob(pattern.as_bytes(), id.as_bytes())
+        } else if ids.contains(pattern) {
+            id == pattern
+        } else {
+            id.contains(pattern)
+        }
+    };
     cases
         .into_iter()
         .filter(|c| provider.is_none_or(|p| c.action.provider.as_str() == p))
-        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.id.contains(f.as_str())))
+        .filter(|c| filters.is_empty() || filters.iter().any(|f| hit(f, &c.id)))
+        .filter(|c| !skips.iter().any(|f| hit(f, &c.id)))
         .collect()
+}
+
+/// `*` matches any run of characters, `?` one character; everything else itself.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    match (pattern.first(), text.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => {
+            glob(&pattern[1..], text) || (!text.is_empty() && glob(pattern, &text[1..]))
+        }
+        (Some(b'?'), Some(_)) => glob(&pattern[1..], &text[1..]),
+        (Some(p), Some(t)) if p == t => glob(&pattern[1..], &text[1..]),
+        _ => false,
+    }
+}
+
+/// The default target name: the host, without the port when it is a loopback address (ports
+/// change from run to run; expected-failure lists should not).
+fn default_target_name(host: &str) -> String {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => (h, true),
+        _ => (host, false),
+    };
+    let loopback = name.starts_with("127.") || name == "localhost" || name == "[::1]";
+    if port && loopback {
+        name.to_string()
+    } else {
+        host.to_string()
+    }
 }
 
 fn progress(n: usize) -> ProgressBar {
@@ -106,7 +168,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(n) => generate::explore::random_cases(&specs, n, args.seed)?,
         None => cases,
     };
-    let cases = select(cases, args.provider.as_deref(), &args.filter);
+    let cases = select(cases, args.provider.as_deref(), &args.filter, &args.skip);
     if cases.is_empty() {
         bail!("no case matches the filters");
     }
@@ -118,6 +180,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         concurrency: args.workers.max(1),
         timeout: Duration::from_secs(args.timeout),
         allow_destructive: args.allow_destructive,
+        ca_cert: args.ca_cert.clone(),
+        denied_credentials: denied_credentials(),
+        probe_throttling: args.probe_throttling,
         ..RunOptions::default()
     };
     let (results, target_name) = rt.block_on(async {
@@ -143,7 +208,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 generate::explore::shrink_failures(&runner, &cases, results, &cases_dir).await;
         }
         drop(handles);
-        Ok::<_, anyhow::Error>((results, target.name))
+        let name = args.target_name.clone().unwrap_or(target.name);
+        Ok::<_, anyhow::Error>((results, name))
     })?;
     let mut results = results;
     let ef_dir = args
@@ -164,7 +230,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     let _ = SpecSet::default_dir;
-    Ok(ExitCode::from(report.summary.exit_code()))
+    Ok(ExitCode::from(report.summary.exit_code_with(args.strict)))
 }
 
 fn live_target(args: &Args) -> Result<Target> {
@@ -186,7 +252,7 @@ fn live_target(args: &Args) -> Result<Target> {
         },
     };
     Ok(Target {
-        name: endpoint.host.clone(),
+        name: default_target_name(&endpoint.host),
         kind: TargetKind::Live {
             endpoint,
             credentials: Credentials::new(id, secret),
@@ -195,27 +261,49 @@ fn live_target(args: &Args) -> Result<Target> {
     })
 }
 
+/// Sub-user credentials for denied-caller cases, from the environment (never printed).
+fn denied_credentials() -> Option<Credentials> {
+    let id = std::env::var("CLOUDCONFORM_DENIED_ACCESS_KEY_ID").ok()?;
+    let secret = std::env::var("CLOUDCONFORM_DENIED_SECRET_ACCESS_KEY").ok()?;
+    Some(Credentials::new(id, secret))
+}
+
 fn print_summary(report: &RunReport) {
     println!(
-        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
-        "action", "cases", "pass", "fail", "incon", "xfail", "stale"
+        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "action", "cases", "pass", "fail", "diverg", "incon", "xfail", "stale"
     );
     for (action, r) in report.per_action() {
         println!(
-            "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
-            action, r.total, r.passed, r.failed, r.inconclusive, r.expected_failures, r.stale
+            "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+            action,
+            r.total,
+            r.passed,
+            r.failed,
+            r.divergences,
+            r.inconclusive,
+            r.expected_failures,
+            r.stale
         );
     }
     let t = &report.summary;
     println!(
-        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
-        "total", t.total, t.passed, t.failed, t.inconclusive, t.expected_failures, t.stale
+        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+        "total",
+        t.total,
+        t.passed,
+        t.failed,
+        t.divergences,
+        t.inconclusive,
+        t.expected_failures,
+        t.stale
     );
     for r in &report.results {
         let show = match (&r.verdict, &r.expected_failure) {
             (cloudconform::check::Verdict::Fail { .. }, None) => "FAIL",
             (cloudconform::check::Verdict::Pass, Some(_)) => "STALE",
             (cloudconform::check::Verdict::Inconclusive { .. }, _) => "INCONCLUSIVE",
+            (cloudconform::check::Verdict::Divergence { .. }, _) => "DIVERGENCE",
             _ => continue,
         };
         eprintln!(
@@ -225,4 +313,32 @@ fn print_summary(report: &RunReport) {
         );
     }
     let _ = exit::OK;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{default_target_name, glob};
+
+    #[test]
+    fn globs_match_whole_ids() {
+        let m = |p: &str, t: &str| glob(p.as_bytes(), t.as_bytes());
+        assert!(m(
+            "tencent/cvm/*/boundary/*",
+            "tencent/cvm/DeleteKeyPairs/boundary/KeyIds-101"
+        ));
+        assert!(m("*KeyIds-10?", "x/KeyIds-101"));
+        assert!(!m("*KeyIds-10?", "x/KeyIds-1000"));
+        assert!(!m("tencent/*", "alibaba/ecs/DetachKeyPair/valid/minimal"));
+    }
+
+    #[test]
+    fn loopback_ports_leave_the_target_name() {
+        assert_eq!(default_target_name("127.0.0.1:18765"), "127.0.0.1");
+        assert_eq!(default_target_name("localhost:8080"), "localhost");
+        assert_eq!(
+            default_target_name("cvm.tencentcloudapi.com"),
+            "cvm.tencentcloudapi.com"
+        );
+        assert_eq!(default_target_name("example.com:8443"), "example.com:8443");
+    }
 }

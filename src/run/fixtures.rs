@@ -21,6 +21,8 @@ pub struct Realised {
     pub restore: Vec<(String, String)>,
     /// Live: indexes of the profile instances this case holds.
     pub claimed: Vec<usize>,
+    /// Live: the ids of the claimed instances (freed after teardown).
+    pub claimed_ids: Vec<String>,
     /// Live, through the target's control API: instance symbols held in a transient state,
     /// (instance id, lent key ids) to rebind, image ids made to hold keys.
     pub held: Vec<String>,

@@ -21,11 +21,16 @@ pub struct Profile {
     pub schema: Option<String>,
     #[serde(default)]
     pub provider: Option<Provider>,
-    /// Region every case runs in.
+    /// Region every case runs in (of this provider, in a section).
+    #[serde(default)]
     pub region: String,
     /// Instances the harness may stop, start, bind and unbind keys on.
     #[serde(default)]
     pub instances: Vec<ProfileInstance>,
+    /// One section per provider (`tencent`, `alibaba`), each with its region and instances,
+    /// for a URL that serves both.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<String, Profile>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,7 +54,7 @@ pub struct ProfileInstance {
 /// concurrently as long as they need different ones.
 #[derive(Default)]
 pub struct Claims {
-    busy: tokio::sync::Mutex<std::collections::BTreeSet<usize>>,
+    busy: tokio::sync::Mutex<std::collections::BTreeSet<String>>,
     freed: tokio::sync::Notify,
 }
 
@@ -64,11 +69,11 @@ impl Claims {
         let fits = |i: &ProfileInstance, (svc, os, keys): &(&str, &str, usize)| {
             i.service == *svc && i.os == *os && i.keys.len() >= *keys
         };
-        let assign = |taken: &std::collections::BTreeSet<usize>| -> Option<Vec<usize>> {
+        let assign = |taken: &std::collections::BTreeSet<String>| -> Option<Vec<usize>> {
             let mut picked: Vec<usize> = Vec::new();
             for need in needs {
                 let pos = profile.instances.iter().enumerate().position(|(n, i)| {
-                    !taken.contains(&n) && !picked.contains(&n) && fits(i, need)
+                    !taken.contains(&i.id) && !picked.contains(&n) && fits(i, need)
                 })?;
                 picked.push(pos);
             }
@@ -98,7 +103,7 @@ impl Claims {
             {
                 let mut busy = self.busy.lock().await;
                 if let Some(picked) = assign(&busy) {
-                    busy.extend(picked.iter().copied());
+                    busy.extend(picked.iter().map(|n| profile.instances[*n].id.clone()));
                     return Ok(picked);
                 }
             }
@@ -106,7 +111,7 @@ impl Claims {
         }
     }
 
-    async fn release(&self, claimed: &[usize]) {
+    async fn release(&self, claimed: &[String]) {
         if claimed.is_empty() {
             return;
         }
@@ -123,7 +128,20 @@ impl Profile {
     pub fn load(path: &Path) -> Result<Profile, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read profile {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("profile {}: {e}", path.display()))
+        let p: Profile =
+            serde_json::from_str(&text).map_err(|e| format!("profile {}: {e}", path.display()))?;
+        if p.region.is_empty() && p.providers.is_empty() {
+            return Err(format!(
+                "profile {}: no region; give `region`, or a section per provider under `providers`",
+                path.display()
+            ));
+        }
+        Ok(p)
+    }
+
+    /// The section for a provider's cases: its entry under `providers`, else the profile itself.
+    pub fn for_provider(&self, provider: Provider) -> &Profile {
+        self.providers.get(provider.as_str()).unwrap_or(self)
     }
 }
 
@@ -371,6 +389,11 @@ pub async fn realise(
         })
         .collect();
     r.claimed = runner.claims.claim(profile, &needs).await?;
+    r.claimed_ids = r
+        .claimed
+        .iter()
+        .map(|n| profile.instances[*n].id.clone())
+        .collect();
     let mut lent_keys: BTreeMap<String, String> = BTreeMap::new();
     for (inst, &n) in case.world.instances.iter().zip(&r.claimed) {
         let p = &profile.instances[n];
@@ -675,7 +698,7 @@ pub async fn teardown(
             }
         }
     }
-    runner.claims.release(&r.claimed).await;
+    runner.claims.release(&r.claimed_ids).await;
     if problems.is_empty() {
         Ok(())
     } else {

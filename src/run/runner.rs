@@ -163,6 +163,7 @@ impl Runner {
             }
             TargetKind::Live { profile, .. } => {
                 let mut r = fixtures::Realised::default();
+                let profile = profile.for_provider(case.action.provider);
                 match live::realise(self, case, endpoint, profile, &mut r).await {
                     Ok(()) => Ok(r),
                     Err(reason) => {
