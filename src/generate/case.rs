@@ -330,6 +330,29 @@ impl Expect {
         matches!(self, Expect::Success { .. })
     }
 
+    /// As [`Expect::summary`], each error alternative with its evidence and source:
+    /// `error InvalidX (400; documented, seed:...) | InvalidY (400; inferred, protocol:...)`.
+    pub fn summary_with_evidence(&self) -> String {
+        match self {
+            Expect::Error { one_of, .. } => {
+                let alts: Vec<String> = one_of
+                    .iter()
+                    .map(|e| {
+                        let mut s =
+                            format!("{} ({}; {}", e.code, e.http_status, e.evidence.as_str());
+                        if !e.source.is_empty() {
+                            s.push_str(&format!(", {}", e.source));
+                        }
+                        s.push(')');
+                        s
+                    })
+                    .collect();
+                format!("error {}", alts.join(" | "))
+            }
+            other => other.summary(),
+        }
+    }
+
     /// One line: `success`, `error InvalidX (400) | InvalidY (400)`.
     pub fn summary(&self) -> String {
         match self {
