@@ -661,7 +661,7 @@ fn explore_shrinks_failures_into_regressions() {
             .filter(|r| r.verdict != Verdict::Pass)
             .count();
         assert!(failing > 0, "the mutation is found by exploration");
-        let shrunk = generate::explore::shrink_failures(&runner, &cases, results, &dir).await;
+        let shrunk = cloudconform::run::shrink_failures(&runner, &cases, results, &dir).await;
         drop(handles);
         assert!(shrunk.iter().any(|r| r.verdict != Verdict::Pass));
         generate::load_case_dir(&dir.join("regressions")).expect("regressions load")

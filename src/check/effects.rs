@@ -2,7 +2,7 @@
 //! (`effects[].observe`): walk its `select` pointer template over the describe response and
 //! decide whether the change happened.
 use super::Finding;
-use crate::run::bind::Bound;
+use crate::generate::bind::Bound;
 use crate::spec::{Effect, EffectOp};
 use serde_json::Value;
 use std::collections::BTreeMap;

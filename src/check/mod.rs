@@ -5,14 +5,14 @@
 //! JSON Schemas, the request id format, the error code and HTTP status against the expectation,
 //! and batch counts; [`effects`] checks declared effects through fixture describe calls;
 //! [`redact`] and [`snapshot`] keep snapshots stable. Depends on `spec`, `http`, `generate`
-//! (the expectation types) and `run::bind` (placeholders) only.
+//! (the expectation types) and `generate::bind` (placeholders) only.
 pub mod effects;
 pub mod redact;
 pub mod snapshot;
 
+use crate::generate::bind::Bindings;
 use crate::generate::{BatchExpect, Expect};
 use crate::http::RawResponse;
-use crate::run::bind::Bindings;
 use crate::spec::{
     ActionKey, ActionSpec, ErrorStatusRule, Evidence, Provider, SpecSet, ValueTypes,
 };

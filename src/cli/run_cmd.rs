@@ -205,7 +205,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         pb.finish_and_clear();
         if args.explore.is_some() {
             results =
-                generate::explore::shrink_failures(&runner, &cases, results, &cases_dir).await;
+                cloudconform::run::shrink_failures(&runner, &cases, results, &cases_dir).await;
         }
         drop(handles);
         let name = args.target_name.clone().unwrap_or(target.name);

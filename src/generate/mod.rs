@@ -6,9 +6,14 @@
 //! mistyped parameters, unknown parameters, one-of violations, malformed ids, protocol faults)
 //! and `state` (each precondition met and violated). Each case carries its expected outcome,
 //! taken from the spec's triggers ([`SpecSet::errors_for_trigger`]) or declared effects.
-//! Hand-written scenarios and saved regressions are loaded from `cases/` ([`load_case_dir`]).
-//! Depends on `spec` only; generation is deterministic for a seed.
+//! Each error alternative carries its evidence (`documented`, `catalogued`, `inferred`) and
+//! source; a case whose rejection precedes every existence check gets a made-up world
+//! (`World::made_up`). Hand-written scenarios and saved regressions are loaded from `cases/`
+//! ([`load_case_dir`]); `bind` holds the placeholder vocabulary, `explore` random cases and
+//! their shrinking (driven by the runner). Depends on `spec` only; generation is deterministic
+//! for a seed.
 mod base;
+pub mod bind;
 mod boundary;
 pub mod case;
 pub mod explore;

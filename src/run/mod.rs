@@ -10,10 +10,11 @@
 //! `check` and `http`; never on the emulator's internals (only its public control API).
 //!
 //! Layout: `runner` drives cases (workers, world, verdict), `steps` runs one step and checks its
-//! effects, `send` builds, paces, retries and bursts a step's request, `record` keeps scrubbed
-//! exchanges and `summary` tallies verdicts.
+//! effects, `send` builds, paces, retries and bursts a step's request, `fixtures` realises worlds
+//! on the emulator, `live` on any other endpoint (claims on profile instances, the target's
+//! control API when offered), `shrink` shrinks exploration failures, `record` keeps scrubbed
+//! exchanges and `summary` tallies verdicts (pass, fail, divergence, inconclusive).
 pub mod bench;
-pub mod bind;
 pub mod exec;
 pub mod expected;
 mod fixtures;
@@ -24,6 +25,7 @@ mod pace;
 mod record;
 mod runner;
 mod send;
+mod shrink;
 mod steps;
 mod summary;
 
@@ -36,8 +38,11 @@ use exec::Endpoint;
 use serde::Serialize;
 use std::time::Duration;
 
+/// Bindings are case vocabulary (`generate::bind`); re-exported for the runner's modules.
+pub use crate::generate::bind;
 pub use record::{Exchange, RequestRecord, ResponseRecord};
 pub use runner::Runner;
+pub use shrink::shrink_failures;
 // Private: `live` and `bench` send fixture and raw requests through the runner.
 use send::Sent;
 pub use steps::placeholder_syms;
