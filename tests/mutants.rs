@@ -200,6 +200,11 @@ fn judged(results: Vec<CaseResult>) -> BTreeSet<String> {
 
 /// Run `cases` through proxies applying `rewrite`; the ids of the cases that did not pass.
 fn failing_ids(specs: &Arc<SpecSet>, cases: Vec<Case>, rewrite: Rewrite) -> BTreeSet<String> {
+    judged(results_in_process(specs, cases, rewrite))
+}
+
+/// Every result of `cases` run in process through proxies applying `rewrite`.
+fn results_in_process(specs: &Arc<SpecSet>, cases: Vec<Case>, rewrite: Rewrite) -> Vec<CaseResult> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -225,7 +230,7 @@ fn failing_ids(specs: &Arc<SpecSet>, cases: Vec<Case>, rewrite: Rewrite) -> BTre
             Arc::new(Runner::new(specs.clone(), target, RunOptions::default()).expect("runner"));
         let results: Vec<CaseResult> = runner.run_all(cases, Arc::new(|_: &CaseResult| {})).await;
         drop(handles);
-        judged(results)
+        results
     })
 }
 
@@ -677,4 +682,50 @@ fn explore_shrinks_failures_into_regressions() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// ENS answers an unbound instance with another code: the spec's code for it is inferred (the
+/// ENS error list leaves it open), so the case diverges, fails nothing, and shows in the
+/// divergences table of every report format; `--strict` turns it into a failing exit code.
+#[test]
+fn inferred_code_changed_is_a_divergence() {
+    fn rewrite(_: &RawRequest, _: &str, resp: &mut RawResponse) {
+        let Some(mut v) = json_body(resp) else { return };
+        if v.get("Code").and_then(Value::as_str) == Some("PublicKeyNotAttachWithInstance") {
+            v["Code"] = Value::from("InvalidKeyPair.NotAttached");
+            set_body(resp, &v);
+        }
+    }
+    let s = setup("alibaba/ens/DetachKeyPair/state/");
+    let results = results_in_process(&s.specs, s.cases.clone(), rewrite);
+    let id = "alibaba/ens/DetachKeyPair/state/instances-bound-to-named-key/not-bound";
+    for r in &results {
+        match &r.verdict {
+            Verdict::Divergence { findings } => {
+                assert_eq!(r.id, id);
+                let f = &findings[0];
+                assert_eq!(f.evidence, cloudconform::spec::Evidence::Inferred);
+                assert!(f.message.contains("InvalidKeyPair.NotAttached"), "{f}");
+                assert!(f.message.contains("PublicKeyNotAttachWithInstance"), "{f}");
+                assert!(f.source.starts_with("seed:"), "{f}");
+            }
+            Verdict::Pass => assert_ne!(r.id, id),
+            other => panic!("{}: {other:?}", r.id),
+        }
+    }
+    let report = cloudconform::report::RunReport::new("emulator", 1, results);
+    assert_eq!((report.summary.divergences, report.summary.failed), (1, 0));
+    assert_eq!(report.summary.exit_code(), 0);
+    assert_eq!(report.summary.exit_code_with(true), 1);
+    use cloudconform::report::{render, Format};
+    let md = render(&report, Format::Markdown).unwrap();
+    assert!(md.contains("## Divergences") && md.contains(id), "{md}");
+    let json: Value = serde_json::from_str(&render(&report, Format::Json).unwrap()).unwrap();
+    assert_eq!(json["divergences"][0]["case"], id);
+    assert_eq!(json["divergences"][0]["evidence"], "inferred");
+    let xml = render(&report, Format::Junit).unwrap();
+    assert!(
+        xml.contains("name=\"divergences\"") && xml.contains("InvalidKeyPair.NotAttached"),
+        "{xml}"
+    );
 }

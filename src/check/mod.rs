@@ -357,9 +357,11 @@ impl Checker {
                 let evidence = strongest.map(|e| e.evidence).unwrap_or_default();
                 let source = strongest.map(|e| e.source.clone()).unwrap_or_default();
                 if !is_error {
+                    // The rejection itself (a limit, format or precondition the spec documents)
+                    // is what a success breaks; only which code comes back may be a guess.
                     out.push(Finding {
-                        evidence,
-                        source,
+                        evidence: Evidence::Documented,
+                        source: source.clone(),
                         rule: rule.clone(),
                         location: "/".into(),
                         message: format!(
