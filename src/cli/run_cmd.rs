@@ -609,6 +609,15 @@ fn rerun_command(args: &Args, id: &str) -> String {
     cmd
 }
 
+/// The part of an inconclusive reason that groups cases: a transport failure is one cause
+/// whichever step met it (`CreateKeyPair: cannot connect: URL: ...` and `cannot connect: URL:
+/// ...` are the same unreachable target).
+fn grouping_reason(reason: &str) -> &str {
+    reason
+        .find("cannot connect: ")
+        .map_or(reason, |at| &reason[at..])
+}
+
 /// Failures, stale expected failures and inconclusive cases on stderr. Failures come with the
 /// command that reruns them (and with --verbose their request as curl); inconclusive cases with
 /// the same reason (a target that refuses every connection) are one line with a count.
@@ -632,7 +641,8 @@ fn print_findings(report: &RunReport, args: &Args, target: &Target) {
                 r.id, report.target
             ),
             (Verdict::Inconclusive { reason }, _) => {
-                match inconclusive.iter_mut().find(|(why, _)| why == reason) {
+                let reason = grouping_reason(reason);
+                match inconclusive.iter_mut().find(|(why, _)| *why == reason) {
                     Some((_, ids)) => ids.push(&r.id),
                     None => inconclusive.push((reason, vec![&r.id])),
                 }
