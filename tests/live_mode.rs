@@ -84,6 +84,7 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
         let profile = Profile {
             schema: None,
             provider: None,
+            providers: Default::default(),
             region: "ap-guangzhou".into(),
             instances: IDS
                 .iter()
@@ -93,6 +94,7 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
                     id: id.to_string(),
                     os: os.into(),
                     state: "STOPPED".into(),
+                    keys: vec![],
                 })
                 .collect(),
         };

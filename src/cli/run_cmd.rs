@@ -72,12 +72,30 @@ pub struct Args {
     /// Only this provider's cases.
     #[arg(long, env = "CLOUDCONFORM_PROVIDER")]
     pub provider: Option<ProviderArg>,
-    /// Only cases whose id contains this text (repeatable: any of them).
+    /// Only these cases (repeatable: any of them): an exact id, a glob (`*`, `?`), or text the
+    /// id contains.
     #[arg(long)]
     pub filter: Vec<String>,
     /// Only the case with exactly this id (repeatable). Failures print it in their `rerun:` line.
     #[arg(long = "case", value_name = "ID")]
     pub case_ids: Vec<String>,
+    /// Leave out these cases (repeatable; same forms as --filter).
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// Name of the target for expected-failure lists and reports (default: `emulator`, or the
+    /// URL's host, without the port when it is a loopback address).
+    #[arg(long)]
+    pub target_name: Option<String>,
+    /// Divergences (departures from expectations the harness inferred) fail the run too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Live targets: run the throttling cases, a burst over the documented rate at the end of
+    /// the run (they are inconclusive without it).
+    #[arg(long)]
+    pub probe_throttling: bool,
+    /// Live targets: also trust this PEM certificate (a private CA or a self-signed endpoint).
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
     /// Generation seed.
     #[arg(long, env = "CLOUDCONFORM_SEED", default_value_t = 1)]
     pub seed: u64,
@@ -139,12 +157,52 @@ fn parse_target(value: &str) -> Result<String, String> {
 
 fn select(cases: Vec<Case>, args: &Args) -> Vec<Case> {
     let provider = args.provider.map(ProviderArg::as_str);
+    let ids: std::collections::HashSet<String> = cases.iter().map(|c| c.id.clone()).collect();
+    let hit = |pattern: &str, id: &str| {
+        if pattern.contains(['*', '?']) {
+            glob(pattern.as_bytes(), id.as_bytes())
+        } else if ids.contains(pattern) {
+            id == pattern
+        } else {
+            id.contains(pattern)
+        }
+    };
     cases
         .into_iter()
         .filter(|c| provider.is_none_or(|p| c.action.provider.as_str() == p))
-        .filter(|c| args.filter.is_empty() || args.filter.iter().any(|f| c.id.contains(f.as_str())))
+        .filter(|c| args.filter.is_empty() || args.filter.iter().any(|f| hit(f, &c.id)))
         .filter(|c| args.case_ids.is_empty() || args.case_ids.contains(&c.id))
+        .filter(|c| !args.skip.iter().any(|f| hit(f, &c.id)))
         .collect()
+}
+
+/// `*` matches any run of characters, `?` one character; everything else itself. Iterative,
+/// backtracking only to the last `*`, so no pattern can make it take more than
+/// pattern × text steps.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// What to say when the selection is empty: the options as given, and how to list the ids.
@@ -155,6 +213,9 @@ fn nothing_selected(args: &Args) -> String {
     }
     for c in &args.case_ids {
         given.push(format!("--case {c}"));
+    }
+    for k in &args.skip {
+        given.push(format!("--skip {k}"));
     }
     if let Some(p) = args.provider {
         given.push(format!("--provider {}", p.as_str()));
@@ -201,9 +262,9 @@ fn open_sink(out: Option<&Path>) -> Result<Sink> {
     Ok(Sink::File(path.to_path_buf(), file))
 }
 
-/// Pass/fail/inconclusive counts as cases finish, for the progress bar.
+/// Pass/fail/divergence/inconclusive counts as cases finish, for the progress bar.
 #[derive(Default)]
-struct Tally([AtomicUsize; 3]);
+struct Tally([AtomicUsize; 4]);
 
 impl Tally {
     fn add(&self, r: &CaseResult) -> String {
@@ -211,10 +272,33 @@ impl Tally {
             Verdict::Pass => 0,
             Verdict::Fail { .. } => 1,
             Verdict::Inconclusive { .. } => 2,
+            Verdict::Divergence { .. } => 3,
         };
         self.0[i].fetch_add(1, Ordering::Relaxed);
         let n = |i: usize| self.0[i].load(Ordering::Relaxed);
-        format!("pass {} fail {} incon {}  {}", n(0), n(1), n(2), r.id)
+        format!(
+            "pass {} fail {} diverg {} incon {}  {}",
+            n(0),
+            n(1),
+            n(3),
+            n(2),
+            r.id
+        )
+    }
+}
+
+/// The default target name: the host, without the port when it is a loopback address (ports
+/// change from run to run; expected-failure lists should not).
+fn default_target_name(host: &str) -> String {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => (h, true),
+        _ => (host, false),
+    };
+    let loopback = name.starts_with("127.") || name == "localhost" || name == "[::1]";
+    if port && loopback {
+        name.to_string()
+    } else {
+        host.to_string()
     }
 }
 
@@ -237,6 +321,8 @@ fn check_combinations(args: &Args) -> Result<()> {
             (args.profile.is_some(), "--profile"),
             (args.region.is_some(), "--region"),
             (args.allow_destructive, "--allow-destructive"),
+            (args.ca_cert.is_some(), "--ca-cert"),
+            (args.probe_throttling, "--probe-throttling"),
         ]
         .into_iter()
         .filter_map(|(given, name)| given.then_some(name))
@@ -274,9 +360,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .cases
         .clone()
         .unwrap_or_else(generate::default_cases_dir);
-    let target_name = live
-        .as_ref()
-        .map_or("emulator".to_string(), |t| t.name.clone());
+    let target_name = args.target_name.clone().unwrap_or_else(|| {
+        live.as_ref()
+            .map_or("emulator".to_string(), |t| t.name.clone())
+    });
     let ef_dir = args
         .expected_failures
         .clone()
@@ -300,6 +387,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         concurrency: usize::from(args.workers),
         timeout: Duration::from_secs(args.timeout),
         allow_destructive: args.allow_destructive,
+        ca_cert: args.ca_cert.clone(),
+        denied_credentials: denied_credentials(),
+        probe_throttling: args.probe_throttling,
         ..RunOptions::default()
     };
     let total = cases.len();
@@ -323,13 +413,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         pb.finish_and_clear();
         if args.explore.is_some() {
             results =
-                generate::explore::shrink_failures(&runner, &cases, results, &cases_dir).await;
+                cloudconform::run::shrink_failures(&runner, &cases, results, &cases_dir).await;
         }
         drop(handles);
         Ok::<_, anyhow::Error>((results, target, runner.unreachable()))
     })?;
     run::apply_expected(&mut results, &expected);
-    let report = RunReport::new(&target.name, args.seed, results);
+    let report = RunReport::new(&target_name, args.seed, results);
     print_findings(&report, &args, &target);
     let human_on_stdout = !matches!(sink, Some(Sink::Stdout));
     let mut summary = summary_table(&report);
@@ -358,7 +448,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(exit::INCONCLUSIVE));
     }
-    Ok(ExitCode::from(report.summary.exit_code()))
+    Ok(ExitCode::from(report.summary.exit_code_with(args.strict)))
 }
 
 fn live_target(args: &Args) -> Result<Target> {
@@ -390,7 +480,7 @@ fn live_target(args: &Args) -> Result<Target> {
         },
     };
     Ok(Target {
-        name: endpoint.host.clone(),
+        name: default_target_name(&endpoint.host),
         kind: TargetKind::Live {
             endpoint,
             credentials: Credentials::new(id, secret),
@@ -406,16 +496,30 @@ fn target_base(target: &Target) -> String {
     }
 }
 
+/// Sub-user credentials for denied-caller cases, from the environment (never printed).
+fn denied_credentials() -> Option<Credentials> {
+    let id = std::env::var("CLOUDCONFORM_DENIED_ACCESS_KEY_ID").ok()?;
+    let secret = std::env::var("CLOUDCONFORM_DENIED_SECRET_ACCESS_KEY").ok()?;
+    Some(Credentials::new(id, secret))
+}
+
 fn summary_table(report: &RunReport) -> String {
     let row = |name: &str, r: &run::Summary| {
         format!(
-            "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
-            name, r.total, r.passed, r.failed, r.inconclusive, r.expected_failures, r.stale
+            "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+            name,
+            r.total,
+            r.passed,
+            r.failed,
+            r.divergences,
+            r.inconclusive,
+            r.expected_failures,
+            r.stale
         )
     };
     let mut out = format!(
-        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
-        "action", "cases", "pass", "fail", "incon", "xfail", "stale"
+        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+        "action", "cases", "pass", "fail", "diverg", "incon", "xfail", "stale"
     );
     for (action, r) in report.per_action() {
         out.push_str(&row(&action, &r));
@@ -432,6 +536,9 @@ fn verdict_line(report: &RunReport, elapsed: Duration) -> String {
         "{} passed, {} failed, {} inconclusive",
         t.passed, t.failed, t.inconclusive
     );
+    if t.divergences > 0 {
+        line.push_str(&format!(", {} divergences", t.divergences));
+    }
     if t.expected_failures > 0 {
         line.push_str(&format!(", {} expected failures", t.expected_failures));
     }
@@ -484,10 +591,31 @@ fn rerun_command(args: &Args, id: &str) -> String {
             opt(name, d.display().to_string());
         }
     }
-    if args.allow_destructive {
-        cmd.push_str(" --allow-destructive");
+    if let Some(name) = &args.target_name {
+        opt("--target-name", name.clone());
+    }
+    if let Some(path) = &args.ca_cert {
+        opt("--ca-cert", path.display().to_string());
+    }
+    for (given, flag) in [
+        (args.allow_destructive, " --allow-destructive"),
+        (args.strict, " --strict"),
+        (args.probe_throttling, " --probe-throttling"),
+    ] {
+        if given {
+            cmd.push_str(flag);
+        }
     }
     cmd
+}
+
+/// The part of an inconclusive reason that groups cases: a transport failure is one cause
+/// whichever step met it (`CreateKeyPair: cannot connect: URL: ...` and `cannot connect: URL:
+/// ...` are the same unreachable target).
+fn grouping_reason(reason: &str) -> &str {
+    reason
+        .find("cannot connect: ")
+        .map_or(reason, |at| &reason[at..])
 }
 
 /// Failures, stale expected failures and inconclusive cases on stderr. Failures come with the
@@ -502,13 +630,19 @@ fn print_findings(report: &RunReport, args: &Args, target: &Target) {
                 r.id,
                 report::failure_text(r).replace('\n', "\n    ")
             ),
+            (Verdict::Divergence { .. }, None) => format!(
+                "DIVERGENCE {} (an inferred expectation; fails only with --strict): {}",
+                r.id,
+                report::failure_text(r).replace('\n', "\n    ")
+            ),
             (Verdict::Pass, Some(reason)) => format!(
                 "STALE {}: passes, but the expected-failure list for {} says it fails ({reason}); \
                  remove it from the list",
                 r.id, report.target
             ),
             (Verdict::Inconclusive { reason }, _) => {
-                match inconclusive.iter_mut().find(|(why, _)| why == reason) {
+                let reason = grouping_reason(reason);
+                match inconclusive.iter_mut().find(|(why, _)| *why == reason) {
                     Some((_, ids)) => ids.push(&r.id),
                     None => inconclusive.push((reason, vec![&r.id])),
                 }
@@ -538,5 +672,33 @@ fn print_findings(report: &RunReport, args: &Args, target: &Target) {
                 many[0]
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{default_target_name, glob};
+
+    #[test]
+    fn globs_match_whole_ids() {
+        let m = |p: &str, t: &str| glob(p.as_bytes(), t.as_bytes());
+        assert!(m(
+            "tencent/cvm/*/boundary/*",
+            "tencent/cvm/DeleteKeyPairs/boundary/KeyIds-101"
+        ));
+        assert!(m("*KeyIds-10?", "x/KeyIds-101"));
+        assert!(!m("*KeyIds-10?", "x/KeyIds-1000"));
+        assert!(!m("tencent/*", "alibaba/ecs/DetachKeyPair/valid/minimal"));
+    }
+
+    #[test]
+    fn loopback_ports_leave_the_target_name() {
+        assert_eq!(default_target_name("127.0.0.1:18765"), "127.0.0.1");
+        assert_eq!(default_target_name("localhost:8080"), "localhost");
+        assert_eq!(
+            default_target_name("cvm.tencentcloudapi.com"),
+            "cvm.tencentcloudapi.com"
+        );
+        assert_eq!(default_target_name("example.com:8443"), "example.com:8443");
     }
 }

@@ -21,11 +21,16 @@ pub struct Profile {
     pub schema: Option<String>,
     #[serde(default)]
     pub provider: Option<Provider>,
-    /// Region every case runs in.
+    /// Region every case runs in (of this provider, in a section).
+    #[serde(default)]
     pub region: String,
     /// Instances the harness may stop, start, bind and unbind keys on.
     #[serde(default)]
     pub instances: Vec<ProfileInstance>,
+    /// One section per provider (`tencent`, `alibaba`), each with its region and instances,
+    /// for a URL that serves both.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<String, Profile>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,14 +43,158 @@ pub struct ProfileInstance {
     pub os: String,
     /// The state to leave it in afterwards (provider spelling).
     pub state: String,
+    /// Key pair ids bound to it that the run may use where no documented API binds keys
+    /// (ECM binds them only at RunInstances). Such a binding is never consumed: cases that
+    /// would remove it are inconclusive, since nothing could restore it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+}
+
+/// Which profile instances are in use by a running case: cases that need instances run
+/// concurrently as long as they need different ones.
+#[derive(Default)]
+pub struct Claims {
+    busy: tokio::sync::Mutex<std::collections::BTreeSet<String>>,
+    freed: tokio::sync::Notify,
+}
+
+impl Claims {
+    /// Claim one profile instance per need (service, os, lent keys), waiting while others hold
+    /// them; an error when the profile could never satisfy the needs.
+    async fn claim(
+        &self,
+        profile: &Profile,
+        needs: &[(&str, &str, usize)],
+    ) -> Result<Vec<usize>, String> {
+        let fits = |i: &ProfileInstance, (svc, os, keys): &(&str, &str, usize)| {
+            i.service == *svc && i.os == *os && i.keys.len() >= *keys
+        };
+        let assign = |taken: &std::collections::BTreeSet<String>| -> Option<Vec<usize>> {
+            let mut picked: Vec<usize> = Vec::new();
+            for need in needs {
+                let pos = profile.instances.iter().enumerate().position(|(n, i)| {
+                    !taken.contains(&i.id) && !picked.contains(&n) && fits(i, need)
+                })?;
+                picked.push(pos);
+            }
+            Some(picked)
+        };
+        if assign(&Default::default()).is_none() {
+            let (svc, os, keys) = needs
+                .iter()
+                .find(|n| {
+                    profile.instances.iter().filter(|i| fits(i, n)).count()
+                        < needs.iter().filter(|m| *m == *n).count()
+                })
+                .copied()
+                .unwrap_or(("", "", 0));
+            let with_keys = if keys > 0 {
+                format!(" lending {keys} bound key(s)")
+            } else {
+                String::new()
+            };
+            return Err(format!(
+                "needs {} {os} instance(s) of {svc}{with_keys}; the profile lends fewer",
+                needs.iter().filter(|n| n.0 == svc && n.1 == os).count()
+            ));
+        }
+        loop {
+            let notified = self.freed.notified();
+            {
+                let mut busy = self.busy.lock().await;
+                if let Some(picked) = assign(&busy) {
+                    busy.extend(picked.iter().map(|n| profile.instances[*n].id.clone()));
+                    return Ok(picked);
+                }
+            }
+            notified.await;
+        }
+    }
+
+    async fn release(&self, claimed: &[String]) {
+        if claimed.is_empty() {
+            return;
+        }
+        let mut busy = self.busy.lock().await;
+        for n in claimed {
+            busy.remove(n);
+        }
+        drop(busy);
+        self.freed.notify_waiters();
+    }
 }
 
 impl Profile {
     pub fn load(path: &Path) -> Result<Profile, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read profile {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("profile {}: {e}", path.display()))
+        let p: Profile =
+            serde_json::from_str(&text).map_err(|e| format!("profile {}: {e}", path.display()))?;
+        if p.region.is_empty() && p.providers.is_empty() {
+            return Err(format!(
+                "profile {}: no region; give `region`, or a section per provider under `providers`",
+                path.display()
+            ));
+        }
+        Ok(p)
     }
+
+    /// The section for a provider's cases: its entry under `providers`, else the profile itself.
+    pub fn for_provider(&self, provider: Provider) -> &Profile {
+        self.providers.get(provider.as_str()).unwrap_or(self)
+    }
+}
+
+/// The emulator's control API on a target that offers it: what no documented call can do
+/// (hold an instance in a transient state, restore a lent ECM binding, an image holding a key)
+/// is done through it there, and is inconclusive elsewhere.
+#[derive(Default)]
+pub struct Control {
+    offered: tokio::sync::OnceCell<bool>,
+    /// Requests hold it shared; a world edit holds it alone, so no request changes the world
+    /// between the edit's read and write.
+    pub(super) gate: tokio::sync::RwLock<()>,
+}
+
+impl Control {
+    async fn offered(&self, runner: &Runner, endpoint: &Endpoint) -> bool {
+        *self
+            .offered
+            .get_or_init(|| async {
+                runner
+                    .client
+                    .get(format!("{}/_cloudconform/health", endpoint.base))
+                    .timeout(runner.opts.timeout)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            })
+            .await
+    }
+
+    /// Change the target's world in one step (read, edit, write) with no request in between.
+    async fn edit(
+        &self,
+        runner: &Runner,
+        endpoint: &Endpoint,
+        service: &str,
+        f: impl FnOnce(&mut Value),
+    ) -> Result<(), String> {
+        let _alone = self.gate.write().await;
+        let mut world = super::fixtures::get_world(runner, endpoint, true).await?;
+        let svc = world
+            .pointer_mut(&format!("/services/{}", service.replace('/', "~1")))
+            .ok_or_else(|| format!("control API: the world has no service {service}"))?;
+        f(svc);
+        super::fixtures::put_world(runner, endpoint, &world).await
+    }
+}
+
+fn instance_mut<'a>(svc: &'a mut Value, id: &str) -> Option<&'a mut Value> {
+    svc.get_mut("instances")?
+        .as_array_mut()?
+        .iter_mut()
+        .find(|i| i.get("id").and_then(Value::as_str) == Some(id))
 }
 
 /// The action of this service that does `purpose` to `resource`: a fixture spec, else a seed
@@ -110,13 +259,16 @@ async fn call(
         super::TargetKind::Live { credentials, .. } => credentials.clone(),
         _ => return Err("not a live target".into()),
     };
-    match runner
-        .send_step(spec, &step, endpoint, bindings, &creds)
-        .await
-    {
+    let sent = {
+        let _gate = runner.control.gate.read().await;
+        runner
+            .send_step(spec, &step, endpoint, bindings, &creds)
+            .await
+    };
+    match sent {
         Sent::Ok(_, resp) => {
             let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-            if runner.checker.is_error(spec.provider, &body) {
+            if runner.checker.is_error(spec.provider, resp.status, &body) {
                 let code = crate::check::Checker::error_code(&body)
                     .map(|c| c.1)
                     .unwrap_or_default();
@@ -150,8 +302,44 @@ fn name_param(spec: &ActionSpec) -> Option<String> {
         .map(|p| p.name.clone())
 }
 
-/// Build the case's world; on failure, whatever was already created stays recorded in `r` so
-/// the caller can tear it down.
+/// The fixture purpose that puts an instance into `state`, when a documented call does: only
+/// the stable states. Transient ones (STOPPING, STARTING, PENDING) and provider-driven ones
+/// (Expired) no call holds an instance in.
+fn purpose_for(state: &str) -> Option<&'static str> {
+    if state.eq_ignore_ascii_case("stopped") {
+        Some("stop")
+    } else if state.eq_ignore_ascii_case("running") {
+        Some("start")
+    } else {
+        None
+    }
+}
+
+/// Move a profile instance from one stable state to another with the spec's fixture action.
+async fn set_state(
+    runner: &Runner,
+    case: &Case,
+    endpoint: &Endpoint,
+    r: &Realised,
+    sym: &str,
+    from: &str,
+    to: &str,
+) -> Result<(), String> {
+    if from.eq_ignore_ascii_case(to) {
+        return Ok(());
+    }
+    let purpose = purpose_for(to)
+        .ok_or_else(|| format!("no documented call puts an instance into state {to}"))?;
+    let spec = fixture(runner, case, purpose, "instance")
+        .ok_or_else(|| format!("no fixture spec can {purpose} an instance of this service"))?;
+    let given = BTreeMap::from([("instance".to_string(), vec![sym.to_string()])]);
+    call(runner, endpoint, &spec, &given, &[], &r.bindings)
+        .await
+        .map(|_| ())
+}
+
+/// Build the case's world; on failure, whatever was already created or claimed stays recorded
+/// in `r` so the caller's teardown undoes it.
 pub async fn realise(
     runner: &Runner,
     case: &Case,
@@ -159,30 +347,56 @@ pub async fn realise(
     profile: &Profile,
     r: &mut Realised,
 ) -> Result<(), String> {
+    if case.world.made_up {
+        // The answer precedes existence: made-up ids, nothing created, nothing claimed.
+        r.bindings = super::fixtures::bind_world(runner, case, &profile.region)?;
+        return Ok(());
+    }
     r.bindings = Bindings {
         region: profile.region.clone(),
         ..Default::default()
     };
-    if !case.world.images.is_empty() {
+    let control = runner.control.offered(runner, endpoint).await;
+    if !case.world.images.is_empty() && !control {
         return Err(
-            "needs an image that references a key pair; fixtures cannot create images".into(),
+            "needs an image that references a key pair; no documented call creates one (a target with the emulator's control API can hold one)".into(),
         );
     }
-    let mut pool: Vec<&ProfileInstance> = profile
+    for inst in &case.world.instances {
+        if purpose_for(&inst.state).is_none() && !control {
+            return Err(format!(
+                "transient state {}: no documented call holds an instance in it (a target with the emulator's control API can)",
+                inst.state
+            ));
+        }
+    }
+    let bind = fixture(runner, case, "bind", "key_pair")
+        .or_else(|| fixture(runner, case, "bind", "instance"));
+    let lends_keys = bind.is_none() && case.world.instances.iter().any(|i| !i.keys.is_empty());
+    if lends_keys && !control && case.steps.iter().any(|s| s.expect.is_success()) {
+        return Err(format!(
+            "would remove a key binding of {} that no documented call can restore (keys are bound only at RunInstances)",
+            case.action.service
+        ));
+    }
+    let needs: Vec<(&str, &str, usize)> = case
+        .world
         .instances
         .iter()
-        .filter(|i| i.service == case.action.service)
+        .map(|i| {
+            let lent = if lends_keys { i.keys.len() } else { 0 };
+            (case.action.service.as_str(), i.os.as_str(), lent)
+        })
         .collect();
-    for inst in &case.world.instances {
-        let Some(pos) = pool.iter().position(|p| p.os == inst.os) else {
-            return Err(format!(
-                "needs {} {} instance(s) of {}; the profile lists fewer",
-                case.world.instances.len(),
-                inst.os,
-                case.action.service
-            ));
-        };
-        let p = pool.remove(pos);
+    r.claimed = runner.claims.claim(profile, &needs).await?;
+    r.claimed_ids = r
+        .claimed
+        .iter()
+        .map(|n| profile.instances[*n].id.clone())
+        .collect();
+    let mut lent_keys: BTreeMap<String, String> = BTreeMap::new();
+    for (inst, &n) in case.world.instances.iter().zip(&r.claimed) {
+        let p = &profile.instances[n];
         r.bindings.objects.insert(
             inst.sym.clone(),
             Bound {
@@ -190,13 +404,43 @@ pub async fn realise(
                 name: p.id.clone(),
             },
         );
+        r.restore.push((inst.sym.clone(), p.state.clone()));
+        if lends_keys {
+            for (k, id) in inst.keys.iter().zip(&p.keys) {
+                lent_keys.insert(k.clone(), id.clone());
+            }
+            if control {
+                r.relend.push((p.id.clone(), p.keys.clone()));
+            }
+        }
     }
-    // Key pairs: created by the run, deleted afterwards.
-    if !case.world.key_pairs.is_empty() {
+    // Key pairs: lent bindings as they are, the rest created by the run and deleted afterwards.
+    let to_create: Vec<_> = case
+        .world
+        .key_pairs
+        .iter()
+        .filter(|k| !lent_keys.contains_key(&k.sym))
+        .collect();
+    for (sym, id) in &lent_keys {
+        r.bindings.objects.insert(
+            sym.clone(),
+            Bound {
+                id: id.clone(),
+                name: id.clone(),
+            },
+        );
+    }
+    if !to_create.is_empty() && fixture(runner, case, "delete", "key_pair").is_none() && !control {
+        return Err(format!(
+            "would leave a key pair behind: no documented call deletes a key pair of {} (a target with the emulator's control API can)",
+            case.action.service
+        ));
+    }
+    if !to_create.is_empty() {
         let create = fixture(runner, case, "create", "key_pair")
             .ok_or("no fixture spec creates key pairs for this service")?;
         let pname = name_param(&create);
-        for k in &case.world.key_pairs {
+        for k in to_create {
             let name = format!(
                 "cc{}",
                 crate::generate::values::chars_from(
@@ -227,47 +471,95 @@ pub async fn realise(
             r.bindings.objects.insert(k.sym.clone(), Bound { id, name });
         }
     }
-    // Instance states and bindings.
-    for inst in &case.world.instances {
-        let state = inst.state.to_ascii_lowercase();
-        let purpose = if state.contains("stop") {
-            "stop"
-        } else if state.contains("run") {
-            "start"
-        } else {
-            return Err(format!(
-                "cannot put a live instance into state {}",
-                inst.state
-            ));
-        };
-        if let Some(spec) = fixture(runner, case, purpose, "instance") {
-            let given = BTreeMap::from([("instance".to_string(), vec![inst.sym.clone()])]);
-            // Already in that state is fine: the error is ignored.
-            let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
-        }
-        if let Some(p) = profile
-            .instances
-            .iter()
-            .find(|p| Some(&p.id) == r.bindings.objects.get(&inst.sym).map(|b| &b.id))
-        {
-            r.restore.push((inst.sym.clone(), p.state.clone()));
-        }
-        for k in &inst.keys {
-            let spec = fixture(runner, case, "bind", "key_pair")
-                .or_else(|| fixture(runner, case, "bind", "instance"))
+    // Bindings are made while the instance is stopped (what every spec allows), then the
+    // instance is put into the case's state.
+    for (inst, &n) in case.world.instances.iter().zip(&r.claimed) {
+        let listed = profile.instances[n].state.clone();
+        let mut now = listed.clone();
+        if !inst.keys.is_empty() && !lends_keys {
+            let stopped = stopped_spelling(&inst.state, &listed);
+            set_state(runner, case, endpoint, r, &inst.sym, &now, &stopped).await?;
+            now = stopped;
+            let spec = bind
+                .clone()
                 .ok_or("no fixture spec binds key pairs for this service")?;
-            let given = BTreeMap::from([
-                ("instance".to_string(), vec![inst.sym.clone()]),
-                ("key_pair".to_string(), vec![k.clone()]),
-            ]);
-            call(runner, endpoint, &spec, &given, &[], &r.bindings).await?;
-            r.bound.push((inst.sym.clone(), k.clone()));
+            for k in &inst.keys {
+                let given = BTreeMap::from([
+                    ("instance".to_string(), vec![inst.sym.clone()]),
+                    ("key_pair".to_string(), vec![k.clone()]),
+                ]);
+                call(runner, endpoint, &spec, &given, &[], &r.bindings).await?;
+                r.bound.push((inst.sym.clone(), k.clone()));
+            }
         }
+        if purpose_for(&inst.state).is_some() {
+            set_state(runner, case, endpoint, r, &inst.sym, &now, &inst.state).await?;
+        } else {
+            // Transient: built stopped, then held in the state through the control API.
+            let stopped = stopped_spelling(&inst.state, &listed);
+            set_state(runner, case, endpoint, r, &inst.sym, &now, &stopped).await?;
+            let id = r.bindings.objects[&inst.sym].id.clone();
+            r.held.push(inst.sym.clone());
+            let state = inst.state.clone();
+            runner
+                .control
+                .edit(runner, endpoint, &service_path(case), |svc| {
+                    if let Some(i) = instance_mut(svc, &id) {
+                        i["state"] = json!(state);
+                    }
+                })
+                .await?;
+        }
+    }
+    // Images holding keys: only through the control API.
+    if !case.world.images.is_empty() {
+        let made = super::fixtures::bind_world(runner, case, &profile.region)?;
+        let mut images = Vec::new();
+        for m in &case.world.images {
+            let id = made.objects[&m.sym].id.clone();
+            let keys: Vec<String> = m
+                .keys
+                .iter()
+                .filter_map(|k| r.bindings.objects.get(k).map(|b| b.id.clone()))
+                .collect();
+            r.bindings
+                .objects
+                .insert(m.sym.clone(), made.objects[&m.sym].clone());
+            r.images.push(id.clone());
+            images.push(json!({"id": id, "keys": keys}));
+        }
+        runner
+            .control
+            .edit(runner, endpoint, &service_path(case), |svc| {
+                if let Some(list) = svc.get_mut("images").and_then(Value::as_array_mut) {
+                    list.extend(images);
+                }
+            })
+            .await?;
     }
     Ok(())
 }
 
-/// Undo what `realise` did: unbind, delete created keys, restore instance states.
+fn service_path(case: &Case) -> String {
+    format!("{}/{}", case.action.provider, case.action.service)
+}
+
+/// The provider's spelling of "stopped", from a state it spells (`RUNNING` -> `STOPPED`).
+fn stopped_spelling(a: &str, b: &str) -> String {
+    if a.chars()
+        .chain(b.chars())
+        .filter(|c| c.is_alphabetic())
+        .all(|c| c.is_ascii_uppercase())
+    {
+        "STOPPED".into()
+    } else {
+        "Stopped".into()
+    }
+}
+
+/// Undo what `realise` did: unbind what the run bound (with the instance stopped), delete the
+/// created keys in batches within the documented limit, put every claimed instance back into
+/// its listed state, and free the claims.
 pub async fn teardown(
     runner: &Runner,
     case: &Case,
@@ -275,14 +567,77 @@ pub async fn teardown(
     r: &Realised,
 ) -> Result<(), String> {
     let mut problems = Vec::new();
-    if let Some(spec) = fixture(runner, case, "unbind", "key_pair") {
-        for (i, k) in &r.bound {
-            let given = BTreeMap::from([
-                ("instance".to_string(), vec![i.clone()]),
-                ("key_pair".to_string(), vec![k.clone()]),
-            ]);
-            // Already unbound (the case did it) is fine.
-            let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+    // What the control API made: back to stable states, lent bindings back, images gone.
+    if !r.held.is_empty() || !r.relend.is_empty() || !r.images.is_empty() {
+        let held: Vec<(String, String)> = r
+            .held
+            .iter()
+            .filter_map(|s| {
+                let id = r.bindings.objects.get(s)?.id.clone();
+                let listed = r.restore.iter().find(|(x, _)| x == s)?.1.clone();
+                Some((id, stopped_spelling(&listed, &listed)))
+            })
+            .collect();
+        let edit = runner
+            .control
+            .edit(runner, endpoint, &service_path(case), |svc| {
+                for (id, state) in &held {
+                    if let Some(i) = instance_mut(svc, id) {
+                        i["state"] = json!(state);
+                    }
+                }
+                for (id, keys) in &r.relend {
+                    if let Some(i) = instance_mut(svc, id) {
+                        i["keys"] = json!(keys);
+                    }
+                }
+                if let Some(list) = svc.get_mut("images").and_then(Value::as_array_mut) {
+                    list.retain(|m| {
+                        !m.get("id")
+                            .and_then(Value::as_str)
+                            .is_some_and(|id| r.images.iter().any(|x| x == id))
+                    });
+                }
+            })
+            .await;
+        if let Err(e) = edit {
+            problems.push(e);
+        }
+    }
+    if !r.bound.is_empty() {
+        if let Some(spec) = fixture(runner, case, "unbind", "key_pair") {
+            for (i, k) in &r.bound {
+                // The case may have left it running; unbinding needs it stopped (an error
+                // when it already is).
+                if let Some(stop) = fixture(runner, case, "stop", "instance") {
+                    let given = BTreeMap::from([("instance".to_string(), vec![i.clone()])]);
+                    let _ = call(runner, endpoint, &stop, &given, &[], &r.bindings).await;
+                }
+                let given = BTreeMap::from([
+                    ("instance".to_string(), vec![i.clone()]),
+                    ("key_pair".to_string(), vec![k.clone()]),
+                ]);
+                // Already unbound (the case did it) is fine.
+                let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+            }
+        }
+    }
+    if !r.created_keys.is_empty() && fixture(runner, case, "delete", "key_pair").is_none() {
+        let created = &r.created_keys;
+        let edit = runner
+            .control
+            .edit(runner, endpoint, &service_path(case), |svc| {
+                if let Some(list) = svc.get_mut("key_pairs").and_then(Value::as_array_mut) {
+                    list.retain(|k| {
+                        !k.get("id")
+                            .and_then(Value::as_str)
+                            .is_some_and(|id| created.iter().any(|x| x == id))
+                    });
+                }
+            })
+            .await;
+        if let Err(e) = edit {
+            problems.push(e);
         }
     }
     if !r.created_keys.is_empty() {
@@ -294,25 +649,56 @@ pub async fn teardown(
                 .filter(|(_, b)| r.created_keys.contains(&b.id))
                 .map(|(s, _)| s.clone())
                 .collect();
-            let given = BTreeMap::from([("key_pair".to_string(), syms)]);
-            if let Err(e) = call(runner, endpoint, &spec, &given, &[], &r.bindings).await {
-                if !e.contains("NotFound") {
-                    problems.push(e);
+            let batch = spec
+                .parameters
+                .iter()
+                .find(|p| {
+                    p.references
+                        .as_ref()
+                        .is_some_and(|x| x.resource == "key_pair")
+                })
+                .and_then(|p| p.max_items)
+                .unwrap_or(1)
+                .max(1);
+            for chunk in syms.chunks(batch) {
+                let given = BTreeMap::from([("key_pair".to_string(), chunk.to_vec())]);
+                if let Err(e) = call(runner, endpoint, &spec, &given, &[], &r.bindings).await {
+                    if !e.contains("NotFound") {
+                        problems.push(e);
+                    }
                 }
             }
         }
     }
-    for (sym, state) in &r.restore {
-        let purpose = if state.to_ascii_lowercase().contains("stop") {
-            "stop"
-        } else {
-            "start"
-        };
-        if let Some(spec) = fixture(runner, case, purpose, "instance") {
-            let given = BTreeMap::from([("instance".to_string(), vec![sym.clone()])]);
-            let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+    let state_changing = runner.specs.action(&case.action).is_some_and(|a| {
+        a.effects.iter().any(|e| {
+            matches!(
+                e.op,
+                crate::spec::EffectOp::SetState | crate::spec::EffectOp::RestoreState
+            )
+        })
+    });
+    for (sym, listed) in &r.restore {
+        let world_state = case
+            .world
+            .instances
+            .iter()
+            .find(|i| &i.sym == sym)
+            .map(|i| i.state.clone())
+            .unwrap_or_default();
+        let was_bound = r.bound.iter().any(|(i, _)| i == sym) || r.held.contains(sym);
+        if world_state.eq_ignore_ascii_case(listed) && !state_changing && !was_bound {
+            continue;
+        }
+        if let Some(purpose) = purpose_for(listed) {
+            if let Some(spec) = fixture(runner, case, purpose, "instance") {
+                let given = BTreeMap::from([("instance".to_string(), vec![sym.clone()])]);
+                // Already in that state is fine.
+                let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+            }
         }
     }
+    runner.claims.release(&r.claimed_ids).await;
     if problems.is_empty() {
         Ok(())
     } else {

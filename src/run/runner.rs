@@ -51,8 +51,11 @@ pub struct Runner {
     pub(super) opts: RunOptions,
     pub(super) client: reqwest::Client,
     pub(super) pacer: pace::Pacer,
-    /// Live runs: cases that use profile instances take turns.
-    instance_lane: tokio::sync::Mutex<()>,
+    /// Live runs: which profile instances running cases hold.
+    pub(super) claims: live::Claims,
+    /// Live runs: whether the target offers the emulator's control API (probed once), and the
+    /// gate that makes its world edits atomic (requests hold it shared, edits exclusively).
+    pub(super) control: live::Control,
     /// The emulator's default world (accounts, regions), fetched once.
     pub(super) default_world: tokio::sync::OnceCell<Value>,
     pub(super) reach: Reach,
@@ -61,13 +64,20 @@ pub struct Runner {
 impl Runner {
     pub fn new(specs: Arc<SpecSet>, target: Target, opts: RunOptions) -> Result<Runner, RunError> {
         let checker = Checker::new(specs.clone()).map_err(RunError::Checker)?;
-        let mut client = reqwest::Client::builder().pool_max_idle_per_host(8);
+        let mut builder = reqwest::Client::builder().pool_max_idle_per_host(8);
         // Proxies (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) are for reaching remote endpoints: the
         // embedded emulators and any loopback target are always spoken to directly.
         if target.is_loopback() {
-            client = client.no_proxy();
+            builder = builder.no_proxy();
         }
-        let client = client
+        if let Some(path) = &opts.ca_cert {
+            let pem = std::fs::read(path)
+                .map_err(|e| RunError::Client(format!("--ca-cert {}: {e}", path.display())))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| RunError::Client(format!("--ca-cert {}: {e}", path.display())))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder
             .build()
             .map_err(|e| RunError::Client(super::exec::error_chain(&e)))?;
         Ok(Runner {
@@ -77,7 +87,8 @@ impl Runner {
             opts,
             client,
             pacer: pace::Pacer::default(),
-            instance_lane: tokio::sync::Mutex::new(()),
+            claims: live::Claims::default(),
+            control: live::Control::default(),
             default_world: tokio::sync::OnceCell::new(),
             reach: Reach::default(),
         })
@@ -105,6 +116,23 @@ impl Runner {
         cases: Vec<Case>,
         on_done: Arc<dyn Fn(&CaseResult) + Send + Sync>,
     ) -> Vec<CaseResult> {
+        // Live throttling probes go last, alone, so their burst disturbs no other case.
+        if !self.target.is_emulator() && cases.iter().any(is_throttling_probe) {
+            let (probes, rest): (Vec<Case>, Vec<Case>) =
+                cases.into_iter().partition(is_throttling_probe);
+            let mut results = Box::pin(self.run_all(rest, on_done.clone())).await;
+            for case in probes {
+                let endpoint = match &self.target.kind {
+                    TargetKind::Live { endpoint, .. } => endpoint.clone(),
+                    TargetKind::Emulator { endpoints } => endpoints[0].clone(),
+                };
+                let r = self.run_case_on(&case, &endpoint).await;
+                on_done(&r);
+                results.push(r);
+            }
+            results.sort_by(|a, b| a.id.cmp(&b.id));
+            return results;
+        }
         let queue = Arc::new(std::sync::Mutex::new(
             cases.into_iter().collect::<VecDeque<_>>(),
         ));
@@ -156,33 +184,34 @@ impl Runner {
             return result;
         }
         if live
+            && self.opts.denied_credentials.is_none()
             && case
                 .steps
                 .iter()
                 .any(|s| s.caller == crate::generate::Caller::Denied)
         {
             result.verdict = Verdict::Inconclusive {
-                reason: "needs the credentials of a sub-user without permission".into(),
+                reason: "needs the credentials of a sub-user without permission \
+                         (CLOUDCONFORM_DENIED_ACCESS_KEY_ID / CLOUDCONFORM_DENIED_SECRET_ACCESS_KEY)"
+                    .into(),
             };
             return result;
         }
-        if live && steps_need_emulator(case) {
+        if live && is_throttling_probe(case) && !self.opts.probe_throttling {
             result.verdict = Verdict::Inconclusive {
-                reason: "needs the emulator's control API (rate-limit burst)".into(),
+                reason: "throttling probe not requested (--probe-throttling sends a burst over \
+                         the documented rate at the end of the run)"
+                    .into(),
             };
             return result;
         }
-        let _lane = if live && !case.world.instances.is_empty() {
-            Some(self.instance_lane.lock().await)
-        } else {
-            None
-        };
         let realised = match &self.target.kind {
             TargetKind::Emulator { .. } => {
                 fixtures::realise_on_emulator(self, case, endpoint).await
             }
             TargetKind::Live { profile, .. } => {
                 let mut r = fixtures::Realised::default();
+                let profile = profile.for_provider(case.action.provider);
                 match live::realise(self, case, endpoint, profile, &mut r).await {
                     Ok(()) => Ok(r),
                     Err(reason) => {
@@ -224,7 +253,7 @@ impl Runner {
             }
         }
         result.verdict = match (findings.is_empty(), inconclusive) {
-            (false, _) => Verdict::Fail { findings },
+            (false, _) => Verdict::from_findings(findings),
             (true, Some(reason)) => Verdict::Inconclusive { reason },
             (true, None) => Verdict::Pass,
         };
@@ -248,13 +277,17 @@ impl Runner {
         world: &fixtures::Accounts,
     ) -> Credentials {
         match &self.target.kind {
-            TargetKind::Live { credentials, .. } => credentials.clone(),
+            TargetKind::Live { credentials, .. } => match (caller, &self.opts.denied_credentials) {
+                (crate::generate::Caller::Denied, Some(denied)) => denied.clone(),
+                _ => credentials.clone(),
+            },
             TargetKind::Emulator { .. } => world.for_caller(provider, caller),
         }
     }
 }
 
-fn steps_need_emulator(case: &Case) -> bool {
+/// A case that sends a burst over the documented rate.
+pub(super) fn is_throttling_probe(case: &Case) -> bool {
     case.steps
         .iter()
         .any(|s| matches!(s.wire.tamper, Some(Tamper::Burst { .. })))
