@@ -195,7 +195,8 @@ pub fn options() -> RunOptions {
 /// Serve the emulator and replace its services with the lent world; the world as served.
 pub fn serve_lent(tls: bool, args: &[&str]) -> (Served, Value) {
     let served = serve(tls, args);
-    let base = control(&served.url, "GET", "world", None);
+    // The secrets too: the world is written back, and a redacted copy is refused.
+    let base = control(&served.url, "GET", "world?secrets=true", None);
     control(
         &served.url,
         "PUT",
