@@ -258,23 +258,26 @@ async fn against(
     let mut first = None;
     for r in results {
         match &r.verdict {
-            // A departure only from inferred expectations fails no run (unless `--strict`), so
-            // it does not count as noticing the deviation.
-            Verdict::Pass | Verdict::Divergence { .. } => {}
-            Verdict::Fail { findings } => {
+            // A departure only from inferred expectations is reported as a divergence (its own
+            // table in every report): the suite noticed the deviation, though the docs alone do
+            // not make it a failure. It counts as a kill, marked so the reader can tell.
+            Verdict::Divergence { findings } | Verdict::Fail { findings } => {
+                let kind = if matches!(r.verdict, Verdict::Divergence { .. }) {
+                    "divergence: "
+                } else {
+                    ""
+                };
                 first.get_or_insert_with(|| {
                     format!(
-                        "{}: {}",
+                        "{}: {kind}{}",
                         r.id,
                         findings.first().map(|f| f.to_string()).unwrap_or_default()
                     )
                 });
                 killing.push(r.id);
             }
-            Verdict::Inconclusive { reason } => {
-                first.get_or_insert_with(|| format!("{}: inconclusive: {reason}", r.id));
-                killing.push(r.id);
-            }
+            // Undecided is not noticed: a deviation only ever met by inconclusive cases survives.
+            Verdict::Pass | Verdict::Inconclusive { .. } => {}
         }
     }
     let killed = first.map(|f| (killing, f));
