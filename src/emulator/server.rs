@@ -92,16 +92,7 @@ async fn cloud(State(emulator): State<Emulator>, request: Request) -> Response {
         method: parts.method.as_str().to_ascii_uppercase(),
         path: parts.uri.path().to_string(),
         raw_query: parts.uri.query().unwrap_or_default().to_string(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: header_pairs(&parts.headers),
         body: Vec::new(),
     };
     let limit = route::max_body_bytes(&shared.specs);
@@ -392,16 +383,7 @@ async fn control_answer(app: &Router, request: RawRequest) -> RawResponse {
     };
     RawResponse {
         status: parts.status.as_u16(),
-        headers: parts
-            .headers
-            .iter()
-            .map(|(n, v)| {
-                (
-                    n.as_str().to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: header_pairs(&parts.headers),
         body: bytes.to_vec(),
     }
 }
@@ -438,4 +420,17 @@ async fn save_on_change(emulator: Emulator, mut stopped: watch::Receiver<bool>) 
             }
         }
     }
+}
+
+/// Header names and values as text (lossy: a non-UTF-8 value is still shown, not dropped).
+fn header_pairs(headers: &axum::http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
