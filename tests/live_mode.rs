@@ -4,6 +4,8 @@
 use cloudconform::check::Verdict;
 use cloudconform::emulator::{Emulator, EmulatorConfig};
 use cloudconform::generate::{self, GenOptions};
+use cloudconform::provider::Provider;
+use cloudconform::run::endpoints::Endpoints;
 use cloudconform::run::exec::Endpoint;
 use cloudconform::run::live::{Profile, ProfileInstance};
 use cloudconform::run::{CaseResult, RunOptions, Runner, Target, TargetKind};
@@ -84,6 +86,7 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
             schema: None,
             provider: None,
             region: "ap-guangzhou".into(),
+            international: false,
             instances: IDS
                 .iter()
                 .zip(["linux", "linux", "windows"])
@@ -98,8 +101,13 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
         let target = Target {
             name: emu.host(),
             kind: TargetKind::Live {
-                endpoint: Endpoint::parse(&emu.url()).unwrap(),
-                credentials: Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
+                endpoints: Endpoints::new("ap-guangzhou", false)
+                    .everything_at(Endpoint::parse(&emu.url()).unwrap()),
+                credentials: [(
+                    Provider::Tencent,
+                    Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
+                )]
+                .into(),
                 profile,
             },
         };

@@ -5,14 +5,15 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::Args as ClapArgs;
 use cloudconform::generate::{self, Case};
 use cloudconform::report::{self, Format, RunReport};
+use cloudconform::run::endpoints::Endpoints;
 use cloudconform::run::exec::Endpoint;
 use cloudconform::run::expected::ExpectedFailures;
 use cloudconform::run::live::Profile;
 use cloudconform::run::{self, local, CaseResult, RunOptions, Runner, Target, TargetKind};
-use cloudconform::sign::credentials::{ENV_ACCESS_KEY_ID, ENV_SECRET_ACCESS_KEY};
-use cloudconform::sign::Credentials;
-use cloudconform::spec::SpecSet;
+use cloudconform::sign::sources;
+use cloudconform::spec::{Provider, SpecSet};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,9 +22,20 @@ use std::time::Duration;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// `emulator` (in-process) or the base URL of an endpoint (`https://cvm.tencentcloudapi.com`).
+    /// `emulator` (in-process), `live` (each action's endpoint from its spec, for the profile's
+    /// region), or one base URL every service is sent to (`http://127.0.0.1:8080`).
     #[arg(long, default_value = "emulator")]
     pub target: String,
+    /// Live targets: send SERVICE's actions to URL instead (`cvm=https://127.0.0.1:8443`;
+    /// repeatable).
+    #[arg(long = "endpoint", value_name = "SERVICE=URL")]
+    pub endpoints: Vec<String>,
+    /// Live targets: also trust the CA certificate(s) in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Live targets: the tccli / aliyun CLI profile to read credentials from.
+    #[arg(long, value_name = "NAME")]
+    pub cli_profile: Option<String>,
     /// Only this provider's cases (`tencent`, `alibaba`).
     #[arg(long)]
     pub provider: Option<String>,
@@ -114,20 +126,31 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("tokio runtime")?;
+    let ca_cert_pem = match &args.ca_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("--ca-cert: cannot read {}", path.display()))?,
+        ),
+        None => None,
+    };
     let opts = RunOptions {
         concurrency: args.workers.max(1),
         timeout: Duration::from_secs(args.timeout),
         allow_destructive: args.allow_destructive,
+        ca_cert_pem,
         ..RunOptions::default()
     };
+    let live = if args.target == "emulator" {
+        None
+    } else {
+        Some(live_target(&args, &specs, &cases)?)
+    };
     let (results, target_name) = rt.block_on(async {
-        let (handles, target) = if args.target == "emulator" {
-            let (h, t) = local::start_emulators(specs.clone(), args.workers)
+        let (handles, target) = match live {
+            None => local::start_emulators(specs.clone(), args.workers)
                 .await
-                .map_err(|e| anyhow!(e))?;
-            (h, t)
-        } else {
-            (Vec::new(), live_target(&args)?)
+                .map_err(|e| anyhow!(e))?,
+            Some(target) => (Vec::new(), target),
         };
         let runner = Arc::new(Runner::new(specs.clone(), target.clone(), opts)?);
         let pb = progress(cases.len());
@@ -167,29 +190,58 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::from(report.summary.exit_code()))
 }
 
-fn live_target(args: &Args) -> Result<Target> {
-    let endpoint = Endpoint::parse(&args.target)
-        .ok_or_else(|| anyhow!("--target must be `emulator` or an http(s) URL"))?;
-    let id = std::env::var(ENV_ACCESS_KEY_ID)
-        .map_err(|_| anyhow!("{ENV_ACCESS_KEY_ID} is not set (live targets need credentials)"))?;
-    let secret = std::env::var(ENV_SECRET_ACCESS_KEY).map_err(|_| {
-        anyhow!("{ENV_SECRET_ACCESS_KEY} is not set (live targets need credentials)")
-    })?;
+/// A live target: endpoints from the specs (or overrides), one credential per provider whose
+/// cases are selected, each found where that cloud's own tools look.
+fn live_target(args: &Args, specs: &SpecSet, cases: &[Case]) -> Result<Target> {
     let profile = match &args.profile {
         Some(p) => Profile::load(p).map_err(|e| anyhow!(e))?,
         None => Profile {
             region: args
                 .region
                 .clone()
-                .ok_or_else(|| anyhow!("live targets need --profile FILE or --region"))?,
+                .ok_or_else(|| anyhow!("live targets need --profile FILE or --region REGION"))?,
             ..Profile::default()
         },
     };
+    let mut endpoints = Endpoints::new(profile.region.clone(), profile.international);
+    if args.target != "live" {
+        let url = Endpoint::parse(&args.target).ok_or_else(|| {
+            anyhow!(
+                "--target `{}`: expected `emulator`, `live` or an http(s) URL",
+                args.target
+            )
+        })?;
+        endpoints = endpoints.everything_at(url);
+    }
+    for e in &args.endpoints {
+        endpoints = endpoints.with_override(e).map_err(|e| anyhow!(e))?;
+    }
+    let known: Vec<(String, String)> = specs
+        .actions()
+        .map(|a| (a.provider.to_string(), a.service.clone()))
+        .collect();
+    if let Some(unknown) = endpoints.unknown_overrides(&known).next() {
+        bail!("--endpoint: no spec has a service `{unknown}` (cvm, ecm, ecs, ens, or provider/service)");
+    }
+    let env = sources::Environment::process();
+    let mut credentials = BTreeMap::new();
+    for provider in Provider::ALL {
+        if !cases.iter().any(|c| c.action.provider == provider) {
+            continue;
+        }
+        let found = sources::load(provider, args.cli_profile.as_deref(), &env)
+            .with_context(|| format!("{provider} cases selected (narrow with --provider)"))?;
+        eprintln!("credentials: {provider} from {}", found.source);
+        credentials.insert(provider, found.credentials);
+    }
+    let name = endpoints
+        .single_host()
+        .unwrap_or_else(|| format!("live-{}", profile.region));
     Ok(Target {
-        name: endpoint.host.clone(),
+        name,
         kind: TargetKind::Live {
-            endpoint,
-            credentials: Credentials::new(id, secret),
+            endpoints,
+            credentials,
             profile,
         },
     })

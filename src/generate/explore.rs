@@ -221,7 +221,7 @@ pub async fn shrink_failures(
     };
     let endpoint = match &runner.target().kind {
         crate::run::TargetKind::Emulator { endpoints } => endpoints[0].clone(),
-        crate::run::TargetKind::Live { endpoint, .. } => endpoint.clone(),
+        crate::run::TargetKind::Live { endpoints, .. } => endpoints.any(),
     };
     let mut prop = runner_for(seed);
     let strat = strategy(specs.seeds().count());

@@ -23,6 +23,9 @@ pub struct Profile {
     pub provider: Option<Provider>,
     /// Region every case runs in.
     pub region: String,
+    /// Use the spec's international domains (`cvm.intl.tencentcloudapi.com`) where it lists one.
+    #[serde(default)]
+    pub international: bool,
     /// Instances the harness may stop, start, bind and unbind keys on.
     #[serde(default)]
     pub instances: Vec<ProfileInstance>,
@@ -106,10 +109,9 @@ async fn call(
         caller: Default::default(),
         expect: Expect::Any,
     };
-    let creds = match &runner.target.kind {
-        super::TargetKind::Live { credentials, .. } => credentials.clone(),
-        _ => return Err("not a live target".into()),
-    };
+    let creds = runner
+        .live_credentials(spec.provider)
+        .ok_or_else(|| format!("no {} credentials for a live target", spec.provider))?;
     match runner
         .send_step(spec, &step, endpoint, bindings, &creds)
         .await

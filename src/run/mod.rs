@@ -14,6 +14,7 @@
 //! exchanges and `summary` tallies verdicts.
 pub mod bench;
 pub mod bind;
+pub mod endpoints;
 pub mod exec;
 pub mod expected;
 mod fixtures;
@@ -31,9 +32,11 @@ use crate::check::Verdict;
 use crate::generate::{Case, CaseKind};
 use crate::http::RawResponse;
 use crate::sign::Credentials;
+use crate::spec::Provider;
 use bind::Bindings;
 use exec::Endpoint;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 pub use record::{Exchange, RequestRecord, ResponseRecord};
@@ -48,10 +51,11 @@ pub use summary::{apply_expected, Summary};
 pub enum TargetKind {
     /// Emulator instances with the control API, one per worker.
     Emulator { endpoints: Vec<Endpoint> },
-    /// Anything else: worlds are built with fixture actions, within the profile.
+    /// Anything else: worlds are built with fixture actions, within the profile. Each case
+    /// goes to its action's endpoint, signed with its provider's credentials.
     Live {
-        endpoint: Endpoint,
-        credentials: Credentials,
+        endpoints: endpoints::Endpoints,
+        credentials: BTreeMap<Provider, Credentials>,
         profile: live::Profile,
     },
 }
@@ -78,6 +82,8 @@ pub struct RunOptions {
     pub retries: u32,
     /// Live runs: allow cases that change or remove something.
     pub allow_destructive: bool,
+    /// Extra trusted root certificates (PEM), for endpoints behind a private CA.
+    pub ca_cert_pem: Option<Vec<u8>>,
 }
 
 impl Default for RunOptions {
@@ -87,6 +93,7 @@ impl Default for RunOptions {
             timeout: Duration::from_secs(15),
             retries: 3,
             allow_destructive: false,
+            ca_cert_pem: None,
         }
     }
 }
@@ -135,4 +142,6 @@ pub enum RunError {
     Checker(String),
     #[error("http client: {0}")]
     Client(String),
+    #[error("--ca-cert: {0}")]
+    CaCert(String),
 }

@@ -30,8 +30,18 @@ pub struct Runner {
 impl Runner {
     pub fn new(specs: Arc<SpecSet>, target: Target, opts: RunOptions) -> Result<Runner, RunError> {
         let checker = Checker::new(specs.clone()).map_err(RunError::Checker)?;
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(8)
+        let mut builder = reqwest::Client::builder().pool_max_idle_per_host(8);
+        if let Some(pem) = &opts.ca_cert_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| RunError::CaCert(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(RunError::CaCert("no PEM certificate in the file".into()));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .build()
             .map_err(|e| RunError::Client(e.to_string()))?;
         Ok(Runner {
@@ -65,8 +75,8 @@ impl Runner {
         ));
         let endpoints: Vec<Endpoint> = match &self.target.kind {
             TargetKind::Emulator { endpoints } => endpoints.clone(),
-            TargetKind::Live { endpoint, .. } => {
-                vec![endpoint.clone(); self.opts.concurrency.max(1)]
+            TargetKind::Live { endpoints, .. } => {
+                vec![endpoints.any(); self.opts.concurrency.max(1)]
             }
         };
         let mut handles = Vec::new();
@@ -96,11 +106,23 @@ impl Runner {
         results
     }
 
-    /// Run one case on one endpoint.
+    /// Run one case on one endpoint (live targets: the endpoint of the case's action).
     pub async fn run_case_on(&self, case: &Case, endpoint: &Endpoint) -> CaseResult {
         let started = Instant::now();
         let mut result = CaseResult::new(case);
         let live = !self.target.is_emulator();
+        let resolved;
+        let endpoint = match self.live_endpoint(case) {
+            None => endpoint,
+            Some(Ok(e)) => {
+                resolved = e;
+                &resolved
+            }
+            Some(Err(reason)) => {
+                result.verdict = Verdict::Inconclusive { reason };
+                return result;
+            }
+        };
         if live && case.destructive && !self.opts.allow_destructive {
             result.verdict = Verdict::Inconclusive {
                 reason: "destructive case skipped (pass --allow-destructive to run it)".into(),
@@ -200,9 +222,48 @@ impl Runner {
         world: &fixtures::Accounts,
     ) -> Credentials {
         match &self.target.kind {
-            TargetKind::Live { credentials, .. } => credentials.clone(),
+            TargetKind::Live { .. } => self.live_credentials(provider).unwrap_or_else(|| {
+                // Never reached: cases of a provider without credentials are not run.
+                Credentials::new("", "")
+            }),
             TargetKind::Emulator { .. } => world.for_caller(provider, caller),
         }
+    }
+
+    /// Live targets: the provider's credentials.
+    pub(crate) fn live_credentials(&self, provider: Provider) -> Option<Credentials> {
+        match &self.target.kind {
+            TargetKind::Live { credentials, .. } => credentials.get(&provider).cloned(),
+            TargetKind::Emulator { .. } => None,
+        }
+    }
+
+    /// Live targets: where the case's action is sent (`None` on the emulator).
+    fn live_endpoint(&self, case: &Case) -> Option<Result<Endpoint, String>> {
+        let TargetKind::Live {
+            endpoints,
+            credentials,
+            ..
+        } = &self.target.kind
+        else {
+            return None;
+        };
+        if !credentials.contains_key(&case.action.provider) {
+            return Some(Err(format!(
+                "no {} credentials were loaded",
+                case.action.provider
+            )));
+        }
+        let action = self
+            .specs
+            .find(
+                case.action.provider,
+                &case.action.service,
+                &case.action.action,
+            )
+            .into_iter()
+            .find(|a| a.version == case.action.version)?;
+        Some(endpoints.for_action(action))
     }
 }
 
