@@ -88,6 +88,15 @@ fn fixture(runner: &Runner, case: &Case, purpose: &str, resource: &str) -> Optio
         .cloned()
 }
 
+/// How a fixture error says the target answered with its own error envelope (as opposed to a
+/// lost answer or a gateway fault).
+const REJECTED: &str = "failed with";
+
+/// Whether a fixture error is the target's own rejection (the call was answered).
+fn rejected(error: &str) -> bool {
+    error.contains(REJECTED)
+}
+
 /// Call a fixture with the given symbols; the response body, or the error code.
 async fn call(
     runner: &Runner,
@@ -118,11 +127,17 @@ async fn call(
     {
         Sent::Ok(_, resp) => {
             let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+            if !body.is_object() {
+                return Err(format!(
+                    "{}: HTTP {} is not the provider's envelope; setup aborted",
+                    spec.action, resp.status
+                ));
+            }
             if runner.checker.is_error(spec.provider, &body) {
                 let code = crate::check::Checker::error_code(&body)
                     .map(|c| c.1)
                     .unwrap_or_default();
-                Err(format!("{} failed with {code}", spec.action))
+                Err(format!("{} {REJECTED} {code}", spec.action))
             } else {
                 Ok(body)
             }
@@ -232,9 +247,11 @@ pub async fn realise(
     // Instance states and bindings.
     for inst in &case.world.instances {
         let state = inst.state.to_ascii_lowercase();
-        let purpose = if state.contains("stop") {
+        // Only settled states: a transitional one (STOPPING, Starting) lasts an unknown time
+        // on a real instance, so a case needing it cannot be set up reliably.
+        let purpose = if state == "stopped" {
             "stop"
-        } else if state.contains("run") {
+        } else if state == "running" {
             "start"
         } else {
             return Err(format!(
@@ -244,8 +261,13 @@ pub async fn realise(
         };
         if let Some(spec) = fixture(runner, case, purpose, "instance") {
             let given = BTreeMap::from([("instance".to_string(), vec![inst.sym.clone()])]);
-            // Already in that state is fine: the error is ignored.
-            let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+            // Already in that state is fine (the target's error is ignored); a lost answer
+            // aborts the setup: the world is not known.
+            if let Err(e) = call(runner, endpoint, &spec, &given, &[], &r.bindings).await {
+                if !rejected(&e) {
+                    return Err(e);
+                }
+            }
         }
         if let Some(p) = profile
             .instances
@@ -278,7 +300,22 @@ pub async fn teardown(
 ) -> Result<(), String> {
     let mut problems = Vec::new();
     if let Some(spec) = fixture(runner, case, "unbind", "key_pair") {
+        let describe = fixture(runner, case, "describe", "instance");
         for (i, k) in &r.bound {
+            // Reconcile first: the case's own unbind may have been executed even if its answer
+            // was lost, and unbinding again would be a second execution.
+            if let Some(d) = &describe {
+                let given = BTreeMap::from([("instance".to_string(), vec![i.clone()])]);
+                let key_id = r.bindings.objects.get(k).map(|b| b.id.clone());
+                if let (Ok(body), Some(key_id)) = (
+                    call(runner, endpoint, d, &given, &[], &r.bindings).await,
+                    key_id,
+                ) {
+                    if !body.to_string().contains(&key_id) {
+                        continue;
+                    }
+                }
+            }
             let given = BTreeMap::from([
                 ("instance".to_string(), vec![i.clone()]),
                 ("key_pair".to_string(), vec![k.clone()]),

@@ -25,3 +25,31 @@ impl Pacer {
         tokio::time::sleep_until(at.into()).await;
     }
 }
+
+/// Counters a run reports at the end: requests sent per action, throttled answers.
+#[derive(Default)]
+pub struct Stats {
+    throttled: std::sync::atomic::AtomicU64,
+    sent: std::sync::Mutex<HashMap<String, u64>>,
+}
+
+impl Stats {
+    pub fn throttled(&self) {
+        self.throttled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn sent(&self, action: &str) {
+        let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
+        *sent.entry(action.to_string()).or_default() += 1;
+    }
+
+    pub fn throttled_count(&self) -> u64 {
+        self.throttled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Requests sent per action.
+    pub fn sent_per_action(&self) -> HashMap<String, u64> {
+        self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}

@@ -21,6 +21,8 @@ pub struct Runner {
     pub(super) opts: RunOptions,
     pub(super) client: reqwest::Client,
     pub(super) pacer: pace::Pacer,
+    /// Requests and throttled answers, for the run's pacing summary.
+    pub(super) stats: pace::Stats,
     /// Live runs: cases that use profile instances take turns.
     instance_lane: tokio::sync::Mutex<()>,
     /// The emulator's default world (accounts, regions), fetched once.
@@ -51,6 +53,7 @@ impl Runner {
             opts,
             client,
             pacer: pace::Pacer::default(),
+            stats: pace::Stats::default(),
             instance_lane: tokio::sync::Mutex::new(()),
             default_world: tokio::sync::OnceCell::new(),
         })
@@ -62,6 +65,16 @@ impl Runner {
 
     pub fn specs(&self) -> &Arc<SpecSet> {
         &self.specs
+    }
+
+    /// Throttled answers seen so far (each retried or, past the retries, judged).
+    pub fn throttled_count(&self) -> u64 {
+        self.stats.throttled_count()
+    }
+
+    /// Requests sent so far, per action name.
+    pub fn requests_per_action(&self) -> std::collections::HashMap<String, u64> {
+        self.stats.sent_per_action()
     }
 
     /// Run every case, `on_done` called as each finishes; results in id order.
