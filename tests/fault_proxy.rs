@@ -96,9 +96,17 @@ fn success(answer: &[u8]) -> bool {
 /// Parameters that change on every signing; the rest is what the request asks for.
 fn volatile(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["signature", "timestamp", "nonce", "token", "secretid", "accesskeyid", "date"]
-        .iter()
-        .any(|v| n.contains(v))
+    [
+        "signature",
+        "timestamp",
+        "nonce",
+        "token",
+        "secretid",
+        "accesskeyid",
+        "date",
+    ]
+    .iter()
+    .any(|v| n.contains(v))
 }
 
 /// (action, logical content) of a raw HTTP request.
@@ -117,8 +125,16 @@ fn logical(head: &str, body: &[u8]) -> (String, String) {
         }
     }
     let body_text = String::from_utf8_lossy(body).to_string();
-    let form = if body_text.trim_start().starts_with('{') { "" } else { body_text.as_str() };
-    for pair in query.split('&').chain(form.split('&')).filter(|p| !p.is_empty()) {
+    let form = if body_text.trim_start().starts_with('{') {
+        ""
+    } else {
+        body_text.as_str()
+    };
+    for pair in query
+        .split('&')
+        .chain(form.split('&'))
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         if k == "Action" {
             action = v.to_string();
@@ -128,7 +144,11 @@ fn logical(head: &str, body: &[u8]) -> (String, String) {
         }
     }
     params.sort();
-    let json = if form.is_empty() { body_text.clone() } else { String::new() };
+    let json = if form.is_empty() {
+        body_text.clone()
+    } else {
+        String::new()
+    };
     (action.clone(), format!("{action} {params:?} {json}"))
 }
 
@@ -136,7 +156,10 @@ async fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk)).await.ok()?.ok()?;
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
         if n == 0 {
             return None;
         }
@@ -147,7 +170,8 @@ async fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
                 .lines()
                 .find_map(|l| {
                     let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
                 })
                 .unwrap_or(0);
             while buf.len() < end + 4 + len {
@@ -189,9 +213,15 @@ fn html(status: &str) -> Vec<u8> {
 
 fn throttle_answer(tencent: bool) -> Vec<u8> {
     let (status, body) = if tencent {
-        ("200 OK", json!({"Response": {"Error": {"Code": "RequestLimitExceeded", "Message": "slow down"}, "RequestId": "6ad7b1a4-0b5e-4b53-a9b5-1f2e3d4c5b6a"}}))
+        (
+            "200 OK",
+            json!({"Response": {"Error": {"Code": "RequestLimitExceeded", "Message": "slow down"}, "RequestId": "6ad7b1a4-0b5e-4b53-a9b5-1f2e3d4c5b6a"}}),
+        )
     } else {
-        ("400 Bad Request", json!({"RequestId": "6AD7B1A4-0B5E-4B53-A9B5-1F2E3D4C5B6A", "HostId": "ecs.aliyuncs.com", "Code": "Throttling", "Message": "Request was denied due to request throttling.", "Recommend": "https://api.aliyun.com"}))
+        (
+            "400 Bad Request",
+            json!({"RequestId": "6AD7B1A4-0B5E-4B53-A9B5-1F2E3D4C5B6A", "HostId": "ecs.aliyuncs.com", "Code": "Throttling", "Message": "Request was denied due to request throttling.", "Recommend": "https://api.aliyun.com"}),
+        )
     };
     let body = body.to_string();
     format!(
@@ -203,10 +233,14 @@ fn throttle_answer(tencent: bool) -> Vec<u8> {
 
 async fn serve(listener: TcpListener, upstream: SocketAddr, ledger: Arc<Mutex<Ledger>>) {
     loop {
-        let Ok((mut client, _)) = listener.accept().await else { return };
+        let Ok((mut client, _)) = listener.accept().await else {
+            return;
+        };
         let ledger = ledger.clone();
         tokio::spawn(async move {
-            let Some((head, body)) = read_request(&mut client).await else { return };
+            let Some((head, body)) = read_request(&mut client).await else {
+                return;
+            };
             let (action, key) = logical(&head, &body);
             let mutation = !action.is_empty() && !action.starts_with("Describe");
             let lower = head.to_ascii_lowercase();
@@ -230,10 +264,17 @@ async fn serve(listener: TcpListener, upstream: SocketAddr, ledger: Arc<Mutex<Le
                     l.resent.push(key.clone());
                 }
             }
-            let answer = if forwarded { forward(upstream, &head, &body).await } else { Vec::new() };
+            let answer = if forwarded {
+                forward(upstream, &head, &body).await
+            } else {
+                Vec::new()
+            };
             let lost = matches!(
                 fault,
-                Fault::ResetAfterForward | Fault::Truncate | Fault::DelayPastTimeout | Fault::Gateway502AfterForward
+                Fault::ResetAfterForward
+                    | Fault::Truncate
+                    | Fault::DelayPastTimeout
+                    | Fault::Gateway502AfterForward
             );
             if forwarded && mutation && success(&answer) {
                 let mut l = ledger.lock().unwrap();
@@ -248,7 +289,13 @@ async fn serve(listener: TcpListener, upstream: SocketAddr, ledger: Arc<Mutex<Le
                 Fault::None => client.write_all(&answer).await,
                 Fault::ResetAfterForward => Ok(()),
                 Fault::Truncate => {
-                    let cut = answer.len() - (answer.len() - answer.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0)) / 2;
+                    let cut = answer.len()
+                        - (answer.len()
+                            - answer
+                                .windows(4)
+                                .position(|w| w == b"\r\n\r\n")
+                                .unwrap_or(0))
+                            / 2;
                     client.write_all(&answer[..cut.min(answer.len() - 1)]).await
                 }
                 Fault::DelayPastTimeout => {
@@ -266,9 +313,7 @@ async fn serve(listener: TcpListener, upstream: SocketAddr, ledger: Arc<Mutex<Le
 
 fn world(base: &Value) -> Value {
     let mut w = base.clone();
-    let inst = |id: &str, os: &str, state: &str, region: &str| {
-        json!({"id": id, "os": os, "state": state, "region": region, "keys": []})
-    };
+    let inst = |id: &str, os: &str, state: &str, region: &str| json!({"id": id, "os": os, "state": state, "region": region, "keys": []});
     w["services"]["tencent/cvm"] = json!({
         "instances": [
             inst("ins-fault001", "linux", "STOPPED", "ap-guangzhou"),
@@ -289,9 +334,8 @@ struct Outcome {
 
 /// Run the selected cases in live mode through the proxy with the given fault schedule.
 fn run_through_proxy(select: impl Fn(&str) -> bool, fault_for: fn(u64) -> Fault) -> Outcome {
-    let specs = Arc::new(
-        SpecSet::load(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs")).unwrap(),
-    );
+    let specs =
+        Arc::new(SpecSet::load(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("specs")).unwrap());
     let cases: Vec<_> = generate::generate(&specs, &GenOptions::default())
         .unwrap()
         .into_iter()
@@ -313,9 +357,17 @@ fn run_through_proxy(select: impl Fn(&str) -> bool, fault_for: fn(u64) -> Fault)
         .unwrap();
         let http = reqwest::Client::new();
         let control = format!("{}/_cloudconform/world", emu.url());
-        let base: Value =
-            serde_json::from_slice(&http.get(&control).send().await.unwrap().bytes().await.unwrap())
-                .unwrap();
+        let base: Value = serde_json::from_slice(
+            &http
+                .get(&control)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
         let put = http
             .put(&control)
             .header("content-type", "application/json")
@@ -331,15 +383,20 @@ fn run_through_proxy(select: impl Fn(&str) -> bool, fault_for: fn(u64) -> Fault)
         let server = tokio::spawn(serve(listener, emu.addr, ledger.clone()));
         let profile = Profile {
             region: "ap-guangzhou".into(),
-            instances: [("ins-fault001", "linux"), ("ins-fault002", "linux"), ("ins-fault003", "windows")]
-                .iter()
-                .map(|(id, os)| ProfileInstance {
-                    service: "cvm".into(),
-                    id: id.to_string(),
-                    os: os.to_string(),
-                    state: "STOPPED".into(),
-                })
-                .collect(),
+            instances: [
+                ("ins-fault001", "linux"),
+                ("ins-fault002", "linux"),
+                ("ins-fault003", "windows"),
+            ]
+            .iter()
+            .map(|(id, os)| ProfileInstance {
+                service: "cvm".into(),
+                id: id.to_string(),
+                os: os.to_string(),
+                state: "STOPPED".into(),
+                allow: None,
+            })
+            .collect(),
             ..Profile::default()
         };
         let target = Target {
@@ -351,7 +408,7 @@ fn run_through_proxy(select: impl Fn(&str) -> bool, fault_for: fn(u64) -> Fault)
                     Provider::Tencent,
                     Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
                 )]),
-                profile,
+                profile: Box::new(profile),
             },
         };
         let runner = Arc::new(
@@ -398,13 +455,19 @@ fn faults_never_fail_a_case_and_no_lost_mutation_is_executed_twice() {
     let o = run_through_proxy(
         |id| {
             id.starts_with("tencent/cvm/")
-                && (id.contains("/valid/") || id.contains("/state/") || id.contains("/negative/missing"))
+                && (id.contains("/valid/")
+                    || id.contains("/state/")
+                    || id.contains("/negative/missing"))
                 && !id.contains('@')
         },
         rotation,
     );
     let fails = fails(&o.results);
-    let passes = o.results.iter().filter(|r| matches!(r.verdict, Verdict::Pass)).count();
+    let passes = o
+        .results
+        .iter()
+        .filter(|r| matches!(r.verdict, Verdict::Pass))
+        .count();
     let l = &o.ledger;
     eprintln!(
         "{} cases: {passes} pass, {} fail; {} requests, faults {:?}; {} mutations forwarded, {} answers lost, {} sent again (teardown), {} executed twice; {} throttled",
@@ -418,8 +481,16 @@ fn faults_never_fail_a_case_and_no_lost_mutation_is_executed_twice() {
         l.executed_twice.len(),
         o.throttled
     );
-    assert!(fails.is_empty(), "faults became FAIL verdicts:\n{}", fails.join("\n"));
-    assert!(l.executed_twice.is_empty(), "lost mutations executed twice: {:#?}", l.executed_twice);
+    assert!(
+        fails.is_empty(),
+        "faults became FAIL verdicts:\n{}",
+        fails.join("\n")
+    );
+    assert!(
+        l.executed_twice.is_empty(),
+        "lost mutations executed twice: {:#?}",
+        l.executed_twice
+    );
     // The faults really happened, and the run still judged cases where it could.
     for f in [
         Fault::ResetAfterForward,
@@ -429,12 +500,19 @@ fn faults_never_fail_a_case_and_no_lost_mutation_is_executed_twice() {
         Fault::Gateway503,
         Fault::Throttle,
     ] {
-        assert!(l.injected.get(&f).copied().unwrap_or(0) >= 2, "{f:?}: {:?}", l.injected);
+        assert!(
+            l.injected.get(&f).copied().unwrap_or(0) >= 2,
+            "{f:?}: {:?}",
+            l.injected
+        );
     }
     assert!(!l.lost.is_empty());
     assert!(o.throttled >= 2);
     assert!(passes > 0, "nothing was judged");
-    assert!(o.results.iter().any(|r| matches!(r.verdict, Verdict::Inconclusive { .. })));
+    assert!(o
+        .results
+        .iter()
+        .any(|r| matches!(r.verdict, Verdict::Inconclusive { .. })));
 }
 
 /// Every answer lost: a mutation reaches the target exactly once (no retry of any kind), a
@@ -465,14 +543,18 @@ fn a_mutation_whose_answer_is_lost_is_sent_once() {
     );
     assert_eq!(o.ledger.per_action.get("CreateKeyPair"), Some(&1));
     assert_eq!(o.ledger.per_action.len(), 1);
-    assert!(matches!(&o.results[0].verdict, Verdict::Inconclusive { reason } if reason.contains("502")));
+    assert!(
+        matches!(&o.results[0].verdict, Verdict::Inconclusive { reason } if reason.contains("502"))
+    );
 }
 
 /// Without faults the proxy is transparent: the cases the fault run judged all pass.
 #[test]
 fn the_proxy_without_faults_changes_nothing() {
     let o = run_through_proxy(
-        |id| id.starts_with("tencent/cvm/DisassociateInstancesKeyPairs/valid/") && !id.contains('@'),
+        |id| {
+            id.starts_with("tencent/cvm/DisassociateInstancesKeyPairs/valid/") && !id.contains('@')
+        },
         |_| Fault::None,
     );
     assert!(fails(&o.results).is_empty(), "{:#?}", fails(&o.results));

@@ -83,10 +83,7 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
             .unwrap();
         assert!(put.status().is_success());
         let profile = Profile {
-            schema: None,
-            provider: None,
             region: "ap-guangzhou".into(),
-            international: false,
             instances: IDS
                 .iter()
                 .zip(["linux", "linux", "windows"])
@@ -95,8 +92,10 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
                     id: id.to_string(),
                     os: os.into(),
                     state: "STOPPED".into(),
+                    allow: None,
                 })
                 .collect(),
+            ..Profile::default()
         };
         let target = Target {
             name: emu.host(),
@@ -108,7 +107,7 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
                     Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
                 )]
                 .into(),
-                profile,
+                profile: Box::new(profile),
             },
         };
         let runner = Arc::new(

@@ -5,8 +5,10 @@ use std::process::ExitCode;
 
 mod bench_cmd;
 mod cases_cmd;
+mod cleanup_cmd;
 mod coverage_cmd;
 mod emulate_cmd;
+mod live_run;
 mod run_cmd;
 mod sign_cmd;
 mod spec_cmd;
@@ -23,6 +25,8 @@ pub mod exit {
     pub const INCONCLUSIVE: u8 = 3;
     /// Bad command line or unreadable input.
     pub const USAGE: u8 = 2;
+    /// A live run left something behind (its own key pairs, a lent instance not restored).
+    pub const LEAKED: u8 = 4;
 }
 
 #[derive(Parser)]
@@ -54,6 +58,8 @@ enum Command {
     Verify(verify_cmd::Args),
     /// Serve the emulator (both clouds, one port) until Ctrl-C.
     Emulate(emulate_cmd::Args),
+    /// List (and with --yes delete) key pairs earlier live runs left behind, by the profile's prefix.
+    Cleanup(cleanup_cmd::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -67,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Sign(args) => Ok(ExitCode::from(sign_cmd::run(args))),
         Command::Verify(args) => Ok(ExitCode::from(verify_cmd::run(args))),
         Command::Emulate(args) => emulate_cmd::run(args),
+        Command::Cleanup(args) => cleanup_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,19 +1,15 @@
 //! `cloudconform run`: run the conformance cases against the embedded emulator or a URL.
 use super::cases_cmd::load_cases;
 use super::exit;
+use super::live_run;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::Args as ClapArgs;
 use cloudconform::generate::{self, Case};
 use cloudconform::report::{self, Format, RunReport};
-use cloudconform::run::endpoints::Endpoints;
-use cloudconform::run::exec::Endpoint;
 use cloudconform::run::expected::ExpectedFailures;
-use cloudconform::run::live::Profile;
-use cloudconform::run::{self, local, CaseResult, RunOptions, Runner, Target, TargetKind};
-use cloudconform::sign::sources;
+use cloudconform::run::{self, local, CaseResult, RunOptions, Runner};
 use cloudconform::spec::{Provider, SpecSet};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -143,9 +139,23 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let live = if args.target == "emulator" {
         None
     } else {
-        Some(live_target(&args, &specs, &cases)?)
+        let providers: Vec<Provider> = Provider::ALL
+            .into_iter()
+            .filter(|p| cases.iter().any(|c| c.action.provider == *p))
+            .collect();
+        Some(live_run::target(
+            &live_run::LiveArgs {
+                target: &args.target,
+                endpoints: &args.endpoints,
+                cli_profile: args.cli_profile.as_deref(),
+                profile: args.profile.as_deref(),
+                region: args.region.as_deref(),
+            },
+            &specs,
+            &providers,
+        )?)
     };
-    let (results, target_name) = rt.block_on(async {
+    let (results, target_name, interrupted, leaked) = rt.block_on(async {
         let (handles, target) = match live {
             None => local::start_emulators(specs.clone(), args.workers)
                 .await
@@ -153,6 +163,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Some(target) => (Vec::new(), target),
         };
         let runner = Arc::new(Runner::new(specs.clone(), target.clone(), opts)?);
+        let interrupt = live_run::watch(runner.clone());
         let pb = progress(cases.len());
         let pb2 = pb.clone();
         let on_done: Arc<dyn Fn(&CaseResult) + Send + Sync> = Arc::new(move |r: &CaseResult| {
@@ -166,7 +177,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 generate::explore::shrink_failures(&runner, &cases, results, &cases_dir).await;
         }
         drop(handles);
-        Ok::<_, anyhow::Error>((results, target.name))
+        let leaked = !target.is_emulator() && live_run::leak_check(&runner);
+        Ok::<_, anyhow::Error>((results, target.name, interrupt.happened(), leaked))
     })?;
     let mut results = results;
     let ef_dir = args
@@ -187,64 +199,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     let _ = SpecSet::default_dir;
-    Ok(ExitCode::from(report.summary.exit_code()))
-}
-
-/// A live target: endpoints from the specs (or overrides), one credential per provider whose
-/// cases are selected, each found where that cloud's own tools look.
-fn live_target(args: &Args, specs: &SpecSet, cases: &[Case]) -> Result<Target> {
-    let profile = match &args.profile {
-        Some(p) => Profile::load(p).map_err(|e| anyhow!(e))?,
-        None => Profile {
-            region: args
-                .region
-                .clone()
-                .ok_or_else(|| anyhow!("live targets need --profile FILE or --region REGION"))?,
-            ..Profile::default()
-        },
-    };
-    let mut endpoints = Endpoints::new(profile.region.clone(), profile.international);
-    if args.target != "live" {
-        let url = Endpoint::parse(&args.target).ok_or_else(|| {
-            anyhow!(
-                "--target `{}`: expected `emulator`, `live` or an http(s) URL",
-                args.target
-            )
-        })?;
-        endpoints = endpoints.everything_at(url);
-    }
-    for e in &args.endpoints {
-        endpoints = endpoints.with_override(e).map_err(|e| anyhow!(e))?;
-    }
-    let known: Vec<(String, String)> = specs
-        .actions()
-        .map(|a| (a.provider.to_string(), a.service.clone()))
-        .collect();
-    if let Some(unknown) = endpoints.unknown_overrides(&known).next() {
-        bail!("--endpoint: no spec has a service `{unknown}` (cvm, ecm, ecs, ens, or provider/service)");
-    }
-    let env = sources::Environment::process();
-    let mut credentials = BTreeMap::new();
-    for provider in Provider::ALL {
-        if !cases.iter().any(|c| c.action.provider == provider) {
-            continue;
-        }
-        let found = sources::load(provider, args.cli_profile.as_deref(), &env)
-            .with_context(|| format!("{provider} cases selected (narrow with --provider)"))?;
-        eprintln!("credentials: {provider} from {}", found.source);
-        credentials.insert(provider, found.credentials);
-    }
-    let name = endpoints
-        .single_host()
-        .unwrap_or_else(|| format!("live-{}", profile.region));
-    Ok(Target {
-        name,
-        kind: TargetKind::Live {
-            endpoints,
-            credentials,
-            profile,
-        },
-    })
+    Ok(ExitCode::from(live_run::exit_code(
+        interrupted,
+        leaked,
+        report.summary.exit_code(),
+    )))
 }
 
 fn print_summary(report: &RunReport) {

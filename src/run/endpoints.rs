@@ -14,6 +14,8 @@ pub struct Endpoints {
     /// `cvm` or `tencent/cvm` → URL; `*` → URL for every service (`--target URL`).
     overrides: BTreeMap<String, Endpoint>,
     region: String,
+    /// Per-provider regions (the profile's `regions`), else `region`.
+    regions: BTreeMap<crate::spec::Provider, String>,
     international: bool,
 }
 
@@ -22,8 +24,15 @@ impl Endpoints {
         Endpoints {
             overrides: BTreeMap::new(),
             region: region.into(),
+            regions: BTreeMap::new(),
             international,
         }
+    }
+
+    /// Regions per provider (a profile covering both clouds).
+    pub fn with_regions(mut self, regions: BTreeMap<crate::spec::Provider, String>) -> Endpoints {
+        self.regions = regions;
+        self
     }
 
     /// Every service at one URL (`--target URL`).

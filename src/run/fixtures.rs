@@ -19,6 +19,8 @@ pub struct Realised {
     pub bound: Vec<(String, String)>,
     /// Live: (instance id, original state) to restore.
     pub restore: Vec<(String, String)>,
+    /// Live: lent instances (symbol) as described before the run changed them.
+    pub lent: Vec<(String, super::sandbox::InstanceRecord)>,
 }
 
 /// The emulator's accounts (from its default world).

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// What the harness may use on a live target (a JSON file given with `--profile`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     #[serde(default, rename = "$schema", skip_serializing_if = "Option::is_none")]
@@ -26,10 +26,23 @@ pub struct Profile {
     /// Use the spec's international domains (`cvm.intl.tencentcloudapi.com`) where it lists one.
     #[serde(default)]
     pub international: bool,
+    /// Per-provider regions, for runs covering both clouds (else `region`).
+    #[serde(default)]
+    pub regions: BTreeMap<Provider, String>,
     /// Instances the harness may stop, start, bind and unbind keys on.
     #[serde(default)]
     pub instances: Vec<ProfileInstance>,
+    /// Names of key pairs the run creates start with this (and `cleanup` removes only those).
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
 }
+
+fn default_key_prefix() -> String {
+    "ccrun_".into()
+}
+
+/// What a lent instance may be used for (`allow` in the profile).
+pub const OPERATIONS: [&str; 4] = ["stop", "start", "bind", "unbind"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,25 +52,89 @@ pub struct ProfileInstance {
     pub id: String,
     /// `linux` or `windows`.
     pub os: String,
-    /// The state to leave it in afterwards (provider spelling).
+    /// The state it is lent in (provider spelling); informative: the run records the real
+    /// state through Describe before changing anything and restores that.
+    #[serde(default)]
     pub state: String,
+    /// What the run may do to it (default: everything in [`OPERATIONS`]).
+    #[serde(default)]
+    pub allow: Option<Vec<String>>,
+}
+
+impl ProfileInstance {
+    pub fn allows(&self, op: &str) -> bool {
+        self.allow
+            .as_ref()
+            .is_none_or(|a| a.iter().any(|x| x == op))
+    }
 }
 
 impl Profile {
     pub fn load(path: &Path) -> Result<Profile, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("cannot read profile {}: {e}", path.display()))?;
-        serde_json::from_str(&text).map_err(|e| format!("profile {}: {e}", path.display()))
+        let p: Profile =
+            serde_json::from_str(&text).map_err(|e| format!("profile {}: {e}", path.display()))?;
+        for (n, i) in p.instances.iter().enumerate() {
+            for op in i.allow.iter().flatten() {
+                if !OPERATIONS.contains(&op.as_str()) {
+                    return Err(format!(
+                        "profile {}: /instances/{n}/allow: unknown operation `{op}` (one of {})",
+                        path.display(),
+                        OPERATIONS.join(", ")
+                    ));
+                }
+            }
+        }
+        if p.key_prefix.is_empty() {
+            return Err(format!(
+                "profile {}: /key_prefix is empty; cleanup needs a prefix to recognise the run's keys",
+                path.display()
+            ));
+        }
+        Ok(p)
+    }
+
+    /// The region for a provider's cases.
+    pub fn region_for(&self, provider: Provider) -> &str {
+        self.regions.get(&provider).unwrap_or(&self.region)
+    }
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            schema: None,
+            provider: None,
+            region: String::new(),
+            international: false,
+            regions: BTreeMap::new(),
+            instances: Vec::new(),
+            key_prefix: default_key_prefix(),
+        }
     }
 }
 
 /// The action of this service that does `purpose` to `resource`: a fixture spec, else a seed
 /// whose declared effect does it (CVM DeleteKeyPairs deletes key pairs, Disassociate unbinds).
-fn fixture(runner: &Runner, case: &Case, purpose: &str, resource: &str) -> Option<Arc<ActionSpec>> {
+pub(super) fn fixture(
+    runner: &Runner,
+    case: &Case,
+    purpose: &str,
+    resource: &str,
+) -> Option<Arc<ActionSpec>> {
+    fixture_in(runner, &case.action, purpose, resource)
+}
+
+/// [`fixture`] for the service of any action.
+pub(super) fn fixture_in(
+    runner: &Runner,
+    key: &crate::spec::ActionKey,
+    purpose: &str,
+    resource: &str,
+) -> Option<Arc<ActionSpec>> {
     let same_service = |a: &&Arc<ActionSpec>| {
-        a.provider == case.action.provider
-            && a.service == case.action.service
-            && a.version == case.action.version
+        a.provider == key.provider && a.service == key.service && a.version == key.version
     };
     let effect_op = match purpose {
         "delete" => Some(crate::spec::EffectOp::Delete),
@@ -93,12 +170,12 @@ fn fixture(runner: &Runner, case: &Case, purpose: &str, resource: &str) -> Optio
 const REJECTED: &str = "failed with";
 
 /// Whether a fixture error is the target's own rejection (the call was answered).
-fn rejected(error: &str) -> bool {
+pub(super) fn rejected(error: &str) -> bool {
     error.contains(REJECTED)
 }
 
 /// Call a fixture with the given symbols; the response body, or the error code.
-async fn call(
+pub(super) async fn call(
     runner: &Runner,
     endpoint: &Endpoint,
     spec: &ActionSpec,
@@ -177,7 +254,7 @@ pub async fn realise(
     r: &mut Realised,
 ) -> Result<(), String> {
     r.bindings = Bindings {
-        region: profile.region.clone(),
+        region: profile.region_for(case.action.provider).to_string(),
         ..Default::default()
     };
     if !case.world.images.is_empty() {
@@ -200,6 +277,24 @@ pub async fn realise(
             ));
         };
         let p = pool.remove(pos);
+        // Everything the case may do to it: the seed actions unbind; the world may stop,
+        // start or bind.
+        let state = inst.state.to_ascii_lowercase();
+        let mut needs = vec!["unbind"];
+        if !inst.keys.is_empty() {
+            needs.push("bind");
+        }
+        if state == "stopped" {
+            needs.push("stop");
+        } else if state == "running" {
+            needs.push("start");
+        }
+        if let Some(op) = needs.iter().find(|op| !p.allows(op)) {
+            return Err(format!(
+                "needs to {op} instance {} and the profile does not allow it",
+                p.id
+            ));
+        }
         r.bindings.objects.insert(
             inst.sym.clone(),
             Bound {
@@ -208,14 +303,35 @@ pub async fn realise(
             },
         );
     }
+    // Record every lent instance before anything changes it.
+    for inst in &case.world.instances {
+        let record =
+            super::sandbox::describe(runner, case, endpoint, &r.bindings, &inst.sym).await?;
+        r.lent.push((inst.sym.clone(), record));
+    }
     // Key pairs: created by the run, deleted afterwards.
     if !case.world.key_pairs.is_empty() {
         let create = fixture(runner, case, "create", "key_pair")
             .ok_or("no fixture spec creates key pairs for this service")?;
         let pname = name_param(&create);
-        for k in &case.world.key_pairs {
+        let service = format!("{}/{}", case.action.provider, case.action.service);
+        let deletable = fixture(runner, case, "delete", "key_pair").is_some();
+        for (n, k) in case.world.key_pairs.iter().enumerate() {
+            // No API deletes this service's keys (ECM): one set per run, reused by every case.
+            if !deletable {
+                let kept = runner
+                    .ledger
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .reusable(&service, n);
+                if let Some((id, name)) = kept {
+                    r.bindings.objects.insert(k.sym.clone(), Bound { id, name });
+                    continue;
+                }
+            }
             let name = format!(
-                "cc{}",
+                "{}{}",
+                profile.key_prefix,
                 crate::generate::values::chars_from(
                     b"abcdefghijklmnopqrstuvwxyz0123456789",
                     10,
@@ -228,7 +344,7 @@ pub async fn realise(
             );
             let extra: Vec<(String, Value)> =
                 pname.iter().map(|p| (p.clone(), json!(name))).collect();
-            let body = call(
+            let body = match call(
                 runner,
                 endpoint,
                 &create,
@@ -236,11 +352,40 @@ pub async fn realise(
                 &extra,
                 &r.bindings,
             )
-            .await?;
+            .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    if e.contains(super::send::MAY_HAVE_RUN) {
+                        // Maybe created: the leak check lists it, `cleanup` finds it by prefix.
+                        runner
+                            .ledger
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .problem(
+                                &service,
+                                "key_pair",
+                                &name,
+                                "CreateKeyPair answer lost; may exist",
+                            );
+                    }
+                    return Err(e);
+                }
+            };
             let id = output(&create, &body, "id")
                 .map(crate::check::loose)
                 .unwrap_or_else(|| name.clone());
-            r.created_keys.push(id.clone());
+            {
+                let mut ledger = runner.ledger.lock().unwrap_or_else(|e| e.into_inner());
+                if deletable {
+                    ledger.created(&service, &id, &name);
+                } else {
+                    ledger.add_reusable(&service, &id, &name);
+                }
+            }
+            if deletable {
+                r.created_keys.push(id.clone());
+            }
             r.bindings.objects.insert(k.sym.clone(), Bound { id, name });
         }
     }
@@ -268,13 +413,6 @@ pub async fn realise(
                     return Err(e);
                 }
             }
-        }
-        if let Some(p) = profile
-            .instances
-            .iter()
-            .find(|p| Some(&p.id) == r.bindings.objects.get(&inst.sym).map(|b| &b.id))
-        {
-            r.restore.push((inst.sym.clone(), p.state.clone()));
         }
         for k in &inst.keys {
             let spec = fixture(runner, case, "bind", "key_pair")
@@ -333,23 +471,50 @@ pub async fn teardown(
                 .filter(|(_, b)| r.created_keys.contains(&b.id))
                 .map(|(s, _)| s.clone())
                 .collect();
-            let given = BTreeMap::from([("key_pair".to_string(), syms)]);
-            if let Err(e) = call(runner, endpoint, &spec, &given, &[], &r.bindings).await {
-                if !e.contains("NotFound") {
+            // Within the action's documented batch limit.
+            let batch = spec
+                .parameters
+                .iter()
+                .find(|p| {
+                    p.references
+                        .as_ref()
+                        .is_some_and(|x| x.resource == "key_pair")
+                })
+                .and_then(|p| p.max_items)
+                .unwrap_or(1)
+                .max(1);
+            for chunk in syms.chunks(batch) {
+                let given = BTreeMap::from([("key_pair".to_string(), chunk.to_vec())]);
+                let result = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+                // Deleted now, or already gone (the case deleted it): off the ledger.
+                if result.is_ok() || result.as_ref().is_err_and(|e| e.contains("NotFound")) {
+                    let mut ledger = runner.ledger.lock().unwrap_or_else(|e| e.into_inner());
+                    for sym in chunk {
+                        if let Some(b) = r.bindings.objects.get(sym) {
+                            ledger.deleted(&b.id);
+                        }
+                    }
+                } else if let Err(e) = result {
                     problems.push(e);
                 }
             }
         }
     }
-    for (sym, state) in &r.restore {
-        let purpose = if state.to_ascii_lowercase().contains("stop") {
-            "stop"
-        } else {
-            "start"
-        };
-        if let Some(spec) = fixture(runner, case, purpose, "instance") {
-            let given = BTreeMap::from([("instance".to_string(), vec![sym.clone()])]);
-            let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+    for (sym, before) in &r.lent {
+        if let Err(e) =
+            super::sandbox::restore(runner, case, endpoint, &r.bindings, sym, before).await
+        {
+            runner
+                .ledger
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .problem(
+                    &format!("{}/{}", case.action.provider, case.action.service),
+                    "instance",
+                    &before.id,
+                    &e,
+                );
+            problems.push(e);
         }
     }
     if problems.is_empty() {

@@ -14,16 +14,19 @@
 //! exchanges and `summary` tallies verdicts.
 pub mod bench;
 pub mod bind;
+pub mod cleanup;
 pub mod endpoints;
 pub mod exec;
 pub mod expected;
 mod fixtures;
 pub mod harness;
+pub mod ledger;
 pub mod live;
 pub mod local;
 mod pace;
 mod record;
 mod runner;
+pub mod sandbox;
 mod send;
 mod steps;
 mod summary;
@@ -56,7 +59,7 @@ pub enum TargetKind {
     Live {
         endpoints: endpoints::Endpoints,
         credentials: BTreeMap<Provider, Credentials>,
-        profile: live::Profile,
+        profile: Box<live::Profile>,
     },
 }
 

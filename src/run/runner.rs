@@ -23,6 +23,10 @@ pub struct Runner {
     pub(super) pacer: pace::Pacer,
     /// Requests and throttled answers, for the run's pacing summary.
     pub(super) stats: pace::Stats,
+    /// Live: what the run created or changed and has not put back.
+    pub(super) ledger: std::sync::Mutex<super::ledger::Ledger>,
+    /// Set on the first Ctrl-C: no new case starts.
+    stopping: std::sync::atomic::AtomicBool,
     /// Live runs: cases that use profile instances take turns.
     instance_lane: tokio::sync::Mutex<()>,
     /// The emulator's default world (accounts, regions), fetched once.
@@ -54,6 +58,8 @@ impl Runner {
             client,
             pacer: pace::Pacer::default(),
             stats: pace::Stats::default(),
+            ledger: Default::default(),
+            stopping: Default::default(),
             instance_lane: tokio::sync::Mutex::new(()),
             default_world: tokio::sync::OnceCell::new(),
         })
@@ -65,6 +71,24 @@ impl Runner {
 
     pub fn specs(&self) -> &Arc<SpecSet> {
         &self.specs
+    }
+
+    /// Stop starting cases (the first Ctrl-C); cases in flight finish and tear down.
+    pub fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// What the run has not put back: (leaks, kept on purpose).
+    pub fn leftovers(&self) -> (Vec<super::ledger::Leftover>, Vec<super::ledger::Leftover>) {
+        self.ledger
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .leftovers()
     }
 
     /// Throttled answers seen so far (each retried or, past the retries, judged).
@@ -100,6 +124,9 @@ impl Runner {
             handles.push(tokio::spawn(async move {
                 let mut out = Vec::new();
                 loop {
+                    if me.is_stopping() {
+                        break;
+                    }
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some(case) = next else { break };
                     let r = me.run_case_on(&case, &endpoint).await;

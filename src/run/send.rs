@@ -18,6 +18,9 @@ use crate::wire::encode::Booleans;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
+/// Said of a mutation whose answer was lost: the target may have executed it.
+pub(super) const MAY_HAVE_RUN: &str = "may have been executed";
+
 /// Outcome of one step before checking.
 pub(super) enum Sent {
     Ok(RawRequest, RawResponse),
@@ -184,7 +187,7 @@ impl Runner {
                 fault
             } else {
                 format!(
-                    "{fault}; {} changes state and may have been executed, so it was not resent",
+                    "{fault}; {} changes state and {MAY_HAVE_RUN}, so it was not resent",
                     action.action
                 )
             });
@@ -269,10 +272,9 @@ where
 /// Actions that only read: their fixture role is to describe or list. Anything else is treated
 /// as a mutation (the safe default for an action the specs do not classify).
 fn is_read(action: &ActionSpec) -> bool {
-    action
-        .fixture
-        .as_ref()
-        .is_some_and(|f| !f.destructive && (f.purpose == "describe" || f.purpose.starts_with("list")))
+    action.fixture.as_ref().is_some_and(|f| {
+        !f.destructive && (f.purpose == "describe" || f.purpose.starts_with("list"))
+    })
 }
 
 /// An answer that is not the provider's: a gateway's 502/503/504 page, HTML, or nothing. The
