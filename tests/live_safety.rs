@@ -142,7 +142,7 @@ const CASES: [&str; 4] = [
     "alibaba/ecs/DetachKeyPair/state",
 ];
 
-fn run_args<'a>(report: &'a str) -> Vec<&'a str> {
+fn run_args(report: &str) -> Vec<&str> {
     let mut a = vec![
         "run",
         "--target",
