@@ -329,3 +329,40 @@ fn live_endpoint_usage_errors_name_the_value() {
         "{err}"
     );
 }
+
+/// `--dry-run` plans without credentials or a reachable target, and `--shard K/N` splits the
+/// cases into N disjoint slices that together are the whole run.
+#[test]
+fn dry_run_plans_and_shards_partition_the_cases() {
+    let home = scratch("dry");
+    let count = |args: &[&str]| -> usize {
+        let out = run(args, &[], &home);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let last = stdout.lines().last().unwrap_or_default().to_string();
+        assert!(
+            last.contains("expected duration") && last.contains("nothing was sent"),
+            "{stdout}"
+        );
+        last.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    // Nothing listens on port 1: a dry run must not notice.
+    let base = [
+        "--dry-run",
+        "--target",
+        "http://127.0.0.1:1",
+        "--region",
+        "ap-guangzhou",
+    ];
+    let all = count(&base);
+    let mut sum = 0;
+    for k in ["1/3", "2/3", "3/3"] {
+        let mut a = base.to_vec();
+        a.extend(["--shard", k]);
+        sum += count(&a);
+    }
+    assert_eq!(sum, all);
+    let out = run(&["--dry-run", "--shard", "0/3"], &[], &home);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("0/3"));
+}

@@ -167,3 +167,61 @@ pub fn target(args: &LiveArgs, specs: &SpecSet, providers: &[Provider]) -> Resul
         },
     })
 }
+
+/// `--dry-run`: the plan on stdout; nothing is sent.
+pub fn print_plan(specs: &SpecSet, cases: &[cloudconform::generate::Case], live: bool) {
+    use cloudconform::run::plan;
+    let p = plan::plan(specs, cases, live);
+    println!(
+        "{:<56} {:>6} {:>9} {:>7} {:>9}",
+        "action", "cases", "requests", "rate/s", "seconds"
+    );
+    for (action, a) in &p {
+        let rate = a.rate.map_or("-".to_string(), |r| r.to_string());
+        println!(
+            "{action:<56} {:>6} {:>9} {rate:>7} {:>9.1}",
+            a.cases,
+            a.requests,
+            a.seconds()
+        );
+    }
+    let total: u64 = p.values().map(|a| a.requests).sum();
+    println!(
+        "{} cases, {total} requests; expected duration {:.1} s at the documented rates (the slowest action; nothing was sent)",
+        cases.len(),
+        plan::expected_seconds(&p)
+    );
+}
+
+/// After a live run: wall time ÷ (requests ÷ documented rate) of the slowest action, and the
+/// throttled answers (stderr).
+pub fn print_pacing(runner: &Runner, specs: &SpecSet, wall: std::time::Duration) {
+    let sent = runner.requests_per_action();
+    let rate = |action: &str| {
+        specs
+            .actions()
+            .find(|a| a.action == action)
+            .and_then(|a| a.rate_limit.as_ref().map(|r| r.per_second))
+    };
+    let slowest = sent
+        .iter()
+        .filter_map(|(a, n)| {
+            rate(a)
+                .filter(|r| *r > 0)
+                .map(|r| (a, *n, r, *n as f64 / f64::from(r)))
+        })
+        .max_by(|x, y| x.3.total_cmp(&y.3));
+    match slowest {
+        Some((action, n, r, ideal)) if ideal > 0.0 => eprintln!(
+            "pacing: wall {:.1} s / ({n} {action} requests / {r} per s = {ideal:.1} s) = {:.3}; {} throttled answers",
+            wall.as_secs_f64(),
+            wall.as_secs_f64() / ideal,
+            runner.throttled_count()
+        ),
+        _ => eprintln!(
+            "pacing: wall {:.1} s, no rate-limited action; {} throttled answers",
+            wall.as_secs_f64(),
+            runner.throttled_count()
+        ),
+    }
+}

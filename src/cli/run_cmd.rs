@@ -29,6 +29,14 @@ pub struct Args {
     /// Live targets: also trust the CA certificate(s) in this PEM file.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// Run only shard K of N (`2/4`): every case whose position in id order is K-1 modulo N,
+    /// so N CI jobs together run each case exactly once.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Print the cases, requests per action and the expected duration at the documented
+    /// rates, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Live targets: the tccli / aliyun CLI profile to read credentials from.
     #[arg(long, value_name = "NAME")]
     pub cli_profile: Option<String>,
@@ -82,6 +90,26 @@ fn select(cases: Vec<Case>, provider: Option<&str>, filters: &[String]) -> Vec<C
         .collect()
 }
 
+/// `K/N`: the K-th of N disjoint slices (1-based), by position in id order.
+fn shard(mut cases: Vec<Case>, spec: &str) -> Result<Vec<Case>> {
+    let parsed = spec.split_once('/').and_then(|(k, n)| {
+        Some((
+            k.trim().parse::<usize>().ok()?,
+            n.trim().parse::<usize>().ok()?,
+        ))
+    });
+    let Some((k, n)) = parsed.filter(|(k, n)| *n > 0 && (1..=*n).contains(k)) else {
+        bail!("--shard `{spec}`: expected K/N with 1 <= K <= N, e.g. 2/4");
+    };
+    cases.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(cases
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % n == k - 1)
+        .map(|(_, c)| c)
+        .collect())
+}
+
 fn progress(n: usize) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -115,8 +143,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         None => cases,
     };
     let cases = select(cases, args.provider.as_deref(), &args.filter);
+    let cases = match &args.shard {
+        Some(s) => shard(cases, s)?,
+        None => cases,
+    };
     if cases.is_empty() {
         bail!("no case matches the filters");
+    }
+    if args.dry_run {
+        live_run::print_plan(&specs, &cases, args.target != "emulator");
+        return Ok(ExitCode::from(exit::OK));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -170,8 +206,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
             pb2.set_message(r.id.clone());
             pb2.inc(1);
         });
+        let started = std::time::Instant::now();
         let mut results = runner.run_all(cases.clone(), on_done).await;
         pb.finish_and_clear();
+        if !target.is_emulator() {
+            live_run::print_pacing(&runner, &specs, started.elapsed());
+        }
         if args.explore.is_some() {
             results =
                 generate::explore::shrink_failures(&runner, &cases, results, &cases_dir).await;

@@ -133,6 +133,16 @@ pub(super) fn fixture_in(
     purpose: &str,
     resource: &str,
 ) -> Option<Arc<ActionSpec>> {
+    fixture_of(&runner.specs, key, purpose, resource)
+}
+
+/// [`fixture_in`] from the specs alone (the dry-run plan).
+pub(super) fn fixture_of(
+    specs: &crate::spec::SpecSet,
+    key: &crate::spec::ActionKey,
+    purpose: &str,
+    resource: &str,
+) -> Option<Arc<ActionSpec>> {
     let same_service = |a: &&Arc<ActionSpec>| {
         a.provider == key.provider && a.service == key.service && a.version == key.version
     };
@@ -143,8 +153,7 @@ pub(super) fn fixture_in(
         "create" => Some(crate::spec::EffectOp::Create),
         _ => None,
     };
-    runner
-        .specs
+    specs
         .actions()
         .filter(same_service)
         .find(|a| {
@@ -154,7 +163,7 @@ pub(super) fn fixture_in(
         })
         .or_else(|| {
             let op = effect_op?;
-            runner.specs.actions().filter(same_service).find(|a| {
+            specs.actions().filter(same_service).find(|a| {
                 a.effects.iter().any(|e| {
                     e.op == op
                         && (e.resource.as_deref() == Some(resource)

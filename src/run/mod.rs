@@ -24,6 +24,7 @@ pub mod ledger;
 pub mod live;
 pub mod local;
 mod pace;
+pub mod plan;
 mod record;
 mod runner;
 pub mod sandbox;
