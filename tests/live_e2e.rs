@@ -366,3 +366,30 @@ fn dry_run_plans_and_shards_partition_the_cases() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("0/3"));
 }
+
+/// The documented example profile is valid against the documented schema and loads; a
+/// misspelt operation is refused naming the field.
+#[test]
+fn example_profile_matches_its_schema() {
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs");
+    let schema: Value =
+        serde_json::from_str(&std::fs::read_to_string(docs.join("profile.schema.json")).unwrap())
+            .unwrap();
+    let example_path = docs.join("examples/profile.json");
+    let example: Value =
+        serde_json::from_str(&std::fs::read_to_string(&example_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    assert!(validator.is_valid(&example));
+    cloudconform::run::live::Profile::load(&example_path).unwrap();
+    let bad = scratch("badprofile").join("p.json");
+    std::fs::write(
+        &bad,
+        r#"{"region": "r", "instances": [{"service": "cvm", "id": "i", "os": "linux", "allow": ["reboot"]}]}"#,
+    )
+    .unwrap();
+    let e = cloudconform::run::live::Profile::load(&bad).unwrap_err();
+    assert!(
+        e.contains("/instances/0/allow") && e.contains("reboot"),
+        "{e}"
+    );
+}
