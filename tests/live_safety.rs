@@ -367,3 +367,91 @@ fn cleanup_lists_then_removes_only_the_runs_leftovers() {
         "the default world's two keys stay"
     );
 }
+
+/// `--record` stores each live case's exchanges with provenance (and no secret); `parity`
+/// replays them on the emulator: the same answers give no difference, a changed recorded
+/// answer is reported with the side that would have to change.
+#[test]
+fn record_then_parity() {
+    let served = serve();
+    let dir = scratch("record");
+    let rec = dir.join("live");
+    let rec_s = rec.to_str().unwrap();
+    let out = command(
+        &served,
+        &dir,
+        &[
+            "run",
+            "--target",
+            "live",
+            "--record",
+            rec_s,
+            "--filter",
+            "tencent/cvm/DeleteKeyPairs/negative/missing-KeyIds",
+            "--filter",
+            "alibaba/ecs/DetachKeyPair/negative/missing-KeyPairName",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        matches!(out.status.code(), Some(0) | Some(3)),
+        "{}",
+        text(&out.stderr)
+    );
+    let recorded = files(&rec);
+    assert!(recorded.len() >= 2, "{recorded:?}");
+    let one = recorded
+        .iter()
+        .find(|p| {
+            p.to_str().unwrap().contains(
+                "tencent/ap-guangzhou/tencent__cvm__DeleteKeyPairs__negative__missing-KeyIds.json",
+            )
+        })
+        .expect("recorded per provider and region");
+    let content = std::fs::read_to_string(one).unwrap();
+    scan_for_secret("a recording", &content);
+    let v: Value = serde_json::from_str(&content).unwrap();
+    assert_eq!(v["provenance"]["region"], "ap-guangzhou");
+    assert_eq!(
+        v["provenance"]["spec"],
+        "tencent/cvm/2017-03-12/DeleteKeyPairs"
+    );
+    assert!(v["provenance"]["date"].as_str().unwrap().len() >= 10);
+    assert!(v["provenance"]["harness_version"].is_string());
+
+    let parity = |home: &Path| {
+        Command::new(BIN)
+            .args(["parity", "--recorded", rec_s])
+            .env("HOME", home)
+            .output()
+            .unwrap()
+    };
+    let out = parity(&dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("0 different"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // The cloud answered differently than the emulator would: parity names the case and, as the
+    // live case passed, the emulator as the side to change.
+    let changed = content.replace("MissingParameter", "InvalidParameter");
+    assert_ne!(changed, content);
+    std::fs::write(one, changed).unwrap();
+    let out = parity(&dir);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("DIFF tencent/cvm/DeleteKeyPairs/negative/missing-KeyIds"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("the emulator"), "{stdout}");
+}

@@ -225,3 +225,32 @@ pub fn print_pacing(runner: &Runner, specs: &SpecSet, wall: std::time::Duration)
         ),
     }
 }
+
+/// `--record`: store the live exchanges under `dir` (stderr says how many).
+pub fn record(
+    dir: &Path,
+    target: &Target,
+    results: &[cloudconform::run::CaseResult],
+) -> Result<()> {
+    let TargetKind::Live { profile, .. } = &target.kind else {
+        bail!("--record needs a live target (the emulator's answers are not a recording)");
+    };
+    let region_of = |id: &str| {
+        let provider = id
+            .split('/')
+            .next()
+            .and_then(Provider::parse)
+            .unwrap_or(Provider::Tencent);
+        profile.region_for(provider).to_string()
+    };
+    let date = today();
+    let n = cloudconform::run::recorded::write(dir, &target.name, &region_of, &date, results)
+        .with_context(|| format!("--record: writing under {}", dir.display()))?;
+    eprintln!("recorded {n} cases under {}", dir.display());
+    Ok(())
+}
+
+/// Today's date (UTC) as the report module writes it.
+fn today() -> String {
+    cloudconform::report::RunReport::new("", 0, Vec::new()).date
+}

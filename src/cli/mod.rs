@@ -9,6 +9,7 @@ mod cleanup_cmd;
 mod coverage_cmd;
 mod emulate_cmd;
 mod live_run;
+mod parity_cmd;
 mod run_cmd;
 mod sign_cmd;
 mod spec_cmd;
@@ -60,6 +61,8 @@ enum Command {
     Emulate(emulate_cmd::Args),
     /// List (and with --yes delete) key pairs earlier live runs left behind, by the profile's prefix.
     Cleanup(cleanup_cmd::Args),
+    /// Compare the emulator's answers with recorded live ones (`run --record`), case by case.
+    Parity(parity_cmd::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -74,6 +77,7 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => Ok(ExitCode::from(verify_cmd::run(args))),
         Command::Emulate(args) => emulate_cmd::run(args),
         Command::Cleanup(args) => cleanup_cmd::run(args),
+        Command::Parity(args) => parity_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -33,6 +33,10 @@ pub struct Args {
     /// so N CI jobs together run each case exactly once.
     #[arg(long, value_name = "K/N")]
     pub shard: Option<String>,
+    /// Live targets: store each case's exchanges, redacted, with provenance, under
+    /// DIR/<provider>/<region>/ (default snapshots/live), for `cloudconform parity`.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "snapshots/live")]
+    pub record: Option<PathBuf>,
     /// Print the cases, requests per action and the expected duration at the documented
     /// rates, and send nothing.
     #[arg(long)]
@@ -150,6 +154,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     if cases.is_empty() {
         bail!("no case matches the filters");
     }
+    if args.record.is_some() && args.target == "emulator" {
+        bail!("--record needs a live target (--target live or a URL): the emulator's answers are not a recording");
+    }
     if args.dry_run {
         live_run::print_plan(&specs, &cases, args.target != "emulator");
         return Ok(ExitCode::from(exit::OK));
@@ -218,6 +225,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         drop(handles);
         let leaked = !target.is_emulator() && live_run::leak_check(&runner);
+        if let Some(dir) = &args.record {
+            live_run::record(dir, &target, &results)?;
+        }
         Ok::<_, anyhow::Error>((results, target.name, interrupt.happened(), leaked))
     })?;
     let mut results = results;

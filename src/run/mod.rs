@@ -26,6 +26,7 @@ pub mod local;
 mod pace;
 pub mod plan;
 mod record;
+pub mod recorded;
 mod runner;
 pub mod sandbox;
 mod send;
