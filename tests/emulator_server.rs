@@ -32,10 +32,13 @@ async fn control_api() {
     assert_eq!(h["status"], json!("ok"));
     assert_eq!(h["rate_limits"], json!(false));
 
-    // GET the world, PUT a changed one, read it back.
-    let got: World =
-        serde_json::from_slice(&support::control(emu.addr, "GET", "world", None).await.body)
-            .unwrap();
+    // GET the world (with its secrets: redacted otherwise), PUT a changed one, read it back.
+    let got: World = serde_json::from_slice(
+        &support::control(emu.addr, "GET", "world?secrets=true", None)
+            .await
+            .body,
+    )
+    .unwrap();
     assert_eq!(got, World::default());
     let mut changed = got.clone();
     changed

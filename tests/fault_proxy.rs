@@ -356,7 +356,7 @@ fn run_through_proxy(select: impl Fn(&str) -> bool, fault_for: fn(u64) -> Fault)
         .await
         .unwrap();
         let http = reqwest::Client::new();
-        let control = format!("{}/_cloudconform/world", emu.url());
+        let control = format!("{}/_cloudconform/world?secrets=true", emu.url());
         let base: Value = serde_json::from_slice(
             &http
                 .get(&control)

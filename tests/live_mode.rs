@@ -65,7 +65,7 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
         let control = format!("{}/_cloudconform/world", emu.url());
         let base: Value = serde_json::from_slice(
             &http
-                .get(&control)
+                .get(format!("{control}?secrets=true"))
                 .send()
                 .await
                 .unwrap()

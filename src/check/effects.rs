@@ -3,7 +3,7 @@
 //! decide whether the change happened.
 use super::Finding;
 use crate::run::bind::Bound;
-use crate::spec::{Effect, EffectOp};
+use crate::spec::{Binding, Effect, EffectOp};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -57,6 +57,7 @@ pub fn flatten(values: &[Value]) -> Vec<String> {
 }
 
 /// Decide one effect from what the describe call showed. `keys` are the subject key pairs,
+/// `replaced` the keys the subject instances held before that a replacing bind drops,
 /// `before` the subject instances' states before the call.
 pub fn evaluate(
     effect: &Effect,
@@ -64,6 +65,7 @@ pub fn evaluate(
     location: &str,
     selected: &[Value],
     keys: &[Bound],
+    replaced: &[Bound],
     before: &[String],
 ) -> Option<Finding> {
     let seen = flatten(selected);
@@ -103,6 +105,22 @@ pub fn evaluate(
                     missing.join(", ")
                 ));
             }
+            let kept: Vec<&str> = replaced
+                .iter()
+                .filter(|k| mentions(k))
+                .map(|k| k.id.as_str())
+                .collect();
+            if effect.op == EffectOp::Bind
+                && effect.binding == Some(Binding::Replace)
+                && !kept.is_empty()
+            {
+                return fail(format!(
+                    "effect {}: {} bound before still listed after the call (the new keys \
+                     replace the old ones)",
+                    effect.id,
+                    kept.join(", ")
+                ));
+            }
         }
         EffectOp::SetState => {
             if let Some(state) = &effect.state {
@@ -134,6 +152,35 @@ pub fn evaluate(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_replacing_bind_fails_while_the_old_key_is_listed() {
+        let effect: Effect = serde_json::from_value(json!({
+            "id": "key-bound", "op": "bind", "binding": "replace",
+            "keys": {"parameter": "KeyPairName"}, "instances": {"parameter": "InstanceIds"},
+            "description": "d", "source": "s"
+        }))
+        .unwrap();
+        let new = Bound {
+            id: "ssh-new".into(),
+            name: "new".into(),
+        };
+        let old = Bound {
+            id: "ssh-old".into(),
+            name: "old".into(),
+        };
+        let replaced = [json!("new")];
+        let appended = [json!("new"), json!("old")];
+        let keys = std::slice::from_ref(&new);
+        let olds = std::slice::from_ref(&old);
+        assert!(evaluate(&effect, "r", "l", &replaced, keys, olds, &[]).is_none());
+        let f = evaluate(&effect, "r", "l", &appended, keys, olds, &[]).unwrap();
+        assert!(f.message.contains("ssh-old"), "{}", f.message);
+        // An adding bind may keep the old key.
+        let mut adding = effect.clone();
+        adding.binding = Some(Binding::Add);
+        assert!(evaluate(&adding, "r", "l", &appended, keys, olds, &[]).is_none());
+    }
 
     #[test]
     fn select_walks_arrays() {

@@ -91,21 +91,9 @@ pub fn provider_file(p: Provider) -> String {
     format!("{p}/provider.json")
 }
 
-/// Whether a documented code (possibly a `%s` template) matches a received one.
-pub fn code_matches(documented: &str, got: &str) -> bool {
-    if !documented.contains("%s") {
-        return documented == got;
-    }
-    let pattern = format!(
-        "^{}$",
-        documented
-            .split("%s")
-            .map(regex::escape)
-            .collect::<Vec<_>>()
-            .join(".+")
-    );
-    Regex::new(&pattern).is_ok_and(|r| r.is_match(got))
-}
+/// Whether a documented code (possibly a `%s` template) matches a received one (the spec's
+/// matcher, re-exported for the checker's callers).
+pub use crate::spec::code_matches;
 
 /// A JSON value as a comparable string (`"200"` and `200` alike).
 pub fn loose(v: &Value) -> String {
@@ -487,6 +475,9 @@ impl Checker {
         }
         for (n, item) in items.iter().enumerate() {
             let key = item.get(&spec.item_key).map(loose).unwrap_or_default();
+            if expect.open.iter().any(|o| bindings.subst_str(o) == key) {
+                continue; // the docs allow either outcome for this item
+            }
             let code = item.get("Code").map(loose).unwrap_or_default();
             let want = expect
                 .failed

@@ -1,9 +1,11 @@
 //! `cloudconform emulate`: serve the emulator until Ctrl-C (or SIGTERM).
 use anyhow::{Context, Result};
 use clap::Args as ClapArgs;
-use cloudconform::emulator::{Emulator, EmulatorConfig, TlsFiles, World};
+use cloudconform::emulator::world::REDACTED;
+use cloudconform::emulator::{AccountRole, Emulator, EmulatorConfig, TlsFiles, World};
 use cloudconform::spec::SpecSet;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,9 +37,16 @@ pub struct Args {
     /// Accept any signature by a known access key (the key, timestamp and nonce are still checked).
     #[arg(long)]
     pub no_verify_signatures: bool,
+    /// Print the world the emulator would start with (the --state file if it exists, else the
+    /// default world) as JSON on stdout and exit. Secrets other than the example ones are redacted.
+    #[arg(long)]
+    pub print_world: bool,
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    if args.print_world {
+        return print_world(args.state.as_ref());
+    }
     let dir = args.specs.clone().unwrap_or_else(SpecSet::default_dir);
     let specs =
         SpecSet::load(&dir).with_context(|| format!("loading specs from {}", dir.display()))?;
@@ -85,6 +94,10 @@ async fn wait_for_stop() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// How many objects of each kind the banner lists per service before summarising (the named
+/// fixtures come first in the default world; the generated bulk follows).
+const BANNER_ITEMS: usize = 6;
+
 fn banner(url: &str, world: &World, state: Option<&PathBuf>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "cloudconform emulator listening on {url}");
@@ -98,18 +111,30 @@ fn banner(url: &str, world: &World, state: Option<&PathBuf>) -> String {
     let _ = writeln!(out, "credentials:");
     for a in &world.accounts {
         let role = match a.role {
-            cloudconform::emulator::AccountRole::Root => "root",
-            cloudconform::emulator::AccountRole::DeniedSubuser => "denied sub-user",
+            AccountRole::Root => "root",
+            AccountRole::DeniedSubuser => "denied sub-user",
+        };
+        // Only the documented example secrets are printed; a world file's own are not.
+        let secret = if World::is_example_account(a) {
+            a.secret.as_str()
+        } else {
+            REDACTED
         };
         let _ = writeln!(
             out,
             "  {:<8} {:<18} {:<16} {role}",
-            a.provider, a.access_key_id, a.secret
+            a.provider, a.access_key_id, secret
         );
     }
     for (service, svc) in &world.services {
-        let _ = writeln!(out, "{service}:");
-        for i in &svc.instances {
+        let _ = writeln!(
+            out,
+            "{service}: {} instance(s), {} image(s), {} key pair(s)",
+            svc.instances.len(),
+            svc.images.len(),
+            svc.key_pairs.len()
+        );
+        for i in svc.instances.iter().take(BANNER_ITEMS) {
             let keys = if i.keys.is_empty() {
                 "-".to_string()
             } else {
@@ -121,12 +146,80 @@ fn banner(url: &str, world: &World, state: Option<&PathBuf>) -> String {
                 i.id, i.os, i.state, i.region
             );
         }
-        for img in &svc.images {
+        more(&mut out, "instance", svc.instances.len());
+        for img in svc.images.iter().take(BANNER_ITEMS) {
             let _ = writeln!(out, "  image    {:<28} keys {}", img.id, img.keys.join(","));
         }
-        for k in &svc.key_pairs {
+        more(&mut out, "image", svc.images.len());
+        for k in svc.key_pairs.iter().take(BANNER_ITEMS) {
             let _ = writeln!(out, "  key pair {:<28} {:<20} {}", k.id, k.name, k.region);
         }
+        more(&mut out, "key pair", svc.key_pairs.len());
     }
     out
+}
+
+fn more(out: &mut String, kind: &str, total: usize) {
+    if total > BANNER_ITEMS {
+        let _ = writeln!(
+            out,
+            "  ... and {} more {kind}(s) (cloudconform emulate --print-world lists them all)",
+            total - BANNER_ITEMS
+        );
+    }
+}
+
+/// The world the emulator would start with: the state file if it exists, else the default.
+/// Secrets other than the documented example ones are redacted.
+fn print_world(state: Option<&PathBuf>) -> Result<ExitCode> {
+    let world = match state.filter(|p| p.exists()) {
+        Some(path) => World::load(path).with_context(|| {
+            format!(
+                "reading the state file {}; fix or remove it to start from the default world",
+                path.display()
+            )
+        })?,
+        None => World::default(),
+    };
+    let mut shown = world.clone();
+    for a in &mut shown.accounts {
+        if !World::is_example_account(a) {
+            a.secret = REDACTED.into();
+            if a.token.is_some() {
+                a.token = Some(REDACTED.into());
+            }
+        }
+    }
+    // A reader that stops early (`| head`) is not an error.
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{}", shown.to_json_pretty()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(e).context("writing the world to stdout")
+        }
+        _ => Ok(ExitCode::from(super::exit::OK)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudconform::emulator::Account;
+    use cloudconform::spec::Provider;
+
+    #[test]
+    fn banner_prints_only_example_secrets() {
+        let mut world = World::default();
+        world.accounts.push(Account {
+            provider: Provider::Alibaba,
+            access_key_id: "LTAIMINE".into(),
+            secret: "my-own-secret-value".into(),
+            token: None,
+            role: AccountRole::Root,
+        });
+        let text = banner("http://127.0.0.1:1", &world, None);
+        assert!(text.contains("SECRETEXAMPLE"), "{text}");
+        assert!(text.contains("LTAIMINE"), "{text}");
+        assert!(!text.contains("my-own-secret-value"), "{text}");
+        assert!(text.contains("... and"), "{text}");
+    }
 }

@@ -11,6 +11,7 @@ mod emulate_cmd;
 mod live_run;
 mod parity_cmd;
 mod run_cmd;
+mod sdk_cmd;
 mod sign_cmd;
 mod spec_cmd;
 mod verify_cmd;
@@ -22,7 +23,6 @@ pub mod exit {
     /// At least one nonconformance (or lint problem, or failed verification).
     pub const NONCONFORMANCE: u8 = 1;
     /// No nonconformance, but some cases could not be decided (transport problems).
-    #[allow(dead_code)] // used by `run`, being built on its own branch
     pub const INCONCLUSIVE: u8 = 3;
     /// Bad command line or unreadable input.
     pub const USAGE: u8 = 2;
@@ -63,6 +63,8 @@ enum Command {
     Cleanup(cleanup_cmd::Args),
     /// Compare the emulator's answers with recorded live ones (`run --record`), case by case.
     Parity(parity_cmd::Args),
+    /// Validate SDKs through testee-protocol adapters against the recording emulator.
+    Sdk(sdk_cmd::Args),
 }
 
 pub fn main() -> ExitCode {
@@ -78,6 +80,7 @@ pub fn main() -> ExitCode {
         Command::Emulate(args) => emulate_cmd::run(args),
         Command::Cleanup(args) => cleanup_cmd::run(args),
         Command::Parity(args) => parity_cmd::run(args),
+        Command::Sdk(args) => sdk_cmd::run(args),
     };
     match result {
         Ok(code) => code,

@@ -4,23 +4,15 @@
 //! preference wins, then a code the caller suggests (the verifier's), then the first listed.
 use super::envelope::ErrorReply;
 use super::validate::{fallbacks, Violation};
-use crate::spec::{trigger_matches, ActionSpec, ErrorCode, ProviderSpec, Trigger, Violation as V};
+use crate::spec::{
+    code_matches, trigger_matches, ActionSpec, ErrorCode, ProviderSpec, Trigger, Violation as V,
+};
 
 pub struct Resolver<'a> {
     pub provider: &'a ProviderSpec,
     pub action: Option<&'a ActionSpec>,
     /// Codes to pick when a trigger has several (`EmulatorConfig::preferred_codes`).
     pub preferred: &'a [String],
-}
-
-/// Whether `code` matches a documented code that may contain `%s` slots (`Missing%s`).
-fn code_matches(template: &str, code: &str) -> bool {
-    match template.split_once("%s") {
-        None => template == code,
-        Some((head, tail)) => {
-            code.len() >= head.len() + tail.len() && code.starts_with(head) && code.ends_with(tail)
-        }
-    }
 }
 
 impl<'a> Resolver<'a> {

@@ -4,7 +4,7 @@
 use super::world::World;
 use super::Emulator;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -53,14 +53,36 @@ async fn reset(State(emulator): State<Emulator>) -> Response {
     Json(status(&emulator)).into_response()
 }
 
-async fn get_world(State(emulator): State<Emulator>) -> Response {
-    Json(emulator.world()).into_response()
+/// Whether the query asks for secrets (`?secrets=true`). The control API is unauthenticated, so
+/// account secrets and tokens are redacted unless a caller asks for them by name.
+fn wants_secrets(query: Option<&str>) -> bool {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .any(|pair| pair == "secrets=true")
 }
 
-async fn put_world(State(emulator): State<Emulator>, body: Bytes) -> Response {
+fn world_answer(emulator: &Emulator, query: Option<&str>) -> Response {
+    let world = emulator.world();
+    if wants_secrets(query) {
+        Json(world).into_response()
+    } else {
+        Json(world.redacted()).into_response()
+    }
+}
+
+async fn get_world(State(emulator): State<Emulator>, RawQuery(query): RawQuery) -> Response {
+    world_answer(&emulator, query.as_deref())
+}
+
+async fn put_world(
+    State(emulator): State<Emulator>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
     match World::from_json(&body) {
         Ok(world) => match emulator.set_world(world) {
-            Ok(()) => Json(emulator.world()).into_response(),
+            Ok(()) => world_answer(&emulator, query.as_deref()),
             Err(e) => problem(StatusCode::BAD_REQUEST, e.to_string()),
         },
         Err(e) => problem(StatusCode::BAD_REQUEST, e.to_string()),

@@ -13,6 +13,7 @@ mod control;
 mod dispatch;
 pub mod envelope;
 mod ratelimit;
+mod recording;
 pub mod route;
 pub mod semantics;
 mod server;
@@ -21,6 +22,7 @@ pub mod world;
 
 pub use auth::AuthSettings;
 pub use dispatch::BodyProblem;
+pub use recording::Exchange;
 pub use server::{EmulatorHandle, TlsFiles};
 pub use world::{Account, AccountRole, Image, Instance, KeyPair, ServiceState, World, WorldError};
 
@@ -120,6 +122,7 @@ pub(crate) struct Shared {
     /// Bumped on every world change; the state-file saver watches it.
     pub generation: AtomicU64,
     pub changed: tokio::sync::Notify,
+    pub recorder: recording::Recorder,
 }
 
 impl Shared {
@@ -220,6 +223,7 @@ impl Emulator {
                 formats: validate::Formats::default(),
                 generation: AtomicU64::new(0),
                 changed: tokio::sync::Notify::new(),
+                recorder: recording::Recorder::default(),
                 config,
             }),
         })

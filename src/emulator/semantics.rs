@@ -7,7 +7,7 @@
 use super::validate::{loose_eq, Params, Violation};
 use super::world::{Instance, KeyPair, ServiceState, World};
 use crate::spec::{
-    ActionSpec, Condition, Effect, EffectOp, Precondition, ProviderSpec, RefBy, Reference,
+    ActionSpec, Binding, Condition, Effect, EffectOp, Precondition, ProviderSpec, RefBy, Reference,
     Requirement, Scope, Subject,
 };
 use serde_json::Value;
@@ -346,12 +346,20 @@ fn apply_one(
                 return;
             };
             let keys = key_ids_of(world, keys);
+            // A bind whose key parameter is absent (ENS names the key by id or by name) binds
+            // nothing; in particular a replacing bind must not clear the instance.
+            if effect.op == EffectOp::Bind && keys.is_empty() {
+                return;
+            }
             let targets = instance_ids(Some(instances));
             let svc = world.service_mut(&call.service);
             for inst in svc.instances.iter_mut().filter(|i| targets.contains(&i.id)) {
                 if effect.op == EffectOp::Unbind {
                     inst.keys.retain(|k| !keys.contains(k));
                 } else {
+                    if effect.binding == Some(Binding::Replace) {
+                        inst.keys.clear();
+                    }
                     for k in &keys {
                         if !inst.keys.contains(k) {
                             inst.keys.push(k.clone());

@@ -81,6 +81,10 @@ pub(crate) fn router(emulator: Emulator) -> Router {
     Router::new()
         .nest("/_cloudconform", control::router())
         .fallback(cloud)
+        .layer(axum::middleware::from_fn_with_state(
+            emulator.clone(),
+            super::recording::layer,
+        ))
         .with_state(emulator)
 }
 

@@ -7,10 +7,11 @@ use crate::spec::Provider;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// Everything the emulator knows about both clouds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "Document")]
 pub struct World {
     pub accounts: Vec<Account>,
     /// Region ids per provider (`tencent`, `alibaba`).
@@ -105,6 +106,8 @@ pub enum WorldError {
     },
     #[error("world JSON does not parse: {0}")]
     Parse(#[from] serde_json::Error),
+    #[error("world does not follow worlds/world.schema.json: {}", .0.join("; "))]
+    Schema(Vec<String>),
     #[error("world is inconsistent: {}", .0.join("; "))]
     Invalid(Vec<String>),
 }
@@ -115,7 +118,19 @@ pub const SERVICES: [&str; 4] = ["tencent/cvm", "tencent/ecm", "alibaba/ecs", "a
 impl World {
     /// Parse and check a world document.
     pub fn from_json(text: &[u8]) -> Result<World, WorldError> {
-        let world: World = serde_json::from_slice(text)?;
+        let doc: serde_json::Value = serde_json::from_slice(text)?;
+        let problems: Vec<String> = schema_validator()
+            .iter_errors(&doc)
+            .take(10)
+            .map(|e| {
+                let at = e.instance_path().to_string();
+                format!("at {}: {e}", if at.is_empty() { "/" } else { &at })
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(WorldError::Schema(problems));
+        }
+        let world: World = serde_json::from_value(doc)?;
         world.check()?;
         Ok(world)
     }
@@ -146,7 +161,7 @@ impl World {
     }
 
     /// Consistency rules: known services, unique ids, key references that resolve, `os` linux
-    /// or windows, unique account ids per provider.
+    /// or windows, unique account ids per provider, no redacted secrets written back.
     pub fn check(&self) -> Result<(), WorldError> {
         let mut problems = Vec::new();
         let mut account_ids = BTreeSet::new();
@@ -154,6 +169,14 @@ impl World {
             if !account_ids.insert((a.provider, a.access_key_id.as_str())) {
                 problems.push(format!(
                     "account {} appears twice for {}",
+                    a.access_key_id, a.provider
+                ));
+            }
+            if a.secret == REDACTED || a.token.as_deref() == Some(REDACTED) {
+                problems.push(format!(
+                    "account {} ({}) has the secret or token `{REDACTED}`: this is a redacted \
+                     copy; read the world with GET /_cloudconform/world?secrets=true before \
+                     writing it back, or give the real secret",
                     a.access_key_id, a.provider
                 ));
             }
@@ -263,155 +286,172 @@ impl ServiceState {
 
 // ---------------------------------------------------------------- default world
 
-/// Root credentials of the default world (both providers): the values the SDK captures use.
-pub const ROOT_ACCESS_KEY_ID: &str = "AKIDEXAMPLE";
-pub const ROOT_SECRET: &str = "SECRETEXAMPLE";
-/// A sub-user whose policy denies every emulated action (both providers).
-pub const DENIED_ACCESS_KEY_ID: &str = "AKIDSUBUSERDENY";
-pub const DENIED_SECRET: &str = "SUBUSERSECRET";
+/// The default world (docs/emulator.md "Default world"): named fixtures, then bulk objects made
+/// by the `generate` rules so every documented batch limit can be reached.
+pub const DEFAULT_WORLD_JSON: &str = include_str!("../../worlds/default.json");
+/// The schema every world document is checked against (`worlds/world.schema.json`).
+pub const WORLD_SCHEMA: &str = include_str!("../../worlds/world.schema.json");
+/// What a redacted secret or token reads as.
+pub const REDACTED: &str = "<redacted>";
 
-fn instance(id: &str, os: &str, state: &str, region: &str, keys: &[&str]) -> Instance {
-    Instance {
-        id: id.into(),
-        os: os.into(),
-        state: state.into(),
-        region: region.into(),
-        keys: keys.iter().map(|k| k.to_string()).collect(),
-    }
-}
-
-fn key(id: &str, name: &str, region: &str) -> KeyPair {
-    KeyPair {
-        id: id.into(),
-        name: name.into(),
-        region: region.into(),
-    }
+fn schema_validator() -> &'static jsonschema::Validator {
+    static VALIDATOR: OnceLock<jsonschema::Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let schema: serde_json::Value =
+            serde_json::from_str(WORLD_SCHEMA).expect("the embedded world schema is JSON");
+        jsonschema::options()
+            .with_draft(jsonschema::Draft::Draft202012)
+            .build(&schema)
+            .expect("the embedded world schema compiles")
+    })
 }
 
 impl Default for World {
-    /// The documented default world (docs/emulator.md "Default world").
+    /// The documented default world, read from `worlds/default.json` (embedded at build time).
     fn default() -> World {
-        let mut accounts = Vec::new();
-        for provider in Provider::ALL {
-            accounts.push(Account {
-                provider,
-                access_key_id: ROOT_ACCESS_KEY_ID.into(),
-                secret: ROOT_SECRET.into(),
-                token: None,
-                role: AccountRole::Root,
-            });
-            accounts.push(Account {
-                provider,
-                access_key_id: DENIED_ACCESS_KEY_ID.into(),
-                secret: DENIED_SECRET.into(),
-                token: None,
-                role: AccountRole::DeniedSubuser,
-            });
+        static DEFAULT: OnceLock<World> = OnceLock::new();
+        DEFAULT
+            .get_or_init(|| {
+                World::from_json(DEFAULT_WORLD_JSON.as_bytes())
+                    .expect("worlds/default.json is a consistent world")
+            })
+            .clone()
+    }
+}
+
+impl World {
+    /// Whether `account` is one of the default world's documented example accounts (whose
+    /// secrets are public and may be printed).
+    pub fn is_example_account(account: &Account) -> bool {
+        World::default().accounts.contains(account)
+    }
+
+    /// A copy with every secret and session token replaced by [`REDACTED`].
+    pub fn redacted(&self) -> World {
+        let mut w = self.clone();
+        for a in &mut w.accounts {
+            a.secret = REDACTED.into();
+            if a.token.is_some() {
+                a.token = Some(REDACTED.into());
+            }
         }
-        let regions = BTreeMap::from([
-            (
-                Provider::Tencent,
-                vec!["ap-guangzhou".into(), "ap-shanghai".into()],
-            ),
-            (
-                Provider::Alibaba,
-                vec!["cn-hangzhou".into(), "cn-beijing".into()],
-            ),
-        ]);
-        let gz = "ap-guangzhou";
-        let cvm = ServiceState {
-            instances: vec![
-                instance("ins-linstop1", "linux", "STOPPED", gz, &["skey-boundins"]),
-                instance("ins-linrun01", "linux", "RUNNING", gz, &["skey-boundins"]),
-                instance("ins-winstop1", "windows", "STOPPED", gz, &[]),
-                instance("ins-linnokey", "linux", "STOPPED", gz, &[]),
-            ],
-            images: vec![Image {
-                id: "img-withkey1".into(),
-                keys: vec!["skey-boundimg".into()],
-            }],
-            key_pairs: vec![
-                key("skey-boundins", "cc_bound_instance", gz),
-                key("skey-boundimg", "cc_bound_image", gz),
-                key("skey-free0001", "cc_free_1", gz),
-                key("skey-free0002", "cc_free_2", gz),
-            ],
+        w
+    }
+}
+
+/// A world document as written: the world's fields plus `generate` rules.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Document {
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
+    accounts: Vec<Account>,
+    #[serde(default)]
+    regions: BTreeMap<Provider, Vec<String>>,
+    #[serde(default)]
+    services: BTreeMap<String, ServiceState>,
+    #[serde(default)]
+    generate: Vec<Rule>,
+}
+
+/// `count` copies of an instance or key pair template; `{n}` / `{n:W}` in its strings become
+/// 1..=count (zero-padded to W digits).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Rule {
+    service: String,
+    count: usize,
+    #[serde(default)]
+    instance: Option<Instance>,
+    #[serde(default)]
+    key_pair: Option<KeyPair>,
+    #[allow(dead_code)] // documentation for the reader of the file
+    why: String,
+}
+
+/// The most objects one rule, and all rules together, may make (bounds what a world document
+/// can make the emulator hold).
+const MAX_GENERATED: usize = 10_000;
+const MAX_GENERATED_TOTAL: usize = 100_000;
+
+impl TryFrom<Document> for World {
+    type Error = String;
+
+    fn try_from(doc: Document) -> Result<World, String> {
+        let mut world = World {
+            accounts: doc.accounts,
+            regions: doc.regions,
+            services: doc.services,
         };
-        let ecm = ServiceState {
-            instances: vec![
-                instance("ein-linstop1", "linux", "STOPPED", gz, &["skey-ecmbound"]),
-                instance("ein-linrun01", "linux", "RUNNING", gz, &["skey-ecmbound"]),
-                instance("ein-winstop1", "windows", "STOPPED", gz, &[]),
-                instance("ein-linnokey", "linux", "STOPPED", gz, &[]),
-            ],
-            images: vec![],
-            key_pairs: vec![
-                key("skey-ecmbound", "cc_ecm_bound", gz),
-                key("skey-ecmfree1", "cc_ecm_free_1", gz),
-            ],
-        };
-        let hz = "cn-hangzhou";
-        let ecs = ServiceState {
-            instances: vec![
-                instance(
-                    "i-bp1linuxstopped0001",
-                    "linux",
-                    "Stopped",
-                    hz,
-                    &["ssh-ecsbound0001"],
-                ),
-                instance(
-                    "i-bp1linuxrunning0001",
-                    "linux",
-                    "Running",
-                    hz,
-                    &["ssh-ecsbound0001"],
-                ),
-                instance("i-bp1windowsstopped01", "windows", "Stopped", hz, &[]),
-                instance("i-bp1linuxnokey00001", "linux", "Stopped", hz, &[]),
-            ],
-            images: vec![],
-            key_pairs: vec![
-                key("ssh-ecsbound0001", "cc_ecs_bound", hz),
-                key("ssh-ecsfree00001", "cc_ecs_free_1", hz),
-            ],
-        };
-        let ens = ServiceState {
-            instances: vec![
-                instance(
-                    "i-enslinuxstopped00000001",
-                    "linux",
-                    "Stopped",
-                    hz,
-                    &["ssh-ensbound0001"],
-                ),
-                instance(
-                    "i-enslinuxrunning00000001",
-                    "linux",
-                    "Running",
-                    hz,
-                    &["ssh-ensbound0001"],
-                ),
-                instance("i-enswindowsstopped000001", "windows", "Stopped", hz, &[]),
-                instance("i-enslinuxnokey0000000001", "linux", "Stopped", hz, &[]),
-            ],
-            images: vec![],
-            key_pairs: vec![
-                key("ssh-ensbound0001", "cc_ens_bound", hz),
-                key("ssh-ensfree00001", "cc_ens_free_1", hz),
-            ],
-        };
-        World {
-            accounts,
-            regions,
-            services: BTreeMap::from([
-                ("tencent/cvm".to_string(), cvm),
-                ("tencent/ecm".to_string(), ecm),
-                ("alibaba/ecs".to_string(), ecs),
-                ("alibaba/ens".to_string(), ens),
-            ]),
+        let total = doc
+            .generate
+            .iter()
+            .fold(0usize, |sum, r| sum.saturating_add(r.count));
+        if total > MAX_GENERATED_TOTAL {
+            return Err(format!(
+                "generate: {total} objects in all, over {MAX_GENERATED_TOTAL}; lower the counts"
+            ));
+        }
+        for (i, rule) in doc.generate.iter().enumerate() {
+            if rule.count > MAX_GENERATED {
+                return Err(format!(
+                    "generate[{i}]: count {} is over {MAX_GENERATED}",
+                    rule.count
+                ));
+            }
+            let svc = world.service_mut(&rule.service);
+            match (&rule.instance, &rule.key_pair) {
+                (Some(t), None) => svc.instances.extend((1..=rule.count).map(|n| Instance {
+                    id: numbered(&t.id, n),
+                    os: t.os.clone(),
+                    state: t.state.clone(),
+                    region: numbered(&t.region, n),
+                    keys: t.keys.iter().map(|k| numbered(k, n)).collect(),
+                })),
+                (None, Some(t)) => svc.key_pairs.extend((1..=rule.count).map(|n| KeyPair {
+                    id: numbered(&t.id, n),
+                    name: numbered(&t.name, n),
+                    region: numbered(&t.region, n),
+                })),
+                _ => {
+                    return Err(format!(
+                        "generate[{i}]: give exactly one of `instance` or `key_pair`"
+                    ))
+                }
+            }
+        }
+        Ok(world)
+    }
+}
+
+/// `template` with `{n}` replaced by `n` and `{n:W}` by `n` zero-padded to W digits.
+fn numbered(template: &str, n: usize) -> String {
+    let mut out = String::with_capacity(template.len() + 4);
+    let mut rest = template;
+    while let Some(start) = rest.find("{n") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let width = after
+            .strip_prefix(':')
+            .and_then(|w| w.split_once('}'))
+            .and_then(|(w, tail)| w.parse::<usize>().ok().map(|w| (w, tail)));
+        match (after.strip_prefix('}'), width) {
+            (Some(tail), _) => {
+                out.push_str(&n.to_string());
+                rest = tail;
+            }
+            (None, Some((w, tail))) => {
+                out.push_str(&format!("{n:0w$}"));
+                rest = tail;
+            }
+            _ => {
+                out.push_str("{n");
+                rest = after;
+            }
         }
     }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -437,7 +477,75 @@ mod tests {
         let typo = r#"{"accounts": [], "servces": {}}"#;
         assert!(matches!(
             World::from_json(typo.as_bytes()),
-            Err(WorldError::Parse(_))
+            Err(WorldError::Schema(_))
         ));
+    }
+
+    #[test]
+    fn default_world_reaches_the_documented_batch_limits() {
+        let w = World::default();
+        let linux_in = |svc: &str, region: &str| {
+            w.services[svc]
+                .instances
+                .iter()
+                .filter(|i| i.os == "linux" && i.region == region)
+                .count()
+        };
+        assert!(linux_in("tencent/cvm", "ap-guangzhou") >= 101);
+        assert!(linux_in("alibaba/ecs", "cn-hangzhou") >= 51);
+        assert!(linux_in("alibaba/ens", "cn-hangzhou") >= 31);
+        assert!(w.services["tencent/cvm"].key_pairs.len() >= 101);
+        assert!(w.services["tencent/ecm"].key_pairs.len() >= 101);
+        assert!(w.services["alibaba/ecs"].key_pairs.len() >= 101);
+        // Named fixtures come first, the generated bulk after them.
+        assert_eq!(w.services["tencent/cvm"].instances[0].id, "ins-linstop1");
+        assert_eq!(w.services["tencent/cvm"].instances[4].id, "ins-bulk0001");
+        assert_eq!(w.services["tencent/cvm"].instances[104].id, "ins-bulk0101");
+        let (bound, _) = w.services["alibaba/ecs"].users_of_key("ssh-ecsbulkins");
+        assert_eq!(bound.len(), 51);
+    }
+
+    #[test]
+    fn numbered_templates() {
+        assert_eq!(numbered("ins-bulk{n:4}", 7), "ins-bulk0007");
+        assert_eq!(numbered("cc_{n}_{n:2}", 3), "cc_3_03");
+        assert_eq!(numbered("{n:x}{n", 3), "{n:x}{n");
+        assert_eq!(numbered("plain", 3), "plain");
+    }
+
+    #[test]
+    fn bad_rules_are_refused_with_the_reason() {
+        let both = r#"{"accounts": [], "generate": [{"service": "alibaba/ecs", "count": 2, "why": "w",
+            "instance": {"id": "i-x{n}", "os": "linux", "state": "Stopped", "region": "r"},
+            "key_pair": {"id": "ssh-x{n}", "name": "x{n}", "region": "r"}}]}"#;
+        let err = World::from_json(both.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("generate"), "{err}");
+        let huge = r#"{"accounts": [], "generate": [{"service": "alibaba/ecs", "count": 100000000, "why": "w",
+            "key_pair": {"id": "ssh-x{n}", "name": "x{n}", "region": "r"}}]}"#;
+        let err = World::from_json(huge.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("count"), "{err}");
+        // A rule that repeats ids (no `{n}`) fails the consistency check.
+        let dup = r#"{"accounts": [], "generate": [{"service": "alibaba/ecs", "count": 2, "why": "w",
+            "key_pair": {"id": "ssh-same", "name": "x{n}", "region": "r"}}]}"#;
+        assert!(matches!(
+            World::from_json(dup.as_bytes()),
+            Err(WorldError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn redaction_hides_every_secret_and_token() {
+        let mut w = World::default();
+        w.accounts[0].token = Some("tok".into());
+        let r = w.redacted();
+        assert!(r.accounts.iter().all(|a| a.secret == REDACTED));
+        assert_eq!(r.accounts[0].token.as_deref(), Some(REDACTED));
+        // A redacted copy written back is refused with the fix, not stored with a dead secret.
+        let err = r.check().unwrap_err().to_string();
+        assert!(err.contains("?secrets=true"), "{err}");
+        assert!(World::is_example_account(&World::default().accounts[0]));
+        let mut own = World::default().accounts[0].clone();
+        own.secret = "my-own-secret".into();
+        assert!(!World::is_example_account(&own));
     }
 }

@@ -281,6 +281,7 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                                         .unwrap_or_default(),
                                 })
                                 .collect(),
+                            open: Vec::new(),
                         }),
                         capture,
                     },

@@ -61,6 +61,7 @@ pub(crate) fn success(ctx: &Ctx, params: &Map<String, Value>) -> Expect {
         Some(super::BatchExpect {
             total: n,
             failed: vec![],
+            open: vec![],
         })
     });
     Expect::Success {

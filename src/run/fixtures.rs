@@ -4,6 +4,7 @@
 use super::bind::{Bindings, Bound};
 use super::exec::Endpoint;
 use super::Runner;
+use crate::emulator::{Account, AccountRole, World};
 use crate::generate::{resource_format, values::stable_hash, Caller, Case};
 use crate::sign::Credentials;
 use crate::spec::{Provider, RefBy};
@@ -26,27 +27,34 @@ pub struct Realised {
 /// The emulator's accounts (from its default world).
 #[derive(Debug, Clone, Default)]
 pub struct Accounts {
-    list: Vec<Value>,
+    list: Vec<Account>,
 }
 
 impl Accounts {
+    /// The credentials for `caller`: the target emulator's account of that role, else the
+    /// documented default world's (`worlds/default.json`, the one place those literals live).
     pub fn for_caller(&self, provider: Provider, caller: Caller) -> Credentials {
-        let want_root = caller == Caller::Root;
-        let found = self.list.iter().find(|a| {
-            a.get("provider").and_then(Value::as_str) == Some(provider.as_str())
-                && (a.get("role").and_then(Value::as_str) == Some("root")) == want_root
-        });
+        let role = match caller {
+            Caller::Root => AccountRole::Root,
+            Caller::Denied => AccountRole::DeniedSubuser,
+        };
+        let defaults = World::default().accounts;
+        let found = self
+            .list
+            .iter()
+            .chain(defaults.iter())
+            .find(|a| a.provider == provider && a.role == role);
         match found {
             Some(a) => {
-                let s = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or_default();
-                let mut c = Credentials::new(s("access_key_id"), s("secret"));
-                if let Some(t) = a.get("token").and_then(Value::as_str) {
+                let mut c = Credentials::new(&a.access_key_id, &a.secret);
+                if let Some(t) = &a.token {
                     c.session_token = Some(crate::sign::Secret::new(t));
                 }
                 c
             }
-            None if want_root => Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
-            None => Credentials::new("AKIDSUBUSERDENY", "SUBUSERSECRET"),
+            // A default world without the account is a broken build, caught by the world tests;
+            // an empty key then fails the request visibly.
+            None => Credentials::new("", ""),
         }
     }
 }
@@ -105,8 +113,19 @@ pub async fn put_world(runner: &Runner, endpoint: &Endpoint, world: &Value) -> R
         .map(|_| ())
 }
 
-pub async fn get_world(runner: &Runner, endpoint: &Endpoint) -> Result<Value, String> {
-    send_control(runner, reqwest::Method::GET, endpoint, "world", None).await
+/// The emulator's world; with `secrets`, the accounts' secrets too (the runner signs with them;
+/// the control API redacts them otherwise).
+pub async fn get_world(
+    runner: &Runner,
+    endpoint: &Endpoint,
+    secrets: bool,
+) -> Result<Value, String> {
+    let what = if secrets {
+        "world?secrets=true"
+    } else {
+        "world"
+    };
+    send_control(runner, reqwest::Method::GET, endpoint, what, None).await
 }
 
 /// The emulator's default world, fetched once per run (after a reset).
@@ -115,7 +134,7 @@ pub async fn default_world(runner: &Runner, endpoint: &Endpoint) -> Result<Value
         .default_world
         .get_or_try_init(|| async {
             control(runner, endpoint, "reset", &json!({})).await?;
-            get_world(runner, endpoint).await
+            get_world(runner, endpoint, true).await
         })
         .await
         .cloned()
@@ -128,7 +147,8 @@ pub async fn accounts(runner: &Runner, endpoint: &Endpoint, _provider: Provider)
     let list = default_world(runner, endpoint)
         .await
         .ok()
-        .and_then(|w| w.get("accounts").and_then(Value::as_array).cloned())
+        .and_then(|w| w.get("accounts").cloned())
+        .and_then(|a| serde_json::from_value(a).ok())
         .unwrap_or_default();
     Accounts { list }
 }
@@ -227,10 +247,13 @@ pub async fn realise_on_emulator(
         .pointer(&format!("/regions/{provider}/0"))
         .and_then(Value::as_str)
         .map(str::to_string)
-        .unwrap_or_else(|| match case.action.provider {
-            Provider::Tencent => "ap-guangzhou".into(),
-            Provider::Alibaba => "cn-hangzhou".into(),
-        });
+        .or_else(|| {
+            World::default()
+                .regions(case.action.provider)
+                .first()
+                .cloned()
+        })
+        .unwrap_or_default();
     let bindings = bind_world(runner, case, &region)?;
     let svc = format!("{provider}/{}", case.action.service);
     if let Some(services) = world.get_mut("services").and_then(Value::as_object_mut) {

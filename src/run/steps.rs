@@ -131,6 +131,22 @@ impl Runner {
             .filter_map(|s| case.world.instances.iter().find(|i| &i.sym == s))
             .map(|i| i.state.clone())
             .collect();
+        // Keys the case's world binds to the subject instances that a replacing bind drops.
+        let mut replaced: Vec<Bound> = Vec::new();
+        if effect.binding == Some(crate::spec::Binding::Replace) {
+            for i in &inst_syms {
+                let Some(inst) = case.world.instances.iter().find(|x| &x.sym == i) else {
+                    continue;
+                };
+                for k in inst.keys.iter().filter(|k| !key_syms.contains(k)) {
+                    if let Some(b) = bindings.objects.get(k) {
+                        if !replaced.contains(b) {
+                            replaced.push(b.clone());
+                        }
+                    }
+                }
+            }
+        }
         match &effect.observe {
             None => Ok(None),
             Some(Observe::Unobservable { .. }) => {
@@ -138,7 +154,7 @@ impl Runner {
                     return Ok(None);
                 }
                 // The emulator's world shows what no API does.
-                let world = fixtures::get_world(self, endpoint).await?;
+                let world = fixtures::get_world(self, endpoint, false).await?;
                 let svc = format!("{}/{}", case.action.provider, case.action.service);
                 let ids: Vec<String> = inst_syms
                     .iter()
@@ -168,6 +184,7 @@ impl Runner {
                     "emulator world",
                     &selected,
                     &keys,
+                    &replaced,
                     &before,
                 ))
             }
@@ -229,6 +246,7 @@ impl Runner {
                     &format!("{describe} {select}"),
                     &selected,
                     &keys,
+                    &replaced,
                     &before,
                 ))
             }

@@ -174,10 +174,14 @@ impl SpecSet {
 
     /// The error code entry for `code` on `action`, falling back to the provider's common codes.
     pub fn error_code<'a>(&'a self, action: &'a ActionSpec, code: &str) -> Option<&'a ErrorCode> {
-        action.error(code).or_else(|| {
-            self.provider(action.provider)
-                .and_then(|p| p.errors.iter().find(|e| e.code == code))
-        })
+        let common = || self.provider(action.provider).map(|p| p.errors.as_slice());
+        action
+            .error(code)
+            .or_else(|| common().and_then(|errors| errors.iter().find(|e| e.code == code)))
+            .or_else(|| action.error_matching(code))
+            .or_else(|| {
+                common().and_then(|errors| errors.iter().find(|e| code_matches(&e.code, code)))
+            })
     }
 
     /// The error codes that answer `trigger` on `action`: the action's own first, else the

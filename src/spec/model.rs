@@ -478,6 +478,13 @@ impl ActionSpec {
         self.errors.iter().find(|e| e.code == code)
     }
 
+    /// The documented code a received `code` is: an exact entry, else a `%s` template it fills
+    /// (`InvalidParameter.%s` for `InvalidParameter.InstanceIds`).
+    pub fn error_matching(&self, code: &str) -> Option<&ErrorCode> {
+        self.error(code)
+            .or_else(|| self.errors.iter().find(|e| code_matches(&e.code, code)))
+    }
+
     /// Every error code of this action whose triggers include `trigger` (ignoring notes).
     pub fn errors_for<'a>(
         &'a self,
@@ -702,6 +709,17 @@ pub enum EffectOp {
     RestoreState,
 }
 
+/// How a bind treats the keys an instance already holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Binding {
+    /// The new keys join the ones already bound.
+    Add,
+    /// The new keys replace every key bound before (an instance holding one key, or docs that
+    /// say the old keys stop working).
+    Replace,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum Observe {
@@ -717,6 +735,9 @@ pub struct Effect {
     pub keys: Option<Subject>,
     #[serde(default)]
     pub instances: Option<Subject>,
+    /// For `bind`: add to or replace the keys already bound (the schema requires it there).
+    #[serde(default)]
+    pub binding: Option<Binding>,
     #[serde(default)]
     pub resource: Option<String>,
     #[serde(default)]
@@ -792,4 +813,62 @@ pub struct Example {
     #[serde(default = "default_true")]
     pub valid: bool,
     pub source: String,
+}
+
+/// Whether a received error code is the documented one: equal, or, when the documented code is a
+/// template, the same text with every `%s` slot filled by at least one character
+/// (`Missing%s` matches `MissingSecurityToken`, not `Missing`). The one matcher the spec, the
+/// checker and the emulator share.
+pub fn code_matches(documented: &str, got: &str) -> bool {
+    let mut parts = documented.split("%s");
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = got.strip_prefix(first) else {
+        return false;
+    };
+    let slots: Vec<&str> = parts.collect();
+    if slots.is_empty() {
+        return rest.is_empty();
+    }
+    for (n, literal) in slots.iter().enumerate() {
+        let last = n + 1 == slots.len();
+        // Each slot takes at least one character; the last literal must end the code.
+        let found = if last {
+            (rest.len() > literal.len() && rest.ends_with(literal))
+                .then(|| rest.len() - literal.len())
+        } else {
+            rest.get(1..).and_then(|r| r.find(literal)).map(|i| i + 1)
+        };
+        match found {
+            Some(at) => rest = &rest[at + literal.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod code_template_tests {
+    use super::code_matches;
+
+    #[test]
+    fn templates() {
+        assert!(code_matches("MissingParameter", "MissingParameter"));
+        assert!(!code_matches("MissingParameter", "MissingParameterX"));
+        assert!(code_matches("Missing%s", "MissingSecurityToken"));
+        assert!(!code_matches("Missing%s", "Missing"));
+        assert!(code_matches(
+            "InvalidParameter.%s",
+            "InvalidParameter.InstanceIds"
+        ));
+        assert!(!code_matches("InvalidParameter.%s", "InvalidParameter"));
+        assert!(!code_matches("InvalidParameter.%s", "InvalidParameterX"));
+        assert!(code_matches(
+            "Invalid%s.Malformed",
+            "InvalidKeyId.Malformed"
+        ));
+        assert!(!code_matches("Invalid%s.Malformed", "Invalid.Malformed"));
+        assert!(code_matches("%s.%s", "A.B"));
+        assert!(!code_matches("%s.%s", "A."));
+        assert!(!code_matches("%s.%s", ".B"));
+    }
 }

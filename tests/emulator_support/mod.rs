@@ -193,3 +193,48 @@ pub fn signed(
         .expect("signs")
         .request
 }
+
+/// A TC3 JSON POST by the root account (CVM 2017-03-12, `ap-guangzhou`).
+pub fn cvm_call(host: &str, action: &str, body: Value) -> RawRequest {
+    signed(
+        Scheme::Tc3HmacSha256,
+        host,
+        action,
+        "2017-03-12",
+        Some("ap-guangzhou"),
+        &[],
+        Some(&body),
+        (ROOT_ID, ROOT_SECRET),
+    )
+}
+
+/// An ACS3 call by the root account with owned parameter values.
+pub fn alibaba_call(
+    host: &str,
+    version: &str,
+    action: &str,
+    params: &[(&str, String)],
+) -> RawRequest {
+    let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    signed(
+        Scheme::Acs3HmacSha256,
+        host,
+        action,
+        version,
+        None,
+        &params,
+        None,
+        (ROOT_ID, ROOT_SECRET),
+    )
+}
+
+/// A JSON array of ids, the way Alibaba list parameters travel.
+pub fn json_list(list: &[&str]) -> String {
+    serde_json::to_string(list).expect("strings serialize")
+}
+
+/// The body of a success; panics with the body when it is an error envelope.
+pub fn ok_json(r: &RawResponse) -> Value {
+    assert_eq!(error_code(r), None, "{}", String::from_utf8_lossy(&r.body));
+    json(r)
+}
