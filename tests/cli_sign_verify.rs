@@ -1,4 +1,5 @@
 //! End-to-end tests of `cloudconform sign` and `cloudconform verify` through the built binary.
+mod shared_support;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -14,6 +15,9 @@ const TC3_VECTORS: &str = concat!(
 
 fn cloudconform(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_cloudconform"));
+    for arg in args.iter().filter(|a| a.contains("/../shared/")) {
+        shared_support::require(arg);
+    }
     command.args(args);
     // Only the credentials a test gives: no variable of any family, an empty home (no tccli or
     // aliyun CLI files).
@@ -91,8 +95,7 @@ fn verify_with_the_wrong_secret_explains_and_exits_1() {
 #[test]
 fn verify_points_at_the_first_differing_line() {
     let dir = scratch("verify_diff");
-    let line = std::fs::read_to_string(CAPTURES)
-        .unwrap()
+    let line = shared_support::read(CAPTURES)
         .lines()
         .next()
         .unwrap()
@@ -104,7 +107,11 @@ fn verify_points_at_the_first_differing_line() {
         env!("CARGO_MANIFEST_DIR"),
         "/../shared/captures/verification.jsonl"
     );
-    std::fs::copy(reference, dir.join("verification.jsonl")).unwrap();
+    std::fs::copy(
+        shared_support::require(reference),
+        dir.join("verification.jsonl"),
+    )
+    .unwrap();
     let captures = dir.join("captures.jsonl");
     let output = cloudconform(
         &["verify", "--captures", captures.to_str().unwrap()],
@@ -218,8 +225,7 @@ fn sign_reproduces_the_rpc_doc_vector_and_hides_the_secret() {
 
 #[test]
 fn sign_from_a_request_file_reproduces_a_tc3_sdk_vector() {
-    let vectors: Value =
-        serde_json::from_str(&std::fs::read_to_string(TC3_VECTORS).unwrap()).unwrap();
+    let vectors: Value = serde_json::from_str(&shared_support::read(TC3_VECTORS)).unwrap();
     let vector = vectors["vectors"]
         .as_array()
         .unwrap()

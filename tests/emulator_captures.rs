@@ -2,6 +2,7 @@
 //! byte for byte against the in-process emulator: each gets a success envelope of the right
 //! shape, and its effect shows in the world.
 mod emulator_support;
+mod shared_support;
 
 use cloudconform::emulator::{route, World};
 use cloudconform::http::RawRequest;
@@ -108,7 +109,7 @@ fn world_for(rec: &CaptureRecord, action: &str, service: &str) -> World {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_capture_gets_a_success_envelope_of_its_actions_shape() {
-    let text = std::fs::read_to_string(CAPTURES).expect("shared/captures/captures.jsonl");
+    let text = shared_support::read(CAPTURES);
     let records = parse_captures(&text).expect("captures parse");
     assert_eq!(records.len(), 64);
     let emu = support::start().await;

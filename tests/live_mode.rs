@@ -61,7 +61,8 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
         })
         .await
         .expect("emulator");
-        let http = reqwest::Client::new();
+        // Loopback: never through a proxy the environment may name.
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
         let control = format!("{}/_cloudconform/world", emu.url());
         let base: Value = serde_json::from_slice(
             &http

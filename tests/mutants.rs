@@ -115,7 +115,7 @@ async fn forward(State(p): State<Arc<Proxy>>, req: Request) -> Response {
 async fn start_proxy(upstream: Endpoint, rewrite: Rewrite) -> Endpoint {
     let state = Arc::new(Proxy {
         upstream,
-        client: reqwest::Client::new(),
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
         rewrite,
     });
     let app = axum::Router::new().fallback(forward).with_state(state);

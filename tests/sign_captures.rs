@@ -2,6 +2,7 @@
 //! secret, our intermediates equal the independent reference (`verification.jsonl`), and a single
 //! changed byte in any signed component, a timestamp outside the window, or a replayed Alibaba
 //! nonce is rejected with the provider's code.
+mod shared_support;
 use cloudconform::http::RawRequest;
 use cloudconform::sign::capture::{
     parse_captures, parse_references, CaptureRecord, ReferenceRecord,
@@ -24,13 +25,13 @@ const REFERENCES: &str = concat!(
 );
 
 fn captures() -> Vec<CaptureRecord> {
-    let records = parse_captures(&std::fs::read_to_string(CAPTURES).unwrap()).unwrap();
+    let records = parse_captures(&shared_support::read(CAPTURES)).unwrap();
     assert_eq!(records.len(), 64);
     records
 }
 
 fn references() -> Vec<ReferenceRecord> {
-    parse_references(&std::fs::read_to_string(REFERENCES).unwrap()).unwrap()
+    parse_references(&shared_support::read(REFERENCES)).unwrap()
 }
 
 fn key() -> Credentials {

@@ -3,6 +3,7 @@
 //! Each test walks one file; every vector is checked field by field and every difference is
 //! collected with the vector id, so one run lists all failures. The expected vector counts are
 //! asserted so a vector that is skipped or not recognised fails the test instead of vanishing.
+mod shared_support;
 use cloudconform::http::RawRequest;
 use cloudconform::sign::acs3::{self, Acs3Algorithm};
 use cloudconform::sign::encoding::{
@@ -21,7 +22,7 @@ const VECTORS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/protocol/v
 
 fn load(file: &str) -> Value {
     let path = format!("{VECTORS}{file}");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{file}: {e}"));
+    let text = shared_support::read(&path);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 

@@ -1,5 +1,7 @@
 //! Snapshots of exchanges (`insta`, files under `snapshots/<target>/`), redacted so they are
-//! stable, with their provenance (target, spec version, date) in the snapshot metadata.
+//! stable, with their provenance (target, spec version) in the snapshot metadata. No date: a
+//! date in the metadata would change on every `cargo insta accept` and fail a full-match run
+//! (`INSTA_REQUIRE_FULL_MATCH`) the next day; git already says when a snapshot changed.
 //!
 //! A case is compared with its snapshot when the snapshot file exists; new snapshots are
 //! written only when asked (`CLOUDCONFORM_SNAPSHOTS=record` with `INSTA_UPDATE=always`), so a new
@@ -14,7 +16,6 @@ pub struct Provenance {
     pub target: String,
     /// `provider/service/version` of the action.
     pub spec_version: String,
-    pub date: String,
 }
 
 /// File-safe snapshot name for a case id.

@@ -1,5 +1,7 @@
 //! `cloudconform bench`: checked cases per second against the embedded emulator and the
-//! emulator's raw requests per second, measured in one run, with their ratio.
+//! emulator's raw requests per second, measured in one run, with their ratio; with `--fuzz N`,
+//! N abusive requests against one emulator served on loopback, with this process's RSS before,
+//! after and after an idle pause (the memory bound of docs/emulator.md).
 use super::cases_cmd::load_cases;
 use super::exit;
 use anyhow::{anyhow, Context, Result};
@@ -23,6 +25,18 @@ pub struct Args {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Instead: send this many fuzzed requests to one emulator and print RSS before/after.
+    #[arg(long, value_name = "N")]
+    pub fuzz: Option<usize>,
+    /// Seed of the fuzzed requests (`--fuzz`).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Concurrent client connections (`--fuzz`).
+    #[arg(long, default_value_t = 16)]
+    pub connections: usize,
+    /// Seconds to stay idle before the last RSS reading (`--fuzz`).
+    #[arg(long, default_value_t = 5)]
+    pub idle: u64,
     #[arg(long)]
     pub specs: Option<PathBuf>,
     #[arg(long)]
@@ -30,6 +44,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<ExitCode> {
+    if let Some(n) = args.fuzz {
+        return fuzz(&args, n);
+    }
     let (specs, cases) = load_cases(args.specs, args.cases, 1)?;
     let cases: Vec<_> = cases
         .into_iter()
@@ -52,21 +69,103 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ))
         .map_err(|e| anyhow!(e))?;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+        outln!("{}", serde_json::to_string_pretty(&r)?);
     } else {
-        println!(
+        outln!(
             "checked cases: {} in {:.2} s = {:.1} cases/s ({} passed, {} workers)",
-            r.cases, r.case_seconds, r.cases_per_second, r.passed, r.workers
+            r.cases,
+            r.case_seconds,
+            r.cases_per_second,
+            r.passed,
+            r.workers
         );
-        println!(
+        outln!(
             "raw emulator requests: {} in {:.2} s = {:.1} requests/s",
-            r.requests, r.raw_seconds, r.requests_per_second
+            r.requests,
+            r.raw_seconds,
+            r.requests_per_second
         );
-        println!(
+        outln!(
             "ratio: {:.3} checked cases per raw request ({:.1} requests' time per case)",
             r.ratio,
             1.0 / r.ratio
         );
     }
     Ok(ExitCode::from(exit::OK))
+}
+
+fn mb(bytes: Option<u64>) -> String {
+    bytes
+        .map(|b| format!("{:.1} MB", b as f64 / 1e6))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// `bench --fuzz N`: the emulator's memory and answers under N abusive requests.
+fn fuzz(args: &Args, n: usize) -> Result<ExitCode> {
+    use cloudconform::emulator::{fuzz, Emulator, EmulatorConfig};
+    use cloudconform::sign::Credentials;
+    let specs = match &args.specs {
+        Some(dir) => cloudconform::spec::SpecSet::load(dir)
+            .with_context(|| format!("loading specs from {}", dir.display()))?,
+        None => cloudconform::spec::SpecSet::load_default().context("loading the specs")?,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("tokio runtime")?;
+    let report = rt.block_on(async {
+        let config = EmulatorConfig {
+            specs: Some(Arc::new(specs)),
+            rate_limits: false,
+            ..EmulatorConfig::default()
+        };
+        let handle = Emulator::start(config).await.map_err(|e| anyhow!(e))?;
+        let world = handle.world();
+        let root = |p: cloudconform::spec::Provider| {
+            world
+                .accounts
+                .iter()
+                .find(|a| a.provider == p && a.role == cloudconform::emulator::AccountRole::Root)
+                .map(|a| Credentials::new(&a.access_key_id, &a.secret))
+                .ok_or_else(|| anyhow!("the default world has no {p} root account"))
+        };
+        let inputs = fuzz::Inputs::new(
+            args.seed,
+            &handle.host(),
+            root(cloudconform::spec::Provider::Tencent)?,
+            root(cloudconform::spec::Provider::Alibaba)?,
+        );
+        let before = fuzz::rss_bytes();
+        let report = fuzz::drive(handle.addr, inputs, n, args.connections).await;
+        let after = fuzz::rss_bytes();
+        tokio::time::sleep(std::time::Duration::from_secs(args.idle)).await;
+        let idle = fuzz::rss_bytes();
+        Ok::<_, anyhow::Error>((report, before, after, idle))
+    })?;
+    let (report, before, after, idle) = report;
+    outln!(
+        "fuzzed requests: {} over {} connections in {:.1} s = {:.0} requests/s (seed {})",
+        report.requests,
+        report.connections,
+        report.seconds,
+        report.requests as f64 / report.seconds.max(1e-9),
+        args.seed
+    );
+    outln!(
+        "RSS before: {}, after: {}, after {} s idle: {}",
+        mb(before),
+        mb(after),
+        args.idle,
+        mb(idle)
+    );
+    let failed = report.failures.len() + report.more_failures;
+    outln!("answers that were not a provider envelope, a 5xx or missing: {failed}");
+    for f in &report.failures {
+        outln!("  [{}] {}: {}", f.mutation, f.problem, f.input);
+    }
+    Ok(ExitCode::from(if failed == 0 {
+        exit::OK
+    } else {
+        exit::NONCONFORMANCE
+    }))
 }

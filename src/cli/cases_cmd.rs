@@ -62,7 +62,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             {
                 n += 1;
                 let expect: Vec<String> = c.steps.iter().map(|s| s.expect.summary()).collect();
-                println!("{:<72} {}", c.id, expect.join(" ; "));
+                outln!("{:<72} {}", c.id, expect.join(" ; "));
             }
             eprintln!("{n} case(s)");
             Ok(ExitCode::from(exit::OK))
@@ -72,7 +72,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .iter()
                 .find(|c| c.id == id)
                 .ok_or_else(|| anyhow!("no case {id} (see `cloudconform cases list`)"))?;
-            println!("{}", serde_json::to_string_pretty(case)?);
+            outln!("{}", serde_json::to_string_pretty(case)?);
             Ok(ExitCode::from(exit::OK))
         }
         CasesCommand::Counts => {
@@ -84,26 +84,26 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     .entry(c.kind)
                     .or_default() += 1;
             }
-            print!("{:<56}", "action");
+            out!("{:<56}", "action");
             for k in CaseKind::ALL {
-                print!(" {:>10}", k.as_str());
+                out!(" {:>10}", k.as_str());
             }
-            println!(" {:>7}", "total");
+            outln!(" {:>7}", "total");
             let mut totals: BTreeMap<CaseKind, usize> = BTreeMap::new();
             for (action, kinds) in &table {
-                print!("{action:<56}");
+                out!("{action:<56}");
                 for k in CaseKind::ALL {
                     let n = kinds.get(&k).copied().unwrap_or(0);
                     *totals.entry(k).or_default() += n;
-                    print!(" {n:>10}");
+                    out!(" {n:>10}");
                 }
-                println!(" {:>7}", kinds.values().sum::<usize>());
+                outln!(" {:>7}", kinds.values().sum::<usize>());
             }
-            print!("{:<56}", "total");
+            out!("{:<56}", "total");
             for k in CaseKind::ALL {
-                print!(" {:>10}", totals.get(&k).copied().unwrap_or(0));
+                out!(" {:>10}", totals.get(&k).copied().unwrap_or(0));
             }
-            println!(" {:>7}", cases.len());
+            outln!(" {:>7}", cases.len());
             Ok(ExitCode::from(exit::OK))
         }
     }

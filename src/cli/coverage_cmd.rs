@@ -113,7 +113,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     for action in specs.seeds() {
         let mine: Vec<&Case> = cases.iter().filter(|c| c.action == action.key()).collect();
-        println!("{} ({} cases)", action.key(), mine.len());
+        outln!("{} ({} cases)", action.key(), mine.len());
         let mut lines: Vec<Line> = Vec::new();
         for p in &action.parameters {
             lines.push(Line {
@@ -176,11 +176,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
             &mut untested_codes,
             &mut untested_other,
         );
-        println!();
+        outln!();
     }
     for p in specs.providers() {
         let mine = by_provider.get(&p.provider).cloned().unwrap_or_default();
-        println!("{} provider-wide codes ({} cases)", p.provider, mine.len());
+        outln!("{} provider-wide codes ({} cases)", p.provider, mine.len());
         let codes: Vec<&ErrorCode> = p.errors.iter().collect();
         let mut lines = code_lines(&codes, &mine);
         // Throttling needs a documented rate: with none on any seed action of this provider,
@@ -213,10 +213,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             &mut untested_codes,
             &mut untested_other,
         );
-        println!();
+        outln!();
     }
-    println!("* = expected only as an alternative to another documented code for the same fault");
-    println!(
+    outln!("* = expected only as an alternative to another documented code for the same fault");
+    outln!(
         "untested: {untested_codes} client-provokable error code(s), {untested_other} other element(s)"
     );
     let _ = SpecSet::default_dir;
@@ -258,7 +258,7 @@ fn print_lines(
                     .unwrap_or_default()
             ),
         };
-        println!("  {mark:<8} {:<58} {detail}", l.what);
+        outln!("  {mark:<8} {:<58} {detail}", l.what);
     }
     let _ = BTreeSet::<String>::new();
 }

@@ -13,11 +13,12 @@ use std::sync::Arc;
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// Address to listen on (port 0 picks a free one).
-    #[arg(long, default_value = "127.0.0.1:18765")]
+    /// Address to listen on, `HOST:PORT` (`localhost:18765`, `0.0.0.0:18765`; port 0 picks a
+    /// free one).
+    #[arg(long, env = "CLOUDCONFORM_ADDR", default_value = "127.0.0.1:18765", value_parser = parse_addr)]
     pub addr: SocketAddr,
     /// World file: loaded on start if it exists, saved after every change and on shutdown.
-    #[arg(long)]
+    #[arg(long, env = "CLOUDCONFORM_STATE")]
     pub state: Option<PathBuf>,
     /// Serve HTTPS with this PEM certificate chain (tccli without an http:// endpoint).
     #[arg(long, requires = "tls_key")]
@@ -43,9 +44,38 @@ pub struct Args {
     pub print_world: bool,
 }
 
+/// `HOST:PORT` with a host name or an address; a name resolving to both prefers IPv4 (what
+/// SDK examples use for `localhost`).
+fn parse_addr(value: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<SocketAddr> = value
+        .to_socket_addrs()
+        .map_err(|e| format!("`{value}` is not HOST:PORT ({e}); e.g. 127.0.0.1:18765"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("`{value}` resolves to no address; e.g. 127.0.0.1:18765"))
+}
+
 pub fn run(args: Args) -> Result<ExitCode> {
     if args.print_world {
         return print_world(args.state.as_ref());
+    }
+    if let Some(state) = &args.state {
+        let parent = state
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !parent.is_dir() {
+            anyhow::bail!(
+                "--state {}: the directory {} does not exist; create it or choose another file",
+                state.display(),
+                parent.display()
+            );
+        }
     }
     let dir = args.specs.clone().unwrap_or_else(SpecSet::default_dir);
     let specs =
@@ -67,13 +97,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let handle = Emulator::start(config).await?;
-        print!(
+        let addr = config.addr;
+        let handle = Emulator::start(config).await.with_context(|| {
+            format!("starting the emulator on {addr} (another --addr, or port 0 for a free one)")
+        })?;
+        out!(
             "{}",
             banner(&handle.url(), &handle.world(), args.state.as_ref())
         );
         wait_for_stop().await;
-        println!("stopping");
+        outln!("stopping");
         handle.shutdown().await?;
         Ok(ExitCode::from(super::exit::OK))
     })

@@ -3,6 +3,17 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+/// `print!` to stdout, ending the process quietly when the reader has gone away
+/// (`cloudconform cases list | head -1`): exit 0 on a closed pipe, 2 on another write error.
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::stdout::write(format_args!($($arg)*), false) };
+}
+/// `println!` to stdout with the same closed-pipe handling as [`out!`].
+macro_rules! outln {
+    () => { $crate::cli::stdout::write(format_args!(""), true) };
+    ($($arg:tt)*) => { $crate::cli::stdout::write(format_args!($($arg)*), true) };
+}
+
 mod bench_cmd;
 mod cases_cmd;
 mod cleanup_cmd;
@@ -15,6 +26,42 @@ mod sdk_cmd;
 mod sign_cmd;
 mod spec_cmd;
 mod verify_cmd;
+
+/// Writing reports and listings to stdout.
+pub mod stdout {
+    use std::io::Write;
+
+    pub fn write(args: std::fmt::Arguments, newline: bool) {
+        let mut out = std::io::stdout().lock();
+        let result = out.write_fmt(args).and_then(|()| {
+            if newline {
+                out.write_all(b"\n")
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
+            gone(e);
+        }
+    }
+
+    /// Write a whole text (a report) and flush it.
+    pub fn text(text: &str) {
+        let mut out = std::io::stdout().lock();
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            gone(e);
+        }
+    }
+
+    fn gone(e: std::io::Error) -> ! {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            // The reader took what it wanted: that is not an error.
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(i32::from(super::exit::USAGE));
+    }
+}
 
 /// Documented exit codes (README "Exit codes").
 pub mod exit {
@@ -85,8 +132,25 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", chain(&e));
             ExitCode::from(exit::USAGE)
         }
     }
+}
+
+/// The error and its causes, `context: error: cause`, leaving out a cause whose text an outer
+/// message already carries (library errors that print their source themselves).
+fn chain(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }

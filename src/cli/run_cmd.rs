@@ -1,26 +1,73 @@
 //! `cloudconform run`: run the conformance cases against the embedded emulator or a URL.
+//!
+//! Everything a user can get wrong is checked before the first case runs (values, option
+//! combinations, the profile, the output file). Streams: a report goes where `--out` says
+//! (stdout when `-` or absent); the human summary (table and verdict line) goes to stdout only
+//! when no report does, else to stderr; progress, findings and reproductions always go to
+//! stderr.
 use super::cases_cmd::load_cases;
 use super::exit;
 use super::live_run;
 use anyhow::{anyhow, bail, Context, Result};
-use clap::Args as ClapArgs;
+use clap::{Args as ClapArgs, ValueEnum};
+use cloudconform::check::Verdict;
 use cloudconform::generate::{self, Case};
 use cloudconform::report::{self, Format, RunReport};
+use cloudconform::run::exec::Endpoint;
 use cloudconform::run::expected::ExpectedFailures;
 use cloudconform::run::{self, local, CaseResult, RunOptions, Runner};
-use cloudconform::spec::{Provider, SpecSet};
+use cloudconform::run::{Target, TargetKind};
+use cloudconform::spec::Provider;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Where `cloudconform emulate` listens by default: the base of reproduction curl lines for
+/// cases run against the embedded emulator.
+const EMULATE_DEFAULT_URL: &str = "http://127.0.0.1:18765";
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Json,
+    Junit,
+    #[value(alias = "md")]
+    Markdown,
+}
+
+impl From<ReportFormat> for Format {
+    fn from(f: ReportFormat) -> Format {
+        match f {
+            ReportFormat::Json => Format::Json,
+            ReportFormat::Junit => Format::Junit,
+            ReportFormat::Markdown => Format::Markdown,
+        }
+    }
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ProviderArg {
+    Tencent,
+    Alibaba,
+}
+
+impl ProviderArg {
+    fn as_str(self) -> &'static str {
+        match self {
+            ProviderArg::Tencent => "tencent",
+            ProviderArg::Alibaba => "alibaba",
+        }
+    }
+}
 
 #[derive(ClapArgs)]
 pub struct Args {
     /// `emulator` (in-process), `live` (each action's endpoint from its spec, for the profile's
     /// region), or one base URL every service is sent to (`http://127.0.0.1:8080`).
-    #[arg(long, default_value = "emulator")]
+    #[arg(long, env = "CLOUDCONFORM_TARGET", default_value = "emulator", value_parser = parse_target)]
     pub target: String,
     /// Live targets: send SERVICE's actions to URL instead (`cvm=https://127.0.0.1:8443`;
     /// repeatable).
@@ -29,6 +76,9 @@ pub struct Args {
     /// Live targets: also trust the CA certificate(s) in this PEM file.
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
+    /// Live targets: the tccli / aliyun CLI profile to read credentials from.
+    #[arg(long, value_name = "NAME")]
+    pub cli_profile: Option<String>,
     /// Run only shard K of N (`2/4`): every case whose position in id order is K-1 modulo N,
     /// so N CI jobs together run each case exactly once.
     #[arg(long, value_name = "K/N")]
@@ -41,31 +91,35 @@ pub struct Args {
     /// rates, and send nothing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Live targets: the tccli / aliyun CLI profile to read credentials from.
-    #[arg(long, value_name = "NAME")]
-    pub cli_profile: Option<String>,
-    /// Only this provider's cases (`tencent`, `alibaba`).
-    #[arg(long)]
-    pub provider: Option<String>,
+    /// Only this provider's cases.
+    #[arg(long, env = "CLOUDCONFORM_PROVIDER")]
+    pub provider: Option<ProviderArg>,
     /// Only cases whose id contains this text (repeatable: any of them).
     #[arg(long)]
     pub filter: Vec<String>,
+    /// Only the case with exactly this id (repeatable). Failures print it in their `rerun:` line.
+    #[arg(long = "case", value_name = "ID")]
+    pub case_ids: Vec<String>,
     /// Generation seed.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, env = "CLOUDCONFORM_SEED", default_value_t = 1)]
     pub seed: u64,
-    /// Report format: json, junit or markdown (written to --out, else stdout).
-    #[arg(long)]
-    pub report: Option<String>,
-    #[arg(long)]
+    /// Write a report in this format to --out (stdout when --out is absent or `-`; the summary
+    /// table then goes to stderr so stdout holds the report alone).
+    #[arg(long, env = "CLOUDCONFORM_REPORT")]
+    pub report: Option<ReportFormat>,
+    /// The report file (`-`: stdout). Checked writable before any case runs.
+    #[arg(long, env = "CLOUDCONFORM_OUT", requires = "report")]
     pub out: Option<PathBuf>,
     /// Workers (emulator: one emulator each).
-    #[arg(long, default_value_t = 4)]
-    pub workers: usize,
-    /// Live targets: the profile listing the region and the instances the run may use.
-    #[arg(long)]
+    #[arg(long, env = "CLOUDCONFORM_WORKERS", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: u16,
+    /// Live targets: the profile listing the region and the instances the run may use
+    /// (format: docs/profile.schema.json).
+    #[arg(long, env = "CLOUDCONFORM_PROFILE")]
     pub profile: Option<PathBuf>,
     /// Live targets: the region when no profile is given.
-    #[arg(long)]
+    #[arg(long, env = "CLOUDCONFORM_REGION")]
     pub region: Option<String>,
     /// Live targets: also run cases that change or remove resources (only ever ones the run
     /// created or the profile lists).
@@ -75,23 +129,115 @@ pub struct Args {
     #[arg(long)]
     pub expected_failures: Option<PathBuf>,
     /// Exploration: this many random requests from the spec constraints instead of the cases.
-    #[arg(long)]
-    pub explore: Option<usize>,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    pub explore: Option<u32>,
     /// Per-request timeout in seconds.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, env = "CLOUDCONFORM_TIMEOUT", default_value_t = 15,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub timeout: u64,
+    /// Spec directory (default: $CLOUDCONFORM_SPECS, ./specs, or the crate's specs/).
     #[arg(long)]
     pub specs: Option<PathBuf>,
+    /// Case directory with scenarios/, regressions/ and expected-failures/ (default: ./cases or
+    /// the crate's).
     #[arg(long)]
     pub cases: Option<PathBuf>,
+    /// With each failure, also print its request as a curl command (credentials as
+    /// environment variable references).
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
-fn select(cases: Vec<Case>, provider: Option<&str>, filters: &[String]) -> Vec<Case> {
+fn parse_target(value: &str) -> Result<String, String> {
+    if value == "emulator" || value == "live" || Endpoint::parse(value).is_some() {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "`{value}` is neither `emulator`, `live` nor an http(s) URL \
+             (e.g. http://127.0.0.1:18765)"
+        ))
+    }
+}
+
+fn select(cases: Vec<Case>, args: &Args) -> Vec<Case> {
+    let provider = args.provider.map(ProviderArg::as_str);
     cases
         .into_iter()
         .filter(|c| provider.is_none_or(|p| c.action.provider.as_str() == p))
-        .filter(|c| filters.is_empty() || filters.iter().any(|f| c.id.contains(f.as_str())))
+        .filter(|c| args.filter.is_empty() || args.filter.iter().any(|f| c.id.contains(f.as_str())))
+        .filter(|c| args.case_ids.is_empty() || args.case_ids.contains(&c.id))
         .collect()
+}
+
+/// What to say when the selection is empty: the options as given, and how to list the ids.
+fn nothing_selected(args: &Args) -> String {
+    let mut given = Vec::new();
+    for f in &args.filter {
+        given.push(format!("--filter {f}"));
+    }
+    for c in &args.case_ids {
+        given.push(format!("--case {c}"));
+    }
+    if let Some(p) = args.provider {
+        given.push(format!("--provider {}", p.as_str()));
+    }
+    let hint = args
+        .filter
+        .first()
+        .or(args.case_ids.first())
+        .map(|f| format!(" --filter {}", shell_quote(f)))
+        .unwrap_or_default();
+    format!(
+        "no case matches {}; list the case ids with `cloudconform cases list{hint}`",
+        given.join(" ")
+    )
+}
+
+/// The report's destination, opened before any case runs so a bad path fails early.
+enum Sink {
+    Stdout,
+    File(PathBuf, std::fs::File),
+}
+
+fn open_sink(out: Option<&Path>) -> Result<Sink> {
+    let Some(path) = out.filter(|p| p.as_os_str() != "-") else {
+        return Ok(Sink::Stdout);
+    };
+    let parent = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        bail!(
+            "--out {}: the directory {} does not exist; create it or choose another path",
+            path.display(),
+            parent.display()
+        );
+    }
+    let file = std::fs::File::create(path).with_context(|| {
+        format!(
+            "--out {}: cannot write the report there; choose a writable path or `-` for stdout",
+            path.display()
+        )
+    })?;
+    Ok(Sink::File(path.to_path_buf(), file))
+}
+
+/// Pass/fail/inconclusive counts as cases finish, for the progress bar.
+#[derive(Default)]
+struct Tally([AtomicUsize; 3]);
+
+impl Tally {
+    fn add(&self, r: &CaseResult) -> String {
+        let i = match r.verdict {
+            Verdict::Pass => 0,
+            Verdict::Fail { .. } => 1,
+            Verdict::Inconclusive { .. } => 2,
+        };
+        self.0[i].fetch_add(1, Ordering::Relaxed);
+        let n = |i: usize| self.0[i].load(Ordering::Relaxed);
+        format!("pass {} fail {} incon {}  {}", n(0), n(1), n(2), r.id)
+    }
 }
 
 /// `K/N`: the K-th of N disjoint slices (1-based), by position in id order.
@@ -120,20 +266,49 @@ fn progress(n: usize) -> ProgressBar {
     }
     let pb = ProgressBar::new(n as u64);
     pb.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} {elapsed} {msg}")
+        ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} (eta {eta}) {wide_msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     pb
 }
 
-pub fn run(args: Args) -> Result<ExitCode> {
-    if let Some(p) = &args.provider {
-        if cloudconform::spec::Provider::parse(p).is_none() {
-            bail!("unknown provider `{p}` (tencent, alibaba)");
+/// Checks that need no case: option combinations the parser cannot express.
+fn check_combinations(args: &Args) -> Result<()> {
+    if args.target == "emulator" {
+        let live_only: Vec<&str> = [
+            (args.profile.is_some(), "--profile"),
+            (args.region.is_some(), "--region"),
+            (args.allow_destructive, "--allow-destructive"),
+            (!args.endpoints.is_empty(), "--endpoint"),
+            (args.ca_cert.is_some(), "--ca-cert"),
+            (args.cli_profile.is_some(), "--cli-profile"),
+            (args.record.is_some(), "--record"),
+        ]
+        .into_iter()
+        .filter_map(|(given, name)| given.then_some(name))
+        .collect();
+        if !live_only.is_empty() {
+            let verb = if live_only.len() == 1 {
+                "applies"
+            } else {
+                "apply"
+            };
+            bail!(
+                "{} {verb} only to a live target, and the target is the embedded emulator; \
+                 give --target live or a URL, or drop {}",
+                live_only.join(", "),
+                live_only.join(" and ")
+            );
         }
     }
-    let format: Option<Format> = match &args.report {
-        Some(f) => Some(f.parse().map_err(|e: String| anyhow!(e))?),
+    Ok(())
+}
+
+pub fn run(args: Args) -> Result<ExitCode> {
+    let started = Instant::now();
+    check_combinations(&args)?;
+    let mut sink = match args.report {
+        Some(_) => Some(open_sink(args.out.as_deref())?),
         None => None,
     };
     let cases_dir = args
@@ -143,42 +318,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let (specs, cases) = load_cases(args.specs.clone(), Some(cases_dir.clone()), args.seed)?;
     let specs = Arc::new(specs);
     let cases = match args.explore {
-        Some(n) => generate::explore::random_cases(&specs, n, args.seed)?,
+        Some(n) => generate::explore::random_cases(&specs, n as usize, args.seed)?,
         None => cases,
     };
-    let cases = select(cases, args.provider.as_deref(), &args.filter);
+    let cases = select(cases, &args);
     let cases = match &args.shard {
         Some(s) => shard(cases, s)?,
         None => cases,
     };
     if cases.is_empty() {
-        bail!("no case matches the filters");
-    }
-    if args.record.is_some() && args.target == "emulator" {
-        bail!("--record needs a live target (--target live or a URL): the emulator's answers are not a recording");
+        bail!(nothing_selected(&args));
     }
     if args.dry_run {
         live_run::print_plan(&specs, &cases, args.target != "emulator");
         return Ok(ExitCode::from(exit::OK));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("tokio runtime")?;
-    let ca_cert_pem = match &args.ca_cert {
-        Some(path) => Some(
-            std::fs::read(path)
-                .with_context(|| format!("--ca-cert: cannot read {}", path.display()))?,
-        ),
-        None => None,
-    };
-    let opts = RunOptions {
-        concurrency: args.workers.max(1),
-        timeout: Duration::from_secs(args.timeout),
-        allow_destructive: args.allow_destructive,
-        ca_cert_pem,
-        ..RunOptions::default()
-    };
     let live = if args.target == "emulator" {
         None
     } else {
@@ -198,26 +352,55 @@ pub fn run(args: Args) -> Result<ExitCode> {
             &providers,
         )?)
     };
-    let (results, target_name, interrupted, leaked) = rt.block_on(async {
+    let target_name = live
+        .as_ref()
+        .map_or("emulator".to_string(), |t| t.name.clone());
+    let ef_dir = args
+        .expected_failures
+        .clone()
+        .unwrap_or_else(|| cases_dir.join("expected-failures"));
+    let expected = ExpectedFailures::load(&ef_dir, &target_name).map_err(|e| anyhow!(e))?;
+    let ca_cert_pem = match &args.ca_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("--ca-cert: cannot read {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let opts = RunOptions {
+        concurrency: usize::from(args.workers),
+        timeout: Duration::from_secs(args.timeout),
+        allow_destructive: args.allow_destructive,
+        ca_cert_pem,
+        ..RunOptions::default()
+    };
+    let total = cases.len();
+    let (mut results, target, unreachable, interrupted, leaked) = rt.block_on(async {
         let (handles, target) = match live {
-            None => local::start_emulators(specs.clone(), args.workers)
+            None => local::start_emulators(specs.clone(), usize::from(args.workers))
                 .await
-                .map_err(|e| anyhow!(e))?,
-            Some(target) => (Vec::new(), target),
+                .map_err(|e| anyhow!(e))
+                .context("starting the embedded emulators")?,
+            Some(t) => (Vec::new(), t),
         };
         let runner = Arc::new(Runner::new(specs.clone(), target.clone(), opts)?);
         let interrupt = live_run::watch(runner.clone());
-        let pb = progress(cases.len());
+        let pb = progress(total);
         let pb2 = pb.clone();
+        let tally = Arc::new(Tally::default());
         let on_done: Arc<dyn Fn(&CaseResult) + Send + Sync> = Arc::new(move |r: &CaseResult| {
-            pb2.set_message(r.id.clone());
+            pb2.set_message(tally.add(r));
             pb2.inc(1);
         });
-        let started = std::time::Instant::now();
+        let run_started = Instant::now();
         let mut results = runner.run_all(cases.clone(), on_done).await;
         pb.finish_and_clear();
         if !target.is_emulator() {
-            live_run::print_pacing(&runner, &specs, started.elapsed());
+            live_run::print_pacing(&runner, &specs, run_started.elapsed());
         }
         if args.explore.is_some() {
             results =
@@ -228,27 +411,48 @@ pub fn run(args: Args) -> Result<ExitCode> {
         if let Some(dir) = &args.record {
             live_run::record(dir, &target, &results)?;
         }
-        Ok::<_, anyhow::Error>((results, target.name, interrupt.happened(), leaked))
+        Ok::<_, anyhow::Error>((
+            results,
+            target,
+            runner.unreachable(),
+            interrupt.happened(),
+            leaked,
+        ))
     })?;
-    let mut results = results;
-    let ef_dir = args
-        .expected_failures
-        .clone()
-        .unwrap_or_else(|| cases_dir.join("expected-failures"));
-    let expected = ExpectedFailures::load(&ef_dir, &target_name).map_err(|e| anyhow!(e))?;
     run::apply_expected(&mut results, &expected);
-    let report = RunReport::new(&target_name, args.seed, results);
-    print_summary(&report);
-    if let Some(f) = format {
-        let text = report::render(&report, f).map_err(|e| anyhow!(e))?;
-        match &args.out {
-            Some(path) => {
-                std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
-            }
-            None => println!("{text}"),
+    let report = RunReport::new(&target.name, args.seed, results);
+    print_findings(&report, &args, &target);
+    let human_on_stdout = !matches!(sink, Some(Sink::Stdout));
+    let mut summary = summary_table(&report);
+    summary.push_str(&verdict_line(&report, started.elapsed()));
+    if human_on_stdout {
+        outln!("{summary}");
+    } else {
+        eprintln!("{summary}");
+    }
+    if let (Some(format), Some(sink)) = (args.report, sink.as_mut()) {
+        let text = report::render(&report, format.into()).map_err(|e| anyhow!(e))?;
+        match sink {
+            Sink::Stdout => super::stdout::text(&(text + "\n")),
+            Sink::File(path, file) => file
+                .write_all(text.as_bytes())
+                .and_then(|()| file.flush())
+                .with_context(|| format!("writing the report to {}", path.display()))?,
         }
     }
-    let _ = SpecSet::default_dir;
+    if let Some(why) = unreachable {
+        eprintln!(
+            "error: stopped after {} of {total} cases: {} never answered ({why}); check \
+             --target, that the endpoint is up, and HTTPS_PROXY/NO_PROXY",
+            report.results.len(),
+            target_base(&target)
+        );
+        return Ok(ExitCode::from(live_run::exit_code(
+            interrupted,
+            leaked,
+            exit::INCONCLUSIVE,
+        )));
+    }
     Ok(ExitCode::from(live_run::exit_code(
         interrupted,
         leaked,
@@ -256,34 +460,157 @@ pub fn run(args: Args) -> Result<ExitCode> {
     )))
 }
 
-fn print_summary(report: &RunReport) {
-    println!(
-        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
+fn target_base(target: &Target) -> String {
+    match &target.kind {
+        TargetKind::Live { endpoints, .. } => endpoints.single_host().map_or_else(
+            || "the live endpoints".to_string(),
+            |_| endpoints.any().base,
+        ),
+        TargetKind::Emulator { .. } => "the embedded emulator".to_string(),
+    }
+}
+
+fn summary_table(report: &RunReport) -> String {
+    let row = |name: &str, r: &run::Summary| {
+        format!(
+            "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+            name, r.total, r.passed, r.failed, r.inconclusive, r.expected_failures, r.stale
+        )
+    };
+    let mut out = format!(
+        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
         "action", "cases", "pass", "fail", "incon", "xfail", "stale"
     );
     for (action, r) in report.per_action() {
-        println!(
-            "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
-            action, r.total, r.passed, r.failed, r.inconclusive, r.expected_failures, r.stale
-        );
+        out.push_str(&row(&action, &r));
     }
+    out.push_str(&row("total", &report.summary));
+    out
+}
+
+/// `569 passed, 0 failed, 0 inconclusive in 0.4 s` (expected failures and stale ones only
+/// when there are some): the one line a CI log grep or a human looks for.
+fn verdict_line(report: &RunReport, elapsed: Duration) -> String {
     let t = &report.summary;
-    println!(
-        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}",
-        "total", t.total, t.passed, t.failed, t.inconclusive, t.expected_failures, t.stale
+    let mut line = format!(
+        "{} passed, {} failed, {} inconclusive",
+        t.passed, t.failed, t.inconclusive
     );
+    if t.expected_failures > 0 {
+        line.push_str(&format!(", {} expected failures", t.expected_failures));
+    }
+    if t.stale > 0 {
+        line.push_str(&format!(", {} stale", t.stale));
+    }
+    line.push_str(&format!(" in {:.1} s", elapsed.as_secs_f64()));
+    line
+}
+
+/// Single-quote for a POSIX shell when needed.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@=,+".contains(c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
+}
+
+/// The command that reruns exactly this case with the options that shaped it.
+fn rerun_command(args: &Args, id: &str) -> String {
+    let mut cmd = format!("cloudconform run --case {}", shell_quote(id));
+    let mut opt = |name: &str, value: String| {
+        cmd.push_str(&format!(" {name} {}", shell_quote(&value)));
+    };
+    if args.target != "emulator" {
+        opt("--target", args.target.clone());
+    }
+    if let Some(p) = &args.profile {
+        opt("--profile", p.display().to_string());
+    }
+    if let Some(r) = &args.region {
+        opt("--region", r.clone());
+    }
+    for e in &args.endpoints {
+        opt("--endpoint", e.clone());
+    }
+    if let Some(c) = &args.ca_cert {
+        opt("--ca-cert", c.display().to_string());
+    }
+    if let Some(p) = &args.cli_profile {
+        opt("--cli-profile", p.clone());
+    }
+    if args.seed != 1 {
+        opt("--seed", args.seed.to_string());
+    }
+    if let Some(n) = args.explore {
+        opt("--explore", n.to_string());
+    }
+    for (name, dir) in [
+        ("--specs", &args.specs),
+        ("--cases", &args.cases),
+        ("--expected-failures", &args.expected_failures),
+    ] {
+        if let Some(d) = dir {
+            opt(name, d.display().to_string());
+        }
+    }
+    if args.allow_destructive {
+        cmd.push_str(" --allow-destructive");
+    }
+    cmd
+}
+
+/// Failures, stale expected failures and inconclusive cases on stderr. Failures come with the
+/// command that reruns them (and with --verbose their request as curl); inconclusive cases with
+/// the same reason (a target that refuses every connection) are one line with a count.
+fn print_findings(report: &RunReport, args: &Args, target: &Target) {
+    let mut inconclusive: Vec<(&str, Vec<&str>)> = Vec::new();
     for r in &report.results {
-        let show = match (&r.verdict, &r.expected_failure) {
-            (cloudconform::check::Verdict::Fail { .. }, None) => "FAIL",
-            (cloudconform::check::Verdict::Pass, Some(_)) => "STALE",
-            (cloudconform::check::Verdict::Inconclusive { .. }, _) => "INCONCLUSIVE",
+        let text = match (&r.verdict, &r.expected_failure) {
+            (Verdict::Fail { .. }, None) => format!(
+                "FAIL {}: {}",
+                r.id,
+                report::failure_text(r).replace('\n', "\n    ")
+            ),
+            (Verdict::Pass, Some(reason)) => format!(
+                "STALE {}: passes, but the expected-failure list for {} says it fails ({reason}); \
+                 remove it from the list",
+                r.id, report.target
+            ),
+            (Verdict::Inconclusive { reason }, _) => {
+                match inconclusive.iter_mut().find(|(why, _)| why == reason) {
+                    Some((_, ids)) => ids.push(&r.id),
+                    None => inconclusive.push((reason, vec![&r.id])),
+                }
+                continue;
+            }
             _ => continue,
         };
-        eprintln!(
-            "{show} {}: {}",
-            r.id,
-            report::failure_text(r).replace('\n', "\n    ")
-        );
+        eprintln!("{text}\n    rerun: {}", rerun_command(args, &r.id));
+        if args.verbose {
+            if let Some(x) = r.exchanges.last() {
+                let (base, note) = match &target.kind {
+                    TargetKind::Live { endpoints, .. } => (endpoints.any().base, ""),
+                    TargetKind::Emulator { .. } => (
+                        EMULATE_DEFAULT_URL.to_string(),
+                        "  # served by `cloudconform emulate`",
+                    ),
+                };
+                eprintln!("    request: {}{note}", x.request.curl(&base));
+            }
+        }
     }
-    let _ = exit::OK;
+    for (reason, ids) in inconclusive {
+        match ids.as_slice() {
+            [one] => eprintln!("INCONCLUSIVE {one}: {reason}"),
+            many => eprintln!(
+                "INCONCLUSIVE {} cases: {reason}\n    first: {} (--report json lists them all)",
+                many.len(),
+                many[0]
+            ),
+        }
+    }
 }

@@ -112,7 +112,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     match &args.out {
         Some(path) => std::fs::write(path, &rendered)
             .with_context(|| format!("cannot write the report to {}", path.display()))?,
-        None => print!("{rendered}"),
+        None => out!("{rendered}"),
     }
     let ci = in_ci();
     for (command, reason) in report.unavailable() {

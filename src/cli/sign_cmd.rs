@@ -115,7 +115,7 @@ pub fn run(args: Args) -> u8 {
     };
     match sign(scheme, &input, &credentials) {
         Ok(signed) => {
-            print!("{}", render(scheme, &signed.intermediates, &signed.request));
+            out!("{}", render(scheme, &signed.intermediates, &signed.request));
             exit::OK
         }
         Err(error) => {

@@ -35,7 +35,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let problems = SpecSet::lint(&dir)?;
             if problems.is_empty() {
                 let set = SpecSet::load(&dir)?;
-                println!(
+                outln!(
                     "{}: {} provider spec(s), {} action spec(s), no problems",
                     dir.display(),
                     set.providers().count(),
@@ -44,7 +44,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 Ok(ExitCode::from(exit::OK))
             } else {
                 for p in &problems {
-                    println!("{p}");
+                    outln!("{p}");
                 }
                 eprintln!("{} problem(s) in {}", problems.len(), dir.display());
                 Ok(ExitCode::from(exit::NONCONFORMANCE))
@@ -52,12 +52,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         SpecCommand::List => {
             let set = load(&dir)?;
-            println!(
+            outln!(
                 "{:<58} {:<8} {:>6} {:>6}  source",
-                "action", "role", "params", "errors"
+                "action",
+                "role",
+                "params",
+                "errors"
             );
             for a in set.actions() {
-                println!(
+                outln!(
                     "{:<58} {:<8} {:>6} {:>6}  {}",
                     a.key().to_string(),
                     match a.role {
@@ -79,7 +82,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let spec = set.action(&key).ok_or_else(|| {
                 anyhow!("no spec for {key}; `cloudconform spec list` shows the known actions")
             })?;
-            print!("{}", render(&set, spec));
+            out!("{}", render(&set, spec));
             Ok(ExitCode::from(exit::OK))
         }
     }

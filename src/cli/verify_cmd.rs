@@ -61,7 +61,7 @@ pub fn run(args: Args) -> u8 {
                     failures += 1;
                 }
             }
-            println!("{} verified, {failures} failed", records.len() - failures);
+            outln!("{} verified, {failures} failed", records.len() - failures);
             if failures == 0 {
                 exit::OK
             } else {
@@ -164,13 +164,13 @@ fn report(
                 HostReading::AsReceived => "",
                 HostReading::WithoutPort => ", host signed without port",
             };
-            println!("{head}: OK ({}{host})", verified.scheme);
+            outln!("{head}: OK ({}{host})", verified.scheme);
             true
         }
         Err(error) => {
-            println!("{head}: FAIL {} ({error})", error.code());
+            outln!("{head}: FAIL {} ({error})", error.code());
             let reference = references.iter().find(|r| r.seq == record.seq);
-            print!("{}", explain(&error, reference));
+            out!("{}", explain(&error, reference));
             false
         }
     }

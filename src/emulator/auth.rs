@@ -10,7 +10,7 @@ use crate::http::RawRequest;
 use crate::sign::{
     self, CredentialLookup, Credentials, NonceCache, VerifyError, VerifyErrorKind, VerifyPolicy,
 };
-use crate::spec::{ProtocolCondition, Provider, ProviderSpec, Trigger, Violation};
+use crate::spec::{Provider, ProviderSpec, Trigger};
 
 /// Who sent a request that verified.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,40 +151,6 @@ fn unverified_identity(request: &RawRequest, provider: Provider) -> Option<(Stri
     }
 }
 
-/// The spec trigger a verification failure is.
-pub fn trigger_of(kind: &VerifyErrorKind) -> Trigger {
-    use ProtocolCondition as C;
-    use VerifyErrorKind as K;
-    let condition = match kind {
-        K::MissingAuthentication
-        | K::MalformedAuthorization(_)
-        | K::MissingSignedHeader(_)
-        | K::SignedHeaderAbsent(_) => C::IncompleteSignature,
-        K::UnknownAccessKey(_) => C::UnknownAccessKey,
-        K::InvalidTimestamp(_) => C::MalformedTimestamp,
-        K::TimestampExpired { .. } => C::ExpiredTimestamp,
-        K::CredentialScopeDate { .. } | K::ContentHashMismatch | K::SignatureMismatch => {
-            C::BadSignature
-        }
-        K::NonceReused => C::ReplayedNonce,
-        K::SecurityTokenMissing | K::SecurityTokenMismatch => C::BadToken,
-        K::InvalidEncoding => C::MalformedBody,
-        K::UnsupportedSignatureMethod(_) => C::UnsupportedSignatureMethod,
-        // A common parameter the scheme needs (Timestamp, Nonce…): a missing parameter.
-        K::MissingParameter(name) => {
-            return Trigger::Parameter {
-                parameter: name.clone(),
-                violation: Violation::Missing,
-                note: None,
-            }
-        }
-    };
-    Trigger::Protocol {
-        condition,
-        note: None,
-    }
-}
-
 fn failure(e: VerifyError) -> AuthFailure {
     let mut message = e.message();
     match (e.provider, e.debug.as_deref()) {
@@ -211,7 +177,7 @@ fn failure(e: VerifyError) -> AuthFailure {
         _ => {}
     }
     AuthFailure {
-        trigger: trigger_of(&e.kind),
+        trigger: e.kind.trigger(),
         code: e.code(),
         http_status: e.http_status(),
         message,

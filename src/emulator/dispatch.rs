@@ -5,21 +5,30 @@ use super::actions;
 use super::auth::{self, AuthFailure};
 use super::codes::Resolver;
 use super::envelope::{self, ErrorReply, Origin};
-use super::route::{self, RouteProblem};
+use super::route::{self, RouteProblem, Routed};
 use super::semantics::{self, Call};
 use super::validate::{self, Context, Violation};
 use super::world::{AccountRole, World};
 use super::Shared;
 use crate::http::{RawRequest, RawResponse};
 use crate::spec::{ActionSpec, ProtocolCondition, ProviderSpec};
-use serde_json::Value;
+use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
-/// What happened while the body was read.
+/// Why the HTTP front could not read a whole request (docs/emulator.md "What the HTTP front
+/// answers"); answered before routing, with the envelope of the provider recognised from
+/// whatever arrived.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyProblem {
-    /// More bytes than any request style allows.
+pub enum ReadProblem {
+    /// A body larger than any request style allows (declared or sent).
     TooLarge { limit: u64 },
-    /// The client did not send its body within the request timeout.
+    /// A request line, header block or target beyond the front's limits.
+    HeadTooLarge { detail: String },
+    /// Bytes that are not an HTTP/1.x request, or a body whose framing is broken (bad
+    /// Content-Length or Transfer-Encoding, a truncated body, a malformed chunk).
+    Malformed { detail: String },
+    /// The client did not send its request within the request timeout.
     TooSlow { seconds: u64 },
 }
 
@@ -79,7 +88,7 @@ fn origin(request: &RawRequest, action: Option<&ActionSpec>) -> Origin {
 pub fn handle(
     shared: &Shared,
     request: RawRequest,
-    body_problem: Option<BodyProblem>,
+    body_problem: Option<ReadProblem>,
 ) -> RawResponse {
     let specs = &shared.specs;
     let provider = route::detect_provider(&request, specs, shared.config.default_provider);
@@ -91,7 +100,7 @@ pub fn handle(
         };
     };
     let request_id = envelope::new_request_id(&pspec);
-    let mut action_spec: Option<std::sync::Arc<ActionSpec>> = None;
+    let mut action_spec: Option<Arc<ActionSpec>> = None;
     let result = answer(shared, &pspec, &request, body_problem, &mut action_spec);
     match result {
         Ok(members) => envelope::success(&pspec, members, &request_id),
@@ -118,30 +127,120 @@ pub fn handle(
     }
 }
 
+/// The envelope for a request the emulator failed on (a bug: `handle` is built not to panic).
+/// It reads nothing of the request but its Host, so it cannot fail the same way again.
+pub fn internal_error(shared: &Shared, request: &RawRequest) -> RawResponse {
+    let provider = shared.config.default_provider;
+    let Some(pspec) = shared.specs.provider(provider) else {
+        return RawResponse {
+            status: 500,
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+            body: b"the emulator failed while answering".to_vec(),
+        };
+    };
+    let reply = ErrorReply {
+        code: "InternalError".into(),
+        message: "The emulator failed while answering this request.".into(),
+        http_status: 500,
+    };
+    let request_id = envelope::new_request_id(pspec);
+    envelope::error(pspec, &origin(request, None), &reply, &request_id)
+}
+
+/// The phases of docs/emulator.md "How a request is answered", in order (phase 1, the
+/// provider, is decided by [`handle`]).
 fn answer(
     shared: &Shared,
     pspec: &ProviderSpec,
     request: &RawRequest,
-    body_problem: Option<BodyProblem>,
-    action_out: &mut Option<std::sync::Arc<ActionSpec>>,
-) -> Result<serde_json::Map<String, Value>, Failure> {
-    let provider = pspec.provider;
-    match body_problem {
-        Some(BodyProblem::TooLarge { limit }) => {
-            return Err(protocol(
-                ProtocolCondition::RequestTooLarge,
-                format!("The request body exceeds {limit} bytes."),
-            ))
-        }
-        Some(BodyProblem::TooSlow { seconds }) => {
-            return Err(protocol(
-                ProtocolCondition::MalformedBody,
-                format!("The request body did not arrive within {seconds} s."),
-            ))
-        }
-        None => {}
+    body_problem: Option<ReadProblem>,
+    action_out: &mut Option<Arc<ActionSpec>>,
+) -> Result<Map<String, Value>, Failure> {
+    if let Some(problem) = body_problem {
+        return Err(read_failure(problem));
     }
-    let mut routed = route::route(request, pspec)
+    // 2-3. Request style and size; action and version.
+    let (mut routed, action) = route_action(shared, pspec, request)?;
+    *action_out = Some(action.clone());
+    let settings = shared.settings.read().clone();
+    let now = settings.now.unwrap_or_else(crate::sign::clock::unix_now);
+
+    // One lock around the world for the rest of the request keeps concurrent calls consistent.
+    let mut world = shared.world.lock();
+    // 4-5. Signature, permission, rate limit.
+    let caller_allowed = admit(shared, pspec, request, &world, &action, &settings, now)?;
+    // 6. Common parameters with documented values; unknown parameters.
+    common_parameters(pspec, &mut routed, &action)?;
+    // 7. Parameters, one_of groups, region and preconditions in the action's order.
+    let service = format!("{}/{}", pspec.provider, action.service);
+    let region_param = action
+        .region
+        .parameter
+        .as_deref()
+        .filter(|p| action.parameter(p).is_some());
+    let (params, param_violation) = validate_parameters(
+        shared,
+        pspec,
+        &action,
+        &routed,
+        &world,
+        &service,
+        region_param,
+    );
+    let region = match region_param {
+        Some(p) => params.get(p).and_then(Value::as_str).map(str::to_string),
+        None => routed.region.clone(),
+    };
+    let call = Call {
+        provider: pspec,
+        action: &action,
+        params: &params,
+        region: region.as_deref(),
+        caller_allowed,
+        service: service.clone(),
+    };
+    let failures = ordered_checks(
+        &call,
+        &world,
+        &routed,
+        param_violation,
+        region_param.is_some(),
+    )?;
+    // 8. Effects; 9. the response.
+    let mut new_id =
+        |kind: &str, world: &World| shared.new_id(pspec.provider, &service, kind, world);
+    let applied = semantics::apply_effects(&call, &mut world, &failures, &mut new_id);
+    if !action.effects.is_empty() {
+        shared.world_changed();
+    }
+    Ok(actions::respond(&call, &world, &failures, &applied))
+}
+
+/// What the HTTP front could not read, as the protocol condition that answers it.
+fn read_failure(problem: ReadProblem) -> Failure {
+    match problem {
+        ReadProblem::TooLarge { limit } => protocol(
+            ProtocolCondition::RequestTooLarge,
+            format!("The request body exceeds {limit} bytes."),
+        ),
+        ReadProblem::HeadTooLarge { detail } => {
+            protocol(ProtocolCondition::RequestTooLarge, detail)
+        }
+        ReadProblem::Malformed { detail } => protocol(ProtocolCondition::MalformedBody, detail),
+        ReadProblem::TooSlow { seconds } => protocol(
+            ProtocolCondition::MalformedBody,
+            format!("The request did not arrive within {seconds} s."),
+        ),
+    }
+}
+
+/// Phases 2-3: the request style (method, content type, size), then the action and version.
+fn route_action(
+    shared: &Shared,
+    pspec: &ProviderSpec,
+    request: &RawRequest,
+) -> Result<(Routed, Arc<ActionSpec>), Failure> {
+    let routed = route::route(request, pspec)
         .map_err(|p: RouteProblem| protocol(p.condition(), p.detail()))?;
     let Some(action_name) = routed.action.clone() else {
         return Err(protocol(
@@ -155,7 +254,7 @@ fn answer(
             "The request names no Version.",
         ));
     };
-    let action = route::find_action(&shared.specs, provider, &action_name, &version)
+    let action = route::find_action(&shared.specs, pspec.provider, &action_name, &version)
         .map_err(|c| {
             protocol(
                 c,
@@ -168,13 +267,22 @@ fn answer(
             )
         })?
         .clone();
-    *action_out = Some(action.clone());
-    let settings = shared.settings.read().clone();
-    let now = settings.now.unwrap_or_else(crate::sign::clock::unix_now);
+    Ok((routed, action))
+}
 
-    // One lock around the world for the rest of the request keeps concurrent calls consistent.
-    let mut world = shared.world.lock();
-    let caller = auth::authenticate(request, pspec, &world, &shared.nonces, now, settings.auth)?;
+/// Phases 4-5: the signature, the caller's permission and the action's rate limit. Returns
+/// whether the caller may call every action (a denied sub-user reaches actions whose spec
+/// checks the caller itself).
+fn admit(
+    shared: &Shared,
+    pspec: &ProviderSpec,
+    request: &RawRequest,
+    world: &World,
+    action: &ActionSpec,
+    settings: &super::Settings,
+    now: i64,
+) -> Result<bool, Failure> {
+    let caller = auth::authenticate(request, pspec, world, &shared.nonces, now, settings.auth)?;
     let caller_allowed = caller.role == AccountRole::Root;
     let checks_caller = action
         .preconditions
@@ -189,24 +297,32 @@ fn answer(
             ),
         ));
     }
-    if settings.rate_limits {
-        if let Some(limit) = &action.rate_limit {
-            let key = action.key().to_string();
-            if !shared
-                .limiter
-                .admit(&caller.access_key_id, &key, limit.per_second)
-            {
-                return Err(protocol(
-                    ProtocolCondition::Throttled,
-                    format!(
-                        "{} allows {} requests per second per account.",
-                        action.action, limit.per_second
-                    ),
-                ));
-            }
+    if let Some(limit) = action.rate_limit.as_ref().filter(|_| settings.rate_limits) {
+        let key = action.key().to_string();
+        if !shared
+            .limiter
+            .admit(&caller.access_key_id, &key, limit.per_second)
+        {
+            return Err(protocol(
+                ProtocolCondition::Throttled,
+                format!(
+                    "{} allows {} requests per second per account.",
+                    action.action, limit.per_second
+                ),
+            ));
         }
     }
-    // A response format the provider does not offer (Alibaba RPC `Format`, JSON or XML).
+    Ok(caller_allowed)
+}
+
+/// Phase 6: a response format the provider does not offer (Alibaba RPC `Format`), then the
+/// provider's common parameters are removed and the first unknown one is refused where the
+/// provider documents a code for it (Alibaba documents none and ignores them).
+fn common_parameters(
+    pspec: &ProviderSpec,
+    routed: &mut Routed,
+    action: &ActionSpec,
+) -> Result<(), Failure> {
     for common in pspec
         .common_parameters
         .iter()
@@ -224,8 +340,8 @@ fn answer(
             }
         }
     }
-    route::strip_common(&mut routed.params, pspec, &action);
-    if let Some(name) = validate::first_unknown(&routed.params, &action) {
+    route::strip_common(&mut routed.params, pspec, action);
+    if let Some(name) = validate::first_unknown(&routed.params, action) {
         let unknown = Violation::protocol(
             ProtocolCondition::UnknownParameter,
             format!(
@@ -235,65 +351,66 @@ fn answer(
         );
         let resolver = Resolver {
             provider: pspec,
-            action: Some(&action),
+            action: Some(action),
             preferred: &[],
         };
-        // Providers that document no code for it (Alibaba) ignore unknown parameters.
         if !resolver.candidates(&unknown.trigger).is_empty() {
             return Err(unknown.into());
         }
     }
+    Ok(())
+}
 
-    let service = format!("{}/{}", provider, action.service);
-    let region_param = action
-        .region
-        .parameter
-        .as_deref()
-        .filter(|p| action.parameter(p).is_some());
+/// Phase 7's parameter checks, run once: the decoded parameters and the first violation (it
+/// is reported when the action's order reaches `parameters`).
+fn validate_parameters(
+    shared: &Shared,
+    pspec: &ProviderSpec,
+    action: &ActionSpec,
+    routed: &Routed,
+    world: &World,
+    service: &str,
+    region_param: Option<&str>,
+) -> (BTreeMap<String, Value>, Option<Violation>) {
     let no_resources = super::world::ServiceState::default();
-    let (params, param_violation) = {
-        let svc = world.service(&service).unwrap_or(&no_resources);
-        let scope_region = match region_param {
-            Some(p) => routed
-                .params
-                .names()
-                .contains(&p)
-                .then(|| text_param(&routed.params, p))
-                .flatten(),
-            None => routed.region.clone(),
-        }
-        .filter(|_| action.region.required);
-        let known = move |r: &crate::spec::Reference, v: &str| {
-            semantics::exists(svc, r, v, scope_region.as_deref())
-        };
-        let cx = Context {
-            provider: pspec,
-            action: &action,
-            formats: &shared.formats,
-            known: &known,
-        };
-        validate::check_parameters(&routed.params, &cx)
-    };
-    let region = match region_param {
-        Some(p) => params.get(p).and_then(Value::as_str).map(str::to_string),
+    let svc = world.service(service).unwrap_or(&no_resources);
+    let scope_region = match region_param {
+        Some(p) => routed
+            .params
+            .names()
+            .contains(&p)
+            .then(|| text_param(&routed.params, p))
+            .flatten(),
         None => routed.region.clone(),
+    }
+    .filter(|_| action.region.required);
+    let known = move |r: &crate::spec::Reference, v: &str| {
+        semantics::exists(svc, r, v, scope_region.as_deref())
     };
-    let call = Call {
+    let cx = Context {
         provider: pspec,
-        action: &action,
-        params: &params,
-        region: region.as_deref(),
-        caller_allowed,
-        service: service.clone(),
+        action,
+        formats: &shared.formats,
+        known: &known,
     };
+    validate::check_parameters(&routed.params, &cx)
+}
 
+/// Phase 7 in the action's `error_precedence` order (default protocol, parameters, one_of,
+/// preconditions): the first failure, or the per-item failures of a call that goes ahead.
+fn ordered_checks(
+    call: &Call,
+    world: &World,
+    routed: &Routed,
+    mut param_violation: Option<Violation>,
+    region_is_parameter: bool,
+) -> Result<semantics::ItemFailures, Failure> {
+    let action = call.action;
     let phases: Vec<&str> = if action.error_precedence.is_empty() {
         vec!["protocol", "parameters", "one_of", "preconditions"]
     } else {
         action.error_precedence.iter().map(String::as_str).collect()
     };
-    let mut param_violation = param_violation;
-    let mut failures = semantics::ItemFailures::new();
     let mut one_of_checked = false;
     for phase in phases
         .iter()
@@ -307,25 +424,18 @@ fn answer(
             }
             "one_of" if !one_of_checked => {
                 one_of_checked = true;
-                if let Some(v) = validate::check_one_of(&routed.params, &action) {
+                if let Some(v) = validate::check_one_of(&routed.params, action) {
                     return Err(v.into());
                 }
             }
             "preconditions" => {
-                check_region(&call, &world, region_param.is_some(), &routed.region)?;
-                failures = semantics::check_preconditions(&call, &world)?;
-                break;
+                check_region(call, world, region_is_parameter, &routed.region)?;
+                return Ok(semantics::check_preconditions(call, world)?);
             }
             _ => {}
         }
     }
-
-    let mut new_id = |kind: &str, world: &World| shared.new_id(provider, &service, kind, world);
-    let applied = semantics::apply_effects(&call, &mut world, &failures, &mut new_id);
-    if !action.effects.is_empty() {
-        shared.world_changed();
-    }
-    Ok(actions::respond(&call, &world, &failures, &applied))
+    Ok(semantics::ItemFailures::new())
 }
 
 fn text_param(params: &crate::wire::decode::WireParams, name: &str) -> Option<String> {

@@ -12,6 +12,8 @@ mod codes;
 mod control;
 mod dispatch;
 pub mod envelope;
+mod front;
+pub mod fuzz;
 mod ratelimit;
 mod recording;
 pub mod route;
@@ -21,7 +23,7 @@ pub mod validate;
 pub mod world;
 
 pub use auth::AuthSettings;
-pub use dispatch::BodyProblem;
+pub use dispatch::ReadProblem;
 pub use recording::Exchange;
 pub use server::{EmulatorHandle, TlsFiles};
 pub use world::{Account, AccountRole, Image, Instance, KeyPair, ServiceState, World, WorldError};
@@ -91,7 +93,8 @@ pub enum EmulatorError {
     MissingProvider(Provider),
     #[error(transparent)]
     World(#[from] WorldError),
-    #[error("cannot listen on {addr}: {source}")]
+    // The cause is the `source`, printed by whoever prints the chain (not twice).
+    #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
         #[source]
@@ -123,6 +126,9 @@ pub(crate) struct Shared {
     pub generation: AtomicU64,
     pub changed: tokio::sync::Notify,
     pub recorder: recording::Recorder,
+    /// The generation the state file holds (loaded or last saved). Kept here, not in the saver
+    /// task, so a change made before the saver first runs still differs from it.
+    pub saved: tokio::sync::watch::Sender<u64>,
 }
 
 impl Shared {
@@ -224,6 +230,7 @@ impl Emulator {
                 generation: AtomicU64::new(0),
                 changed: tokio::sync::Notify::new(),
                 recorder: recording::Recorder::default(),
+                saved: tokio::sync::watch::Sender::new(0),
                 config,
             }),
         })
@@ -293,9 +300,25 @@ impl Emulator {
     /// Save the world to the state file, if one is configured.
     pub fn save(&self) -> Result<(), WorldError> {
         if let Some(path) = &self.shared.config.state_file {
+            // Read the generation before copying the world: a change bumps it only after its
+            // mutation, so the copy holds at least every change up to this generation.
+            let generation = self.shared.generation.load(Ordering::SeqCst);
             let snapshot = self.world();
             snapshot.save(path)?;
+            self.shared.saved.send_modify(|s| *s = (*s).max(generation));
         }
         Ok(())
+    }
+
+    /// Wait until the state file holds every change made before this call (returns at once
+    /// without a state file). The saver writes asynchronously; tests and embedders that read
+    /// the file wait here instead of polling it.
+    pub async fn wait_saved(&self) {
+        if self.shared.config.state_file.is_none() {
+            return;
+        }
+        let wanted = self.shared.generation.load(Ordering::SeqCst);
+        let mut saved = self.shared.saved.subscribe();
+        let _ = saved.wait_for(|s| *s >= wanted).await;
     }
 }

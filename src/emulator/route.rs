@@ -25,10 +25,11 @@ pub fn detect_provider(request: &RawRequest, specs: &SpecSet, default: Provider)
         return Provider::Alibaba;
     }
     let has_prefix = |prefix: &str| {
-        request
-            .headers
-            .iter()
-            .any(|(n, _)| n.len() >= prefix.len() && n[..prefix.len()].eq_ignore_ascii_case(prefix))
+        request.headers.iter().any(|(n, _)| {
+            // Bytes, not chars: a header name from a malformed head may hold any UTF-8.
+            n.len() >= prefix.len()
+                && n.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+        })
     };
     if has_prefix("x-tc-") {
         return Provider::Tencent;

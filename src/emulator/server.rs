@@ -1,21 +1,21 @@
-//! The HTTP side: the axum router, the accept loop (own hyper connections so head-read timeouts
-//! apply and tccli's `Host: http://127.0.0.1:PORT` is accepted as any other header), optional
-//! TLS, and the state-file saver.
-use super::dispatch::{self, BodyProblem};
+//! The HTTP side: the accept loop over the emulator's own HTTP/1.1 front (`front.rs`, so every
+//! answer is an envelope and tccli's `Host: http://127.0.0.1:PORT` is just a header), optional
+//! TLS, the axum router (control API; the whole emulator for embedding) and the state-file saver.
+use super::dispatch::{self, ReadProblem};
+use super::front::{self, Limits, Read};
 use super::{control, route, Emulator, EmulatorError};
 use crate::http::{RawRequest, RawResponse};
-use axum::body::Body;
+use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
 use axum::response::Response;
 use axum::Router;
-use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -81,10 +81,6 @@ pub(crate) fn router(emulator: Emulator) -> Router {
     Router::new()
         .nest("/_cloudconform", control::router())
         .fallback(cloud)
-        .layer(axum::middleware::from_fn_with_state(
-            emulator.clone(),
-            super::recording::layer,
-        ))
         .with_state(emulator)
 }
 
@@ -110,27 +106,59 @@ async fn cloud(State(emulator): State<Emulator>, request: Request) -> Response {
     };
     let limit = route::max_body_bytes(&shared.specs);
     let timeout = shared.config.request_timeout;
-    let problem =
-        match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit as usize)).await {
-            Ok(Ok(bytes)) => {
-                raw.body = bytes.to_vec();
-                None
-            }
-            Ok(Err(_)) => Some(BodyProblem::TooLarge { limit }),
-            Err(_) => Some(BodyProblem::TooSlow {
-                seconds: timeout.as_secs(),
-            }),
-        };
-    // CPU-bound (signatures, 100 000-item arrays): keep it off the async workers.
-    let answer = tokio::task::spawn_blocking(move || dispatch::handle(&shared, raw, problem)).await;
-    match answer {
-        Ok(r) => to_response(r),
-        Err(_) => to_response(RawResponse {
-            status: 500,
-            headers: vec![("Content-Type".into(), "text/plain".into())],
-            body: b"the emulator failed while answering".to_vec(),
+    let problem = match tokio::time::timeout(timeout, read_body(body, limit)).await {
+        Ok(Ok(bytes)) => {
+            raw.body = bytes;
+            None
+        }
+        Ok(Err(problem)) => Some(problem),
+        Err(_) => Some(ReadProblem::TooSlow {
+            seconds: timeout.as_secs(),
         }),
+    };
+    // CPU-bound (signatures, 100 000-item arrays): keep it off the async workers.
+    to_response(answer_off_thread(&emulator, raw, problem).await)
+}
+
+/// A body within `limit` bytes; a transport error (a broken chunk, a body cut short) is a
+/// malformed request, not a large one.
+async fn read_body(mut body: Body, limit: u64) -> Result<Vec<u8>, ReadProblem> {
+    let mut out = Vec::new();
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let frame = frame.map_err(|e| ReadProblem::Malformed {
+            detail: format!("The request body could not be read: {e}."),
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() as u64 + data.len() as u64 > limit {
+                return Err(ReadProblem::TooLarge { limit });
+            }
+            out.extend_from_slice(&data);
+        }
     }
+    Ok(out)
+}
+
+/// Answer a cloud request on the blocking pool (signatures and 100 000-item arrays are
+/// CPU-bound). `dispatch::handle` never panics; if it did, the client still gets an envelope.
+async fn answer_off_thread(
+    emulator: &Emulator,
+    raw: RawRequest,
+    problem: Option<ReadProblem>,
+) -> RawResponse {
+    let shared = emulator.shared.clone();
+    let fallback = raw.clone();
+    let response =
+        match tokio::task::spawn_blocking(move || dispatch::handle(&shared, raw, problem)).await {
+            Ok(r) => r,
+            Err(_) => dispatch::internal_error(&emulator.shared, &fallback),
+        };
+    let recorder = &emulator.shared.recorder;
+    if recorder.is_on() {
+        recorder.record(fallback, &response);
+    }
+    response
 }
 
 pub(crate) fn to_response(raw: RawResponse) -> Response {
@@ -187,7 +215,15 @@ pub(crate) async fn serve(emulator: Emulator) -> Result<EmulatorHandle, Emulator
         .clone()
         .map(|_| tokio::spawn(save_on_change(emulator.clone(), stopped.clone())));
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let task = tokio::spawn(accept_loop(listener, app, tls, timeout, stopped, saver));
+    let limits = Limits::new(route::max_body_bytes(&emulator.shared.specs), timeout);
+    let task = tokio::spawn(accept_loop(
+        listener,
+        (emulator.clone(), app),
+        tls,
+        limits,
+        stopped,
+        saver,
+    ));
     Ok(EmulatorHandle {
         addr,
         scheme,
@@ -199,9 +235,9 @@ pub(crate) async fn serve(emulator: Emulator) -> Result<EmulatorHandle, Emulator
 
 async fn accept_loop(
     listener: TcpListener,
-    app: Router,
+    (emulator, app): (Emulator, Router),
     tls: Option<tokio_rustls::TlsAcceptor>,
-    timeout: Duration,
+    limits: Limits,
     mut stopped: watch::Receiver<bool>,
     saver: Option<JoinHandle<()>>,
 ) {
@@ -217,14 +253,15 @@ async fn accept_loop(
                 };
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
+                let emulator = emulator.clone();
                 let tls = tls.clone();
                 let stop = stopped.clone();
                 connections.spawn(async move {
                     match tls {
-                        None => serve_connection(stream, app, timeout, stop).await,
+                        None => serve_connection(stream, emulator, app, limits, stop).await,
                         Some(acceptor) => {
-                            if let Ok(Ok(s)) = tokio::time::timeout(timeout, acceptor.accept(stream)).await {
-                                serve_connection(s, app, timeout, stop).await;
+                            if let Ok(Ok(s)) = tokio::time::timeout(limits.timeout, acceptor.accept(stream)).await {
+                                serve_connection(s, emulator, app, limits, stop).await;
                             }
                         }
                     }
@@ -246,46 +283,159 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection<I>(io: I, app: Router, timeout: Duration, mut stop: watch::Receiver<bool>)
-where
+/// One connection: read a request with the front, answer it, repeat while the client keeps
+/// the connection alive. Requests are answered one at a time, in order; a client that
+/// half-closes after a complete request still gets its answer.
+async fn serve_connection<I>(
+    mut io: I,
+    emulator: Emulator,
+    app: Router,
+    limits: Limits,
+    mut stop: watch::Receiver<bool>,
+) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let service = TowerToHyperService::new(app);
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(timeout)
-        .keep_alive(true);
-    let conn = builder.serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
-    tokio::select! {
-        _ = conn.as_mut() => {}
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+    let mut buf = Vec::new();
+    loop {
+        let stopping = async {
+            let _ = stop.changed().await;
+        };
+        let read = front::read_request(&mut io, &mut buf, &limits, stopping).await;
+        let (response, head_only, close) = match read {
+            Read::Closed => break,
+            Read::Request {
+                request,
+                keep_alive,
+            } => {
+                let head_only = request.method == "HEAD";
+                // A 200 to CONNECT opens a tunnel for proxy-aware clients: close after the
+                // envelope so no one takes the connection for one.
+                let close = !keep_alive || request.method == "CONNECT";
+                let response = if is_control(&request.path) {
+                    control_answer(&app, request).await
+                } else {
+                    answer_off_thread(&emulator, request, None).await
+                };
+                (response, head_only, close)
+            }
+            Read::Problem { partial, problem } => {
+                let response = answer_off_thread(&emulator, partial, Some(problem)).await;
+                (response, false, true)
+            }
+        };
+        let bytes = front::encode_response(&response, head_only, close);
+        if io.write_all(&bytes).await.is_err() || io.flush().await.is_err() {
+            return;
         }
+        // A large body leaves a large buffer behind; idle connections keep little.
+        if buf.capacity() > 64 * 1024 {
+            buf.shrink_to(64 * 1024);
+        }
+        if close || *stop.borrow() {
+            linger_close(&mut io).await;
+            return;
+        }
+    }
+    let _ = io.shutdown().await;
+}
+
+/// Close after an answer the client may still be sending into (a body too large to read):
+/// closing with unread bytes would reset the connection and lose the answer, so send FIN and
+/// discard what still arrives for a moment.
+async fn linger_close<I: AsyncRead + AsyncWrite + Unpin>(io: &mut I) {
+    let _ = io.shutdown().await;
+    let mut sink = [0u8; 16 * 1024];
+    let mut budget: usize = 64 << 20;
+    let drain = async {
+        while let Ok(n) = io.read(&mut sink).await {
+            if n == 0 || n > budget {
+                break;
+            }
+            budget -= n;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+}
+
+fn is_control(path: &str) -> bool {
+    path == "/_cloudconform" || path.starts_with("/_cloudconform/")
+}
+
+/// A control-API request through the axum router.
+async fn control_answer(app: &Router, request: RawRequest) -> RawResponse {
+    use hyper::service::Service;
+    let uri = if request.raw_query.is_empty() {
+        request.path.clone()
+    } else {
+        format!("{}?{}", request.path, request.raw_query)
+    };
+    let mut builder = axum::http::Request::builder()
+        .method(request.method.as_str())
+        .uri(uri);
+    for (n, v) in &request.headers {
+        builder = builder.header(n.as_str(), v.as_str());
+    }
+    let plain = |status: u16, message: &str| RawResponse {
+        status,
+        headers: vec![("Content-Type".into(), "application/json".into())],
+        body: serde_json::to_vec(&serde_json::json!({ "error": message }))
+            .expect("JSON values always serialize"),
+    };
+    let Ok(http_request) = builder.body(Body::from(request.body)) else {
+        return plain(400, "the request cannot be read as an HTTP request");
+    };
+    let service = TowerToHyperService::new(app.clone());
+    let Ok(response) = service.call(http_request).await;
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return plain(500, "the control API failed while answering");
+    };
+    RawResponse {
+        status: parts.status.as_u16(),
+        headers: parts
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect(),
+        body: bytes.to_vec(),
     }
 }
 
 /// Save the world whenever it changes (coalescing bursts), and once more on stop.
+///
+/// What was saved is `shared.saved`, set by `Emulator::save` itself: the comparison never
+/// depends on when this task first ran (a change made before that used to be compared with a
+/// generation read after it, and was not saved until the next change).
 async fn save_on_change(emulator: Emulator, mut stopped: watch::Receiver<bool>) {
-    let mut saved = emulator.shared.generation.load(Ordering::SeqCst);
-    loop {
-        let stop = tokio::select! {
-            _ = emulator.shared.changed.notified() => false,
-            _ = stopped.changed() => true,
-        };
-        let now = emulator.shared.generation.load(Ordering::SeqCst);
-        if now != saved || stop {
-            saved = now;
-            let e = emulator.clone();
-            let result = tokio::task::spawn_blocking(move || e.save()).await;
-            if let Ok(Err(err)) = result {
+    let save = || async {
+        let e = emulator.clone();
+        let result = tokio::task::spawn_blocking(move || e.save()).await;
+        match result {
+            Ok(Ok(())) => true,
+            Ok(Err(err)) => {
                 eprintln!("cloudconform emulate: {err}");
+                false
             }
+            Err(_) => false,
         }
-        if stop {
-            break;
+    };
+    loop {
+        let now = emulator.shared.generation.load(Ordering::SeqCst);
+        // A failed save waits for the next change (or the stop) instead of spinning.
+        if now != *emulator.shared.saved.borrow() && save().await {
+            continue;
+        }
+        tokio::select! {
+            _ = emulator.shared.changed.notified() => {}
+            _ = stopped.changed() => {
+                save().await;
+                break;
+            }
         }
     }
 }

@@ -1,8 +1,11 @@
 //! JUnit XML: one test suite per action, one test case per conformance case. Failures carry the
 //! findings (rule and location); inconclusive cases are skipped with their reason; expected
-//! failures pass with a property naming the reason; stale expected failures fail.
+//! failures pass with a property naming the reason; stale expected failures fail. Suites carry
+//! their time (the sum of their cases') and the run's timestamp; each case its time and, in
+//! `system-out`, its exchanges as recorded (already scrubbed of credentials).
 use super::{failure_text, RunReport};
 use crate::check::Verdict;
+use crate::run::Exchange;
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -38,6 +41,9 @@ pub fn render(report: &RunReport) -> Result<String, String> {
         let mut tc = TestCase::new(r.id.clone(), status);
         tc.set_classname(r.action.clone());
         tc.set_time(Duration::from_millis(r.duration_ms));
+        if !r.exchanges.is_empty() {
+            tc.set_system_out(exchanges_text(&r.exchanges));
+        }
         if let Some(reason) = &r.expected_failure {
             tc.add_property(Property::new("expected-failure", reason.clone()));
         }
@@ -46,6 +52,51 @@ pub fn render(report: &RunReport) -> Result<String, String> {
             .or_insert_with(|| TestSuite::new(r.action.clone()))
             .add_test_case(tc);
     }
+    let timestamp = chrono::DateTime::parse_from_rfc3339(&report.date).ok();
+    let mut total = Duration::ZERO;
+    for suite in suites.values_mut() {
+        let time = suite.test_cases.iter().filter_map(|c| c.time).sum();
+        suite.set_time(time);
+        total += time;
+        if let Some(t) = timestamp {
+            suite.set_timestamp(t);
+        }
+    }
+    junit.set_time(total);
+    if let Some(t) = timestamp {
+        junit.set_timestamp(t);
+    }
     junit.add_test_suites(suites.into_values());
     junit.to_string().map_err(|e| e.to_string())
+}
+
+/// The exchanges of a case as an HTTP-like transcript (`>` sent, `<` received).
+fn exchanges_text(exchanges: &[Exchange]) -> String {
+    let mut out = String::new();
+    for x in exchanges {
+        let q = &x.request;
+        let query = if q.query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", q.query)
+        };
+        out.push_str(&format!(
+            "step {} {}\n> {} {}{query}\n",
+            x.step, x.action, q.method, q.path
+        ));
+        for (k, v) in &q.headers {
+            out.push_str(&format!("> {k}: {v}\n"));
+        }
+        if !q.body.is_empty() {
+            out.push_str(&format!(">\n> {}\n", q.body));
+        }
+        match &x.response {
+            Some(r) => out.push_str(&format!(
+                "< {} {}\n< {}\n",
+                r.status, r.content_type, r.body
+            )),
+            None => out.push_str("< (no response)\n"),
+        }
+    }
+    out
 }

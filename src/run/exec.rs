@@ -29,6 +29,19 @@ impl Endpoint {
         Some(Endpoint { base, host })
     }
 
+    /// Whether the host is a loopback address or `localhost`.
+    pub fn is_loopback(&self) -> bool {
+        let host = match self.host.strip_prefix('[') {
+            // `[::1]:8080`
+            Some(v6) => v6.split(']').next().unwrap_or_default(),
+            None => self.host.rsplit_once(':').map_or(&*self.host, |(h, _)| h),
+        };
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     pub fn from_addr(addr: std::net::SocketAddr) -> Endpoint {
         Endpoint {
             base: format!("http://{addr}"),
@@ -53,10 +66,25 @@ pub enum BuildError {
 pub enum TransportError {
     #[error("request timed out after {0:?}")]
     Timeout(Duration),
-    #[error("connection failed: {0}")]
+    #[error("cannot connect: {0}")]
     Connect(String),
     #[error("transport error: {0}")]
     Other(String),
+}
+
+/// An error and its causes, `outer: inner: innermost` (reqwest's own message is only the outer
+/// layer, e.g. `error sending request`, which alone says nothing). Repeated layers are dropped.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
 }
 
 /// The spec's signing method id → the signer's scheme.
@@ -321,9 +349,9 @@ pub async fn send(
         if e.is_timeout() {
             TransportError::Timeout(timeout)
         } else if e.is_connect() {
-            TransportError::Connect(e.to_string())
+            TransportError::Connect(format!("{}: {}", endpoint.base, error_chain(&e)))
         } else {
-            TransportError::Other(e.to_string())
+            TransportError::Other(format!("{}: {}", endpoint.base, error_chain(&e)))
         }
     })?;
     let status = resp.status().as_u16();
@@ -340,7 +368,7 @@ pub async fn send(
     let body = resp
         .bytes()
         .await
-        .map_err(|e| TransportError::Other(e.without_url().to_string()))?
+        .map_err(|e| TransportError::Other(error_chain(&e.without_url())))?
         .to_vec();
     Ok(RawResponse {
         status,
@@ -352,6 +380,43 @@ pub async fn send(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_endpoints() {
+        for url in [
+            "http://127.0.0.1:9000",
+            "http://127.0.0.2",
+            "http://localhost:18765",
+            "http://LOCALHOST",
+            "https://[::1]:8443/",
+        ] {
+            assert!(Endpoint::parse(url).unwrap().is_loopback(), "{url}");
+        }
+        for url in [
+            "https://cvm.tencentcloudapi.com",
+            "http://10.0.0.1:80",
+            "http://[2001:db8::1]:80",
+        ] {
+            assert!(!Endpoint::parse(url).unwrap().is_loopback(), "{url}");
+        }
+    }
+
+    #[test]
+    fn error_chain_keeps_every_cause_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("error sending request")]
+        struct Outer(#[source] std::io::Error);
+        let e = Outer(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused",
+        ));
+        assert_eq!(error_chain(&e), "error sending request: Connection refused");
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot listen: {0}")]
+        struct Repeats(#[source] std::io::Error);
+        let e = Repeats(std::io::Error::other("in use"));
+        assert_eq!(error_chain(&e), "cannot listen: in use");
+    }
 
     #[test]
     fn endpoint_parse() {

@@ -89,10 +89,13 @@ async fn send_control(
             .header("content-type", "application/json")
             .body(b.to_string());
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| format!("control API {method} {what}: {e}"))?;
+    let resp = req.send().await.map_err(|e| {
+        let e = e.without_url();
+        format!(
+            "control API {method} {what}: {}",
+            super::exec::error_chain(&e)
+        )
+    })?;
     let status = resp.status();
     let bytes = resp
         .bytes()

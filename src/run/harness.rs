@@ -136,7 +136,6 @@ pub fn judge(
             "{}/{}/{}",
             case.action.provider, case.action.service, case.action.version
         ),
-        date: chrono::Utc::now().format("%Y-%m-%d").to_string(),
     };
     snapshot::assert_snapshot(root, &provenance, &case.id, &snapshot_value(case, result));
     Ok(())

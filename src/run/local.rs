@@ -20,7 +20,7 @@ pub async fn start_emulators(
             ..EmulatorConfig::default()
         })
         .await
-        .map_err(|e| format!("emulator: {e}"))?;
+        .map_err(|e| format!("emulator: {}", super::exec::error_chain(&e)))?;
         handles.push(h);
     }
     let endpoints = handles

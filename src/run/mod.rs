@@ -6,7 +6,8 @@
 //! against any other endpoint the worlds are built with the spec's fixture actions, cases that
 //! use the target profile's instances are serialised, and each action is paced at its spec
 //! `rate_limit.per_second`. Throttling answers are retried with backoff; transport failures
-//! make a case inconclusive, never failed. Depends on `spec`, `generate`, `wire`, `sign`,
+//! make a case inconclusive, never failed, and a target that never answers stops `run_all`
+//! early. Emulators and loopback targets are never reached through a proxy. Depends on `spec`, `generate`, `wire`, `sign`,
 //! `check` and `http`; never on the emulator's internals (only its public control API).
 //!
 //! Layout: `runner` drives cases (workers, world, verdict), `steps` runs one step and checks its
@@ -25,6 +26,7 @@ pub mod live;
 pub mod local;
 mod pace;
 pub mod plan;
+pub mod profile_schema;
 mod record;
 pub mod recorded;
 mod runner;
@@ -75,6 +77,15 @@ pub struct Target {
 impl Target {
     pub fn is_emulator(&self) -> bool {
         matches!(self.kind, TargetKind::Emulator { .. })
+    }
+
+    /// Emulators, and live endpoints on a loopback host (`127.0.0.0/8`, `::1`, `localhost`):
+    /// never reached through a proxy.
+    pub fn is_loopback(&self) -> bool {
+        match &self.kind {
+            TargetKind::Emulator { .. } => true,
+            TargetKind::Live { endpoints, .. } => endpoints.all_loopback(),
+        }
     }
 }
 

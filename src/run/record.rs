@@ -18,6 +18,7 @@ pub struct Exchange {
 #[derive(Debug, Clone, Serialize)]
 pub struct RequestRecord {
     pub method: String,
+    pub path: String,
     pub query: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
@@ -77,6 +78,7 @@ impl RequestRecord {
         };
         RequestRecord {
             method: req.method.clone(),
+            path: req.path.clone(),
             query,
             headers: req
                 .headers
@@ -91,6 +93,76 @@ impl RequestRecord {
                 .collect(),
             body,
         }
+    }
+}
+
+/// The shell variable a redacted field is shown as in a curl line: credentials as the
+/// environment variables cloudconform reads them from, signatures as variables to fill with a
+/// fresh one (`cloudconform sign` prints it; the recorded signature has expired by then).
+fn variable_for(field: &str) -> &'static str {
+    match field.to_ascii_lowercase().as_str() {
+        "secretid" | "accesskeyid" => crate::sign::credentials::ENV_ACCESS_KEY_ID,
+        "token" | "securitytoken" | "x-tc-token" | "x-acs-security-token" => {
+            crate::sign::credentials::ENV_SECURITY_TOKEN
+        }
+        "authorization" => "AUTHORIZATION",
+        "signaturenonce" | "x-acs-signature-nonce" => "SIGNATURE_NONCE",
+        _ => "SIGNATURE",
+    }
+}
+
+/// Single-quote for a POSIX shell, with `[redacted]` values of `fields` turned into
+/// `"$VARIABLE"` references.
+fn shell_word(text: &str) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', r"'\''"));
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find("[redacted]") {
+        let before = &rest[..at];
+        // The field name: `Name=` of a query/form pair or `Name: ` of a header line.
+        let field = before
+            .rsplit(['&', '?'])
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('=')
+            .trim_end_matches(": ");
+        let field = field.split(':').next().unwrap_or_default().trim();
+        if !before.is_empty() {
+            out.push_str(&quote(before));
+        }
+        out.push_str(&format!("\"${}\"", variable_for(field)));
+        rest = &rest[at + "[redacted]".len()..];
+    }
+    if !rest.is_empty() || out.is_empty() {
+        out.push_str(&quote(rest));
+    }
+    out
+}
+
+impl RequestRecord {
+    /// A curl command sending this request to `base` (`http://127.0.0.1:18765`): credentials
+    /// and signatures appear as shell variable references, never as values.
+    pub fn curl(&self, base: &str) -> String {
+        let mut url = format!("{}{}", base.trim_end_matches('/'), self.path);
+        if !self.query.is_empty() {
+            url.push('?');
+            url.push_str(&self.query);
+        }
+        let mut parts = vec![
+            "curl".to_string(),
+            "-X".into(),
+            self.method.clone(),
+            shell_word(&url),
+        ];
+        for (name, value) in &self.headers {
+            parts.push("-H".into());
+            parts.push(shell_word(&format!("{name}: {value}")));
+        }
+        if !self.body.is_empty() {
+            parts.push("--data-binary".into());
+            parts.push(shell_word(&self.body));
+        }
+        parts.join(" ")
     }
 }
 
@@ -126,5 +198,43 @@ impl ResponseRecord {
             content_type: resp.header("content-type").unwrap_or_default().to_string(),
             body,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn curl_names_credentials_by_variable_and_never_holds_them() {
+        let raw = RawRequest {
+            method: "POST".into(),
+            path: "/".into(),
+            raw_query: String::new(),
+            headers: vec![
+                (
+                    "Content-Type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+                (
+                    "Authorization".into(),
+                    "TC3-HMAC-SHA256 Credential=AKIDSECRETID/x".into(),
+                ),
+            ],
+            body: b"Action=DetachKeyPair&AccessKeyId=AKIDSECRETID&Signature=abc&Name=it's".to_vec(),
+        };
+        let curl = RequestRecord::scrubbed(&raw).curl("http://127.0.0.1:18765");
+        assert!(
+            !curl.contains("AKIDSECRETID") && !curl.contains("abc"),
+            "{curl}"
+        );
+        assert_eq!(
+            curl,
+            "curl -X POST 'http://127.0.0.1:18765/' \
+             -H 'Content-Type: application/x-www-form-urlencoded' \
+             -H 'Authorization: '\"$AUTHORIZATION\" \
+             --data-binary 'Action=DetachKeyPair&AccessKeyId='\"$CLOUDCONFORM_ACCESS_KEY_ID\"\
+             '&Signature='\"$SIGNATURE\"'&Name=it'\\''s'"
+        );
     }
 }

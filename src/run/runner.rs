@@ -10,8 +10,38 @@ use crate::sign::Credentials;
 use crate::spec::{ActionSpec, Provider, SpecSet};
 use serde_json::Value;
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
+
+/// Transport failures, before the target ever answered, after which a run stops early: the
+/// target is unreachable, and hundreds of identical inconclusive cases would say nothing more.
+const UNREACHABLE_AFTER: usize = 5;
+
+/// Whether the target has answered at all, and the transport failures seen until it did.
+#[derive(Default)]
+pub(super) struct Reach {
+    answered: AtomicBool,
+    failures: AtomicUsize,
+    first_failure: OnceLock<String>,
+}
+
+impl Reach {
+    pub(super) fn answered(&self) {
+        self.answered.store(true, Ordering::SeqCst);
+    }
+
+    pub(super) fn failed(&self, why: &str) {
+        let _ = self.first_failure.set(why.to_string());
+        self.failures.fetch_add(1, Ordering::SeqCst);
+    }
+
+    fn unreachable(&self) -> Option<String> {
+        (!self.answered.load(Ordering::SeqCst)
+            && self.failures.load(Ordering::SeqCst) >= UNREACHABLE_AFTER)
+            .then(|| self.first_failure.get().cloned().unwrap_or_default())
+    }
+}
 
 /// Runs cases against one target.
 pub struct Runner {
@@ -31,12 +61,18 @@ pub struct Runner {
     instance_lane: tokio::sync::Mutex<()>,
     /// The emulator's default world (accounts, regions), fetched once.
     pub(super) default_world: tokio::sync::OnceCell<Value>,
+    pub(super) reach: Reach,
 }
 
 impl Runner {
     pub fn new(specs: Arc<SpecSet>, target: Target, opts: RunOptions) -> Result<Runner, RunError> {
         let checker = Checker::new(specs.clone()).map_err(RunError::Checker)?;
         let mut builder = reqwest::Client::builder().pool_max_idle_per_host(8);
+        // Proxies (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) are for reaching remote endpoints: the
+        // embedded emulators and any loopback target are always spoken to directly.
+        if target.is_loopback() {
+            builder = builder.no_proxy();
+        }
         if let Some(pem) = &opts.ca_cert_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| RunError::CaCert(e.to_string()))?;
@@ -49,7 +85,7 @@ impl Runner {
         }
         let client = builder
             .build()
-            .map_err(|e| RunError::Client(e.to_string()))?;
+            .map_err(|e| RunError::Client(super::exec::error_chain(&e)))?;
         Ok(Runner {
             specs,
             checker: Arc::new(checker),
@@ -62,6 +98,7 @@ impl Runner {
             stopping: Default::default(),
             instance_lane: tokio::sync::Mutex::new(()),
             default_world: tokio::sync::OnceCell::new(),
+            reach: Reach::default(),
         })
     }
 
@@ -101,7 +138,15 @@ impl Runner {
         self.stats.sent_per_action()
     }
 
-    /// Run every case, `on_done` called as each finishes; results in id order.
+    /// `Some(first failure)` when the run stopped early because the target never answered
+    /// ([`UNREACHABLE_AFTER`] transport failures and not one response).
+    pub fn unreachable(&self) -> Option<String> {
+        self.reach.unreachable()
+    }
+
+    /// Run every case, `on_done` called as each finishes; results in id order. Stops taking
+    /// cases once the target proves unreachable (see [`Runner::unreachable`]): the cases not
+    /// run have no result.
     pub async fn run_all(
         self: &Arc<Self>,
         cases: Vec<Case>,
@@ -124,7 +169,7 @@ impl Runner {
             handles.push(tokio::spawn(async move {
                 let mut out = Vec::new();
                 loop {
-                    if me.is_stopping() {
+                    if me.is_stopping() || me.reach.unreachable().is_some() {
                         break;
                     }
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();

@@ -146,6 +146,9 @@ impl Runner {
             if matches!(step.wire.tamper, Some(Tamper::Replay)) && answered {
                 resp = exec::send(&self.client, endpoint, &req, self.opts.timeout).await;
             }
+            if resp.is_ok() {
+                self.reach.answered();
+            }
             let fault = match resp {
                 Ok(resp) => match gateway_fault(&resp) {
                     None => {
@@ -173,10 +176,20 @@ impl Runner {
                         tokio::time::sleep(backoff(attempt, None)).await;
                         continue;
                     }
-                    return Sent::Transport(format!("connection failed: {e}"));
+                    let why = format!("connection failed: {e}");
+                    self.reach.failed(&why);
+                    return Sent::Transport(why);
                 }
-                Err(TransportError::Timeout(d)) => format!("no answer within {d:?}"),
-                Err(e) => format!("answer lost ({e})"),
+                Err(TransportError::Timeout(d)) => {
+                    let why = format!("{}: no answer within {d:?}", endpoint.base);
+                    self.reach.failed(&why);
+                    why
+                }
+                Err(e) => {
+                    let why = format!("answer lost ({e})");
+                    self.reach.failed(&why);
+                    why
+                }
             };
             if read && attempt < self.opts.retries {
                 attempt += 1;

@@ -4,6 +4,14 @@ use std::collections::HashMap;
 use std::fmt;
 use subtle::ConstantTimeEq;
 
+/// The harness's own variables for both clouds (`sources` reads them; curl lines in reports
+/// refer to them).
+pub const ENV_ACCESS_KEY_ID: &str = "CLOUDCONFORM_ACCESS_KEY_ID";
+/// The secret access key, see [`ENV_ACCESS_KEY_ID`].
+pub const ENV_SECRET_ACCESS_KEY: &str = "CLOUDCONFORM_SECRET_ACCESS_KEY";
+/// An optional STS session token, see [`ENV_ACCESS_KEY_ID`].
+pub const ENV_SECURITY_TOKEN: &str = "CLOUDCONFORM_SECURITY_TOKEN";
+
 /// A secret string (secret key, session token). `Debug` and `Display` print `***`, equality is
 /// constant-time, and the bytes are only reachable inside the crate, so a secret cannot leak
 /// through an error, a log line or a debugger dump by accident.

@@ -1,8 +1,12 @@
-//! Signing and verification errors. A verification error knows the provider's documented code and
-//! HTTP status (Tencent: always 200; Alibaba: `errors/alibaba-common.json`) and, on a signature
-//! mismatch, what the verifier computed — never the secret, a derived key or the expected
-//! signature (that would make the emulator a signing oracle).
+//! Signing and verification errors. A verification error is a protocol condition in spec terms
+//! ([`VerifyErrorKind::trigger`]; the emulator answers it with the provider spec's code), and
+//! for the standalone `verify` command and the signer tests it also names the provider's
+//! documented code and HTTP status (Tencent: always 200; Alibaba:
+//! `errors/alibaba-common.json`). On a signature mismatch it carries what the verifier computed
+//! — never the secret, a derived key or the expected signature (that would make the emulator a
+//! signing oracle).
 use super::{Provider, Scheme};
+use crate::spec::{ProtocolCondition, Trigger, Violation};
 use thiserror::Error;
 
 /// Why a request could not be signed.
@@ -46,6 +50,8 @@ pub enum VerifyErrorKind {
     SignatureMismatch,
     #[error("signature nonce was already used")]
     NonceReused,
+    #[error("signature nonce is {length} bytes long; at most {max} are accepted")]
+    NonceTooLong { length: usize, max: usize },
     #[error("the access key requires a security token and none was sent")]
     SecurityTokenMissing,
     #[error("the security token does not belong to the access key")]
@@ -54,6 +60,51 @@ pub enum VerifyErrorKind {
     UnsupportedSignatureMethod(String),
     #[error("parameters are not valid UTF-8 after decoding")]
     InvalidEncoding,
+}
+
+impl VerifyErrorKind {
+    /// The protocol condition (or common-parameter fault) this failure is in spec terms: the
+    /// provider spec's errors say which code and status answer it.
+    pub fn trigger(&self) -> Trigger {
+        use ProtocolCondition as C;
+        use VerifyErrorKind as K;
+        let condition = match self {
+            K::MissingAuthentication
+            | K::MalformedAuthorization(_)
+            | K::MissingSignedHeader(_)
+            | K::SignedHeaderAbsent(_) => C::IncompleteSignature,
+            K::UnknownAccessKey(_) => C::UnknownAccessKey,
+            K::InvalidTimestamp(_) => C::MalformedTimestamp,
+            K::TimestampExpired { .. } => C::ExpiredTimestamp,
+            K::CredentialScopeDate { .. } | K::ContentHashMismatch | K::SignatureMismatch => {
+                C::BadSignature
+            }
+            K::NonceReused => C::ReplayedNonce,
+            K::SecurityTokenMissing | K::SecurityTokenMismatch => C::BadToken,
+            K::InvalidEncoding => C::MalformedBody,
+            K::UnsupportedSignatureMethod(_) => C::UnsupportedSignatureMethod,
+            // An over-long nonce: the emulator's own bound, a too-long common parameter.
+            K::NonceTooLong { .. } => {
+                return Trigger::Parameter {
+                    parameter: "SignatureNonce".into(),
+                    violation: Violation::TooLong,
+                    note: None,
+                }
+            }
+            // A common parameter the scheme needs (Timestamp, Nonce…): a missing parameter.
+            K::MissingParameter(name) => {
+                return Trigger::Parameter {
+                    parameter: name.clone(),
+                    violation: Violation::Missing,
+                    note: None,
+                }
+            }
+        };
+        Trigger::Protocol {
+            condition,
+            note: None,
+        }
+    }
 }
 
 /// What the verifier computed when the signature did not match: enough to find the differing
@@ -117,7 +168,7 @@ impl VerifyError {
                 K::InvalidTimestamp(_) => "InvalidParameterValue",
                 K::TimestampExpired { .. } => "AuthFailure.SignatureExpire",
                 K::SecurityTokenMissing | K::SecurityTokenMismatch => "AuthFailure.TokenFailure",
-                K::InvalidEncoding => "InvalidParameter",
+                K::InvalidEncoding | K::NonceTooLong { .. } => "InvalidParameter",
                 K::CredentialScopeDate { .. }
                 | K::ContentHashMismatch
                 | K::SignatureMismatch
@@ -137,7 +188,7 @@ impl VerifyError {
                 K::SecurityTokenMissing => "MissingSecurityToken",
                 K::SecurityTokenMismatch => "InvalidSecurityToken.MismatchWithAccessKey",
                 K::UnsupportedSignatureMethod(_) => "InvalidSignatureMethod",
-                K::InvalidEncoding => "InvalidParameter",
+                K::InvalidEncoding | K::NonceTooLong { .. } => "InvalidParameter",
                 K::CredentialScopeDate { .. } | K::ContentHashMismatch | K::SignatureMismatch => {
                     "SignatureDoesNotMatch"
                 }
@@ -175,6 +226,7 @@ impl VerifyError {
                 K::TimestampExpired { .. } => "Signature expired. Timestamp and server time cannot differ by more than five minutes.".into(),
                 K::SecurityTokenMissing | K::SecurityTokenMismatch => "Token error.".into(),
                 K::InvalidEncoding => "The request parameters are not valid UTF-8.".into(),
+                K::NonceTooLong { .. } => format!("{}.", self.kind),
                 _ => "The provided credentials could not be validated. Please check your signature is correct.".into(),
             },
             Provider::Alibaba => match &self.kind {
@@ -189,6 +241,9 @@ impl VerifyError {
                 K::SecurityTokenMismatch => "Specified SecurityToken mismatch with the AccessKey.".into(),
                 K::UnsupportedSignatureMethod(_) => "Specified signature method is not valid.".into(),
                 K::InvalidEncoding => "The request parameters are not valid UTF-8.".into(),
+                K::NonceTooLong { length, max } => format!(
+                    "The specified parameter \"SignatureNonce\" is not valid: it is {length} bytes long; at most {max} are accepted."
+                ),
                 K::CredentialScopeDate { .. } | K::ContentHashMismatch | K::SignatureMismatch => format!(
                     "Specified signature is not matched with our calculation. server string to sign is:{}",
                     sts.unwrap_or_default()

@@ -188,6 +188,15 @@ fn check_nonce(
     nonce: &str,
     timestamp: i64,
 ) -> Result<(), VerifyError> {
+    if nonce.len() > super::nonce::MAX_NONCE_BYTES {
+        return Err(VerifyError::new(
+            provider,
+            VerifyErrorKind::NonceTooLong {
+                length: nonce.len(),
+                max: super::nonce::MAX_NONCE_BYTES,
+            },
+        ));
+    }
     if !policy.check_nonces {
         return Ok(());
     }
