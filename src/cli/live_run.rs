@@ -116,8 +116,18 @@ pub struct LiveArgs<'a> {
 /// A live target: endpoints from the specs (or overrides), one credential per provider whose
 /// cases are selected, each found where that cloud's own tools look.
 pub fn target(args: &LiveArgs, specs: &SpecSet, providers: &[Provider]) -> Result<Target> {
-    let profile = match &args.profile {
-        Some(p) => Profile::load(p).map_err(|e| anyhow!(e))?,
+    let profile = match args.profile {
+        Some(p) => {
+            let problems = cloudconform::run::profile_schema::check(p);
+            if !problems.is_empty() {
+                let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
+                bail!(
+                    "the profile does not match docs/profile.schema.json:\n{}",
+                    list.join("\n")
+                );
+            }
+            Profile::load(p).map_err(|e| anyhow!(e))?
+        }
         None => Profile {
             region: args
                 .region

@@ -170,13 +170,13 @@ impl Runner {
                     Some(fault) => fault,
                 },
                 // Refused before anything was sent: safe to try again for any action.
-                Err(TransportError::Connect(e)) => {
+                Err(e @ TransportError::Connect(_)) => {
                     if attempt < self.opts.retries {
                         attempt += 1;
                         tokio::time::sleep(backoff(attempt, None)).await;
                         continue;
                     }
-                    let why = format!("connection failed: {e}");
+                    let why = e.to_string();
                     self.reach.failed(&why);
                     return Sent::Transport(why);
                 }
