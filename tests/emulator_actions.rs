@@ -299,7 +299,9 @@ async fn cvm_delete_key_pairs() {
             "empty id",
             req(json!({"KeyIds": [""]})),
             code("InvalidParameterValue"),
-        ),
+        )
+        // Either code is allowed (discrepancy cvm-delete-empty-id).
+        .prefer("InvalidParameterValue"),
         case("no KeyIds", req(json!({})), code("MissingParameter")),
         case(
             "empty KeyIds",
@@ -406,7 +408,9 @@ async fn cvm_disassociate_instances_key_pairs() {
             "Windows",
             req(body("ins-winstop1")),
             code("UnsupportedOperation.InstanceOsWindows"),
-        ),
+        )
+        // Either code is allowed (discrepancy cvm-windows-code).
+        .prefer("UnsupportedOperation.InstanceOsWindows"),
         case(
             "malformed instance id",
             req(body("ins-1122")),
@@ -440,6 +444,15 @@ async fn cvm_disassociate_instances_key_pairs() {
             ),
             code("InvalidParameterValue"),
         ),
+        case(
+            "ForceStop not a boolean, the common code",
+            req(
+                json!({"InstanceIds": ["ins-linstop1"], "KeyIds": ["skey-boundins"], "ForceStop": "yes"}),
+            ),
+            code("InvalidParameter"),
+        )
+        // Either code is allowed (discrepancy cvm-forcestop-type).
+        .prefer("InvalidParameter"),
         case(
             "101 instances",
             req(

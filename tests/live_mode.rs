@@ -94,6 +94,7 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
                     os: os.into(),
                     state: "STOPPED".into(),
                     allow: None,
+                    keys: vec![],
                 })
                 .collect(),
             ..Profile::default()

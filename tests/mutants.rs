@@ -1,6 +1,10 @@
 //! Mutation tests for the checks: run the generated cases against an emulator behind a small
 //! response-rewriting proxy that changes one behaviour, and assert that the run fails on
-//! exactly the cases that see that change (and on no other).
+//! exactly the cases that see that change (and on no other) — on both paths: in-process
+//! emulators reset per case, and `cloudconform emulate` served as a URL with a lending profile
+//! (worlds built with fixture actions, as against any endpoint).
+mod url_support;
+
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -137,8 +141,66 @@ fn set_body(resp: &mut RawResponse, v: &Value) {
     resp.body = serde_json::to_vec(v).expect("serializes");
 }
 
+/// Run `cases` against `cloudconform emulate` served as a URL behind a proxy applying `rewrite`,
+/// with the lending profile; the ids of the cases that did not pass.
+fn failing_ids_on_url(
+    specs: &Arc<SpecSet>,
+    cases: Vec<Case>,
+    rewrite: Rewrite,
+    serve_args: &[&str],
+) -> BTreeSet<String> {
+    let (served, _) = url_support::serve_lent(false, serve_args);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let proxy = start_proxy(Endpoint::parse(&served.url).expect("url"), rewrite).await;
+        let target = Target {
+            name: "url".into(),
+            kind: url_support::live_kind(proxy),
+        };
+        let runner =
+            Arc::new(Runner::new(specs.clone(), target, url_support::options()).expect("runner"));
+        let results = runner.run_all(cases, Arc::new(|_: &CaseResult| {})).await;
+        judged(results)
+    })
+}
+
+/// No case may be inconclusive, every finding names its rule and location; the ids of the
+/// cases that did not pass.
+fn judged(results: Vec<CaseResult>) -> BTreeSet<String> {
+    for r in &results {
+        assert!(
+            !matches!(r.verdict, Verdict::Inconclusive { .. }),
+            "{} inconclusive: {:?}",
+            r.id,
+            r.verdict
+        );
+    }
+    for r in &results {
+        if let Verdict::Fail { findings } = &r.verdict {
+            for f in findings {
+                assert!(f.rule.contains(".json#/"), "{}: rule {:?}", r.id, f.rule);
+                assert!(!f.location.is_empty(), "{}: no location in {f}", r.id);
+            }
+        }
+    }
+    results
+        .into_iter()
+        .filter(|r| r.verdict != Verdict::Pass)
+        .map(|r| r.id)
+        .collect()
+}
+
 /// Run `cases` through proxies applying `rewrite`; the ids of the cases that did not pass.
 fn failing_ids(specs: &Arc<SpecSet>, cases: Vec<Case>, rewrite: Rewrite) -> BTreeSet<String> {
+    judged(results_in_process(specs, cases, rewrite))
+}
+
+/// Every result of `cases` run in process through proxies applying `rewrite`.
+fn results_in_process(specs: &Arc<SpecSet>, cases: Vec<Case>, rewrite: Rewrite) -> Vec<CaseResult> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -164,28 +226,7 @@ fn failing_ids(specs: &Arc<SpecSet>, cases: Vec<Case>, rewrite: Rewrite) -> BTre
             Arc::new(Runner::new(specs.clone(), target, RunOptions::default()).expect("runner"));
         let results: Vec<CaseResult> = runner.run_all(cases, Arc::new(|_: &CaseResult| {})).await;
         drop(handles);
-        for r in &results {
-            assert!(
-                !matches!(r.verdict, Verdict::Inconclusive { .. }),
-                "{} inconclusive: {:?}",
-                r.id,
-                r.verdict
-            );
-        }
-        // Every failure names the spec rule (file#pointer) and where in the response.
-        for r in &results {
-            if let Verdict::Fail { findings } = &r.verdict {
-                for f in findings {
-                    assert!(f.rule.contains(".json#/"), "{}: rule {:?}", r.id, f.rule);
-                    assert!(!f.location.is_empty(), "{}: no location in {f}", r.id);
-                }
-            }
-        }
         results
-            .into_iter()
-            .filter(|r| r.verdict != Verdict::Pass)
-            .map(|r| r.id)
-            .collect()
     })
 }
 
@@ -233,13 +274,136 @@ fn check(name: &str, prefix: &str, rewrite: Rewrite, sees: impl Fn(&Case) -> boo
         !want.is_empty(),
         "{name}: the mutation should matter to some case"
     );
-    let got = failing_ids(&s.specs, s.cases.clone(), rewrite);
+    for (path, got) in [
+        (
+            "in process",
+            failing_ids(&s.specs, s.cases.clone(), rewrite),
+        ),
+        (
+            "URL",
+            failing_ids_on_url(&s.specs, s.cases.clone(), rewrite, &[]),
+        ),
+    ] {
+        let missed: Vec<_> = want.difference(&got).collect();
+        let extra: Vec<_> = got.difference(&want).collect();
+        assert!(
+            missed.is_empty() && extra.is_empty(),
+            "{name} ({path}): {} case(s) ran; not caught: {missed:?}; failed without seeing the change: {extra:?}",
+            s.cases.len()
+        );
+    }
+}
+
+/// Only on the URL path (what a URL run must decide by itself).
+fn check_on_url(
+    name: &str,
+    prefix: &str,
+    rewrite: Rewrite,
+    serve_args: &[&str],
+    sees: impl Fn(&Case) -> bool,
+) {
+    let s = setup(prefix);
+    let want = predicted(&s.cases, sees);
+    assert!(
+        !want.is_empty(),
+        "{name}: the mutation should matter to some case"
+    );
+    let got = failing_ids_on_url(&s.specs, s.cases.clone(), rewrite, serve_args);
     let missed: Vec<_> = want.difference(&got).collect();
     let extra: Vec<_> = got.difference(&want).collect();
     assert!(
         missed.is_empty() && extra.is_empty(),
-        "{name}: {} case(s) ran; not caught: {missed:?}; failed without seeing the change: {extra:?}",
+        "{name} (URL): {} case(s) ran; not caught: {missed:?}; failed without seeing the change: {extra:?}",
         s.cases.len()
+    );
+}
+
+/// An error answer turned into a bare success of the same provider.
+fn to_success(resp: &mut RawResponse) {
+    let Some(v) = json_body(resp) else { return };
+    let body = match v.pointer("/Response/RequestId") {
+        Some(id) => serde_json::json!({"Response": {"RequestId": id}}),
+        None => serde_json::json!({"RequestId": v.get("RequestId").cloned().unwrap_or_default()}),
+    };
+    resp.status = 200;
+    set_body(resp, &body);
+}
+
+fn error_code(resp: &RawResponse) -> Option<String> {
+    let v = json_body(resp)?;
+    v.pointer("/Response/Error/Code")
+        .or(v.pointer("/Code"))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
+/// ECM and CVM DeleteKeyPairs accept 101 KeyIds: the limit error becomes a success.
+#[test]
+fn key_limit_101_accepted_on_url() {
+    fn rewrite(req: &RawRequest, action: &str, resp: &mut RawResponse) {
+        if !action.starts_with("DisassociateInstancesKeyPairs@2019-07-19") {
+            return;
+        }
+        let body = String::from_utf8_lossy(&req.body);
+        let many = req.raw_query.contains("KeyIds.100=")
+            || body.contains("KeyIds.100=")
+            || serde_json::from_str::<Value>(&body)
+                .ok()
+                .and_then(|v| {
+                    v.get("KeyIds")
+                        .and_then(Value::as_array)
+                        .map(|a| a.len() > 100)
+                })
+                .unwrap_or(false);
+        if many && error_code(resp).is_some_and(|c| c.ends_with("LimitExceeded")) {
+            to_success(resp);
+        }
+    }
+    check_on_url(
+        "key_limit_101_accepted",
+        "tencent/ecm/DisassociateInstancesKeyPairs/",
+        rewrite,
+        &[],
+        |c| c.id.contains("/KeyIds-101"),
+    );
+}
+
+/// A service that never throttles: `cloudconform emulate --no-rate-limits`, unchanged answers.
+#[test]
+fn never_throttles_on_url() {
+    fn unchanged(_: &RawRequest, _: &str, _: &mut RawResponse) {}
+    check_on_url(
+        "never_throttles",
+        "tencent/cvm/DeleteKeyPairs/",
+        unchanged,
+        &["--no-rate-limits"],
+        |c| {
+            c.steps.iter().any(|s| {
+                matches!(
+                    s.wire.tamper,
+                    Some(cloudconform::generate::Tamper::Burst { .. })
+                )
+            })
+        },
+    );
+}
+
+/// CVM unbinds from a RUNNING instance without ForceStop.
+#[test]
+fn cvm_unbinds_running_without_forcestop_on_url() {
+    fn rewrite(_: &RawRequest, action: &str, resp: &mut RawResponse) {
+        if action == "DisassociateInstancesKeyPairs@2017-03-12"
+            && error_code(resp).as_deref() == Some("UnsupportedOperation.InstanceStateRunning")
+        {
+            to_success(resp);
+        }
+    }
+    check_on_url(
+        "cvm_unbinds_running_without_forcestop",
+        "tencent/cvm/DisassociateInstancesKeyPairs/",
+        rewrite,
+        &[],
+        |c| expects_code(c, "UnsupportedOperation.InstanceStateRunning"),
     );
 }
 
@@ -498,7 +662,7 @@ fn explore_shrinks_failures_into_regressions() {
             .filter(|r| r.verdict != Verdict::Pass)
             .count();
         assert!(failing > 0, "the mutation is found by exploration");
-        let shrunk = generate::explore::shrink_failures(&runner, &cases, results, &dir).await;
+        let shrunk = cloudconform::run::shrink_failures(&runner, &cases, results, &dir).await;
         drop(handles);
         assert!(shrunk.iter().any(|r| r.verdict != Verdict::Pass));
         generate::load_case_dir(&dir.join("regressions")).expect("regressions load")
@@ -514,4 +678,50 @@ fn explore_shrinks_failures_into_regressions() {
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// ENS answers an unbound instance with another code: the spec's code for it is inferred (the
+/// ENS error list leaves it open), so the case diverges, fails nothing, and shows in the
+/// divergences table of every report format; `--strict` turns it into a failing exit code.
+#[test]
+fn inferred_code_changed_is_a_divergence() {
+    fn rewrite(_: &RawRequest, _: &str, resp: &mut RawResponse) {
+        let Some(mut v) = json_body(resp) else { return };
+        if v.get("Code").and_then(Value::as_str) == Some("PublicKeyNotAttachWithInstance") {
+            v["Code"] = Value::from("InvalidKeyPair.NotAttached");
+            set_body(resp, &v);
+        }
+    }
+    let s = setup("alibaba/ens/DetachKeyPair/state/");
+    let results = results_in_process(&s.specs, s.cases.clone(), rewrite);
+    let id = "alibaba/ens/DetachKeyPair/state/instances-bound-to-named-key/not-bound";
+    for r in &results {
+        match &r.verdict {
+            Verdict::Divergence { findings } => {
+                assert_eq!(r.id, id);
+                let f = &findings[0];
+                assert_eq!(f.evidence, cloudconform::spec::Evidence::Inferred);
+                assert!(f.message.contains("InvalidKeyPair.NotAttached"), "{f}");
+                assert!(f.message.contains("PublicKeyNotAttachWithInstance"), "{f}");
+                assert!(f.source.starts_with("seed:"), "{f}");
+            }
+            Verdict::Pass => assert_ne!(r.id, id),
+            other => panic!("{}: {other:?}", r.id),
+        }
+    }
+    let report = cloudconform::report::RunReport::new("emulator", 1, results);
+    assert_eq!((report.summary.divergences, report.summary.failed), (1, 0));
+    assert_eq!(report.summary.exit_code(), 0);
+    assert_eq!(report.summary.exit_code_with(true), 1);
+    use cloudconform::report::{render, Format};
+    let md = render(&report, Format::Markdown).unwrap();
+    assert!(md.contains("## Divergences") && md.contains(id), "{md}");
+    let json: Value = serde_json::from_str(&render(&report, Format::Json).unwrap()).unwrap();
+    assert_eq!(json["divergences"][0]["case"], id);
+    assert_eq!(json["divergences"][0]["evidence"], "inferred");
+    let xml = render(&report, Format::Junit).unwrap();
+    assert!(
+        xml.contains("name=\"divergences\"") && xml.contains("InvalidKeyPair.NotAttached"),
+        "{xml}"
+    );
 }

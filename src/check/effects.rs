@@ -2,7 +2,7 @@
 //! (`effects[].observe`): walk its `select` pointer template over the describe response and
 //! decide whether the change happened.
 use super::Finding;
-use crate::run::bind::Bound;
+use crate::generate::bind::Bound;
 use crate::spec::{Binding, Effect, EffectOp};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -72,6 +72,8 @@ pub fn evaluate(
     let mentions = |k: &Bound| seen.iter().any(|s| s == &k.id || s == &k.name);
     let fail = |message: String| {
         Some(Finding {
+            evidence: Default::default(),
+            source: String::new(),
             rule: rule.to_string(),
             location: location.to_string(),
             message,

@@ -5,15 +5,17 @@
 //! JSON Schemas, the request id format, the error code and HTTP status against the expectation,
 //! and batch counts; [`effects`] checks declared effects through fixture describe calls;
 //! [`redact`] and [`snapshot`] keep snapshots stable. Depends on `spec`, `http`, `generate`
-//! (the expectation types) and `run::bind` (placeholders) only.
+//! (the expectation types) and `generate::bind` (placeholders) only.
 pub mod effects;
 pub mod redact;
 pub mod snapshot;
 
+use crate::generate::bind::Bindings;
 use crate::generate::{BatchExpect, Expect};
 use crate::http::RawResponse;
-use crate::run::bind::Bindings;
-use crate::spec::{ActionKey, ActionSpec, ErrorStatusRule, Provider, SpecSet, ValueTypes};
+use crate::spec::{
+    ActionKey, ActionSpec, ErrorStatusRule, Evidence, Provider, SpecSet, ValueTypes,
+};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,15 +31,29 @@ pub struct Finding {
     /// Where in the response: a JSON pointer into the body, `status`, or `header:Name`.
     pub location: String,
     pub message: String,
+    /// What the broken expectation rests on: a departure from an `inferred` one is a
+    /// divergence, not a failure.
+    #[serde(default)]
+    pub evidence: Evidence,
+    /// The source the expectation cites (a seed page, a URL, the SDK metadata), when known.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
 }
 
 impl fmt::Display for Finding {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} at {} (rule {})",
-            self.message, self.location, self.rule
-        )
+            "{} at {} (rule {}; {}",
+            self.message,
+            self.location,
+            self.rule,
+            self.evidence.as_str()
+        )?;
+        if !self.source.is_empty() {
+            write!(f, ", {}", self.source)?;
+        }
+        f.write_str(")")
     }
 }
 
@@ -46,8 +62,13 @@ impl fmt::Display for Finding {
 #[serde(tag = "verdict", rename_all = "snake_case")]
 pub enum Verdict {
     Pass,
-    /// Nonconformance: the target broke these rules.
+    /// Nonconformance: the target broke these documented or catalogued rules.
     Fail {
+        findings: Vec<Finding>,
+    },
+    /// The target departed only from expectations the harness inferred (no doc states them):
+    /// reported with both answers, not a failure unless the run is `--strict`.
+    Divergence {
         findings: Vec<Finding>,
     },
     /// Could not decide (transport problems, a world the target cannot realise).
@@ -57,9 +78,12 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// No findings: pass; only departures from inferred expectations: divergence; else fail.
     pub fn from_findings(findings: Vec<Finding>) -> Verdict {
         if findings.is_empty() {
             Verdict::Pass
+        } else if findings.iter().all(|f| f.evidence == Evidence::Inferred) {
+            Verdict::Divergence { findings }
         } else {
             Verdict::Fail { findings }
         }
@@ -69,6 +93,7 @@ impl Verdict {
         match self {
             Verdict::Pass => "pass",
             Verdict::Fail { .. } => "fail",
+            Verdict::Divergence { .. } => "divergence",
             Verdict::Inconclusive { .. } => "inconclusive",
         }
     }
@@ -89,6 +114,17 @@ const CODE_AT: [&str; 2] = ["/Response/Error/Code", "/Code"];
 
 pub fn provider_file(p: Provider) -> String {
     format!("{p}/provider.json")
+}
+
+/// Whether an answer is an error by the provider's own rule, whatever else is wrong with it:
+/// Alibaba answers errors with a 4xx/5xx status, Tencent with `Response.Error` (status 200).
+/// A body that is also an error by the other provider's shape (`/Code` on Alibaba) counts too,
+/// so an error sent with the wrong status is judged as an error with a wrong status.
+pub fn is_error_answer(provider: Provider, status: u16, body: &Value) -> bool {
+    match provider {
+        Provider::Alibaba => status >= 400 || body.pointer("/Code").is_some(),
+        Provider::Tencent => body.pointer("/Response/Error").is_some() || status >= 400,
+    }
 }
 
 /// Whether a documented code (possibly a `%s` template) matches a received one (the spec's
@@ -140,11 +176,8 @@ impl Checker {
     }
 
     /// Whether a body is an error envelope of this provider.
-    pub fn is_error(&self, provider: Provider, body: &Value) -> bool {
-        self.error_env
-            .get(&provider)
-            .is_some_and(|v| v.is_valid(body))
-            && CODE_AT.iter().any(|p| body.pointer(p).is_some())
+    pub fn is_error(&self, provider: Provider, status: u16, body: &Value) -> bool {
+        is_error_answer(provider, status, body)
     }
 
     /// The error code in a body, with its pointer.
@@ -165,6 +198,8 @@ impl Checker {
         let mut out = Vec::new();
         let Some(provider) = self.specs.provider(action.provider) else {
             return vec![Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: provider_file(action.provider),
                 location: "".into(),
                 message: "no provider spec".into(),
@@ -187,6 +222,8 @@ impl Checker {
         };
         if !ok {
             out.push(Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: format!("{pfile}#/response_content_type"),
                 location: "header:Content-Type".into(),
                 message: format!(
@@ -200,6 +237,8 @@ impl Checker {
             Ok(v) => v,
             Err(e) => {
                 out.push(Finding {
+                    evidence: Default::default(),
+                    source: String::new(),
                     rule: format!("{pfile}#/envelopes"),
                     location: "body".into(),
                     message: format!("body is not JSON: {e}"),
@@ -215,6 +254,8 @@ impl Checker {
             Some((at, Value::String(id))) => {
                 if !self.request_id[&action.provider].is_match(id) {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{pfile}#/request_id/pattern"),
                         location: at.into(),
                         message: format!(
@@ -225,23 +266,29 @@ impl Checker {
                 }
             }
             Some((at, other)) => out.push(Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: format!("{pfile}#/request_id"),
                 location: at.into(),
                 message: format!("request id is not a string: {other}"),
             }),
             None => out.push(Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: format!("{pfile}#/request_id"),
                 location: "/".into(),
                 message: "no RequestId".into(),
             }),
         }
-        let is_error = self.is_error(action.provider, &body);
+        let is_error = self.is_error(action.provider, resp.status, &body);
         let got_code = Self::error_code(&body);
         match expect {
             Expect::Success { batch, .. } => {
                 if is_error {
                     let (at, code) = got_code.unwrap_or(("/", String::new()));
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{afile}#/response"),
                         location: at.into(),
                         message: format!("expected success, got error {code}"),
@@ -250,6 +297,8 @@ impl Checker {
                 }
                 if resp.status != provider.http_status.success {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{pfile}#/http_status/success"),
                         location: "status".into(),
                         message: format!(
@@ -260,6 +309,8 @@ impl Checker {
                 }
                 for e in self.success_env[&action.provider].iter_errors(&body) {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{pfile}#/envelopes/success{}", e.schema_path()),
                         location: e.instance_path().to_string(),
                         message: e.to_string(),
@@ -269,6 +320,8 @@ impl Checker {
                     Ok(v) => {
                         for e in v.iter_errors(&body) {
                             out.push(Finding {
+                                evidence: Default::default(),
+                                source: String::new(),
                                 rule: format!("{afile}#/response/schema{}", e.schema_path()),
                                 location: e.instance_path().to_string(),
                                 message: e.to_string(),
@@ -276,6 +329,8 @@ impl Checker {
                         }
                     }
                     Err(e) => out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{afile}#/response/schema"),
                         location: "".into(),
                         message: format!("response schema does not compile: {e}"),
@@ -284,8 +339,17 @@ impl Checker {
                 self.check_batch(action, &afile, &body, batch.as_ref(), bindings, &mut out);
             }
             Expect::Error { one_of, rule } => {
+                // The strongest alternative decides: a code outside a set that holds a
+                // documented answer is a failure, outside a set of inferred ones a divergence.
+                let strongest = one_of.iter().max_by_key(|e| e.evidence);
+                let evidence = strongest.map(|e| e.evidence).unwrap_or_default();
+                let source = strongest.map(|e| e.source.clone()).unwrap_or_default();
                 if !is_error {
+                    // The rejection itself (a limit, format or precondition the spec documents)
+                    // is what a success breaks; only which code comes back may be a guess.
                     out.push(Finding {
+                        evidence: Evidence::Documented,
+                        source: source.clone(),
                         rule: rule.clone(),
                         location: "/".into(),
                         message: format!(
@@ -304,6 +368,8 @@ impl Checker {
                 let (at, code) = got_code.unwrap_or(("/", String::new()));
                 match one_of.iter().find(|e| code_matches(&e.code, &code)) {
                     None => out.push(Finding {
+                        evidence,
+                        source,
                         rule: rule.clone(),
                         location: at.into(),
                         message: format!(
@@ -316,6 +382,8 @@ impl Checker {
                         ),
                     }),
                     Some(e) if e.http_status != resp.status => out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: self.status_rule(action, &e.code, &afile, &pfile),
                         location: "status".into(),
                         message: format!(
@@ -329,6 +397,8 @@ impl Checker {
             Expect::Rejected { rule } => {
                 if !is_error {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: rule.clone(),
                         location: "/".into(),
                         message: format!(
@@ -345,6 +415,8 @@ impl Checker {
                 };
                 if !status_ok {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{pfile}#/http_status/errors"),
                         location: "status".into(),
                         message: format!("HTTP {} for an error", resp.status),
@@ -374,6 +446,8 @@ impl Checker {
     fn check_error_envelope(&self, p: Provider, pfile: &str, body: &Value, out: &mut Vec<Finding>) {
         for e in self.error_env[&p].iter_errors(body) {
             out.push(Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: format!("{pfile}#/envelopes/error{}", e.schema_path()),
                 location: e.instance_path().to_string(),
                 message: e.to_string(),
@@ -396,6 +470,8 @@ impl Checker {
         let rule = format!("{afile}#/response/batch");
         let Some(items) = body.pointer(&spec.items).and_then(Value::as_array) else {
             out.push(Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: format!("{rule}/items"),
                 location: spec.items.clone(),
                 message: "no per-item results array".into(),
@@ -413,6 +489,8 @@ impl Checker {
         ] {
             match body.pointer(pointer) {
                 None => out.push(Finding {
+                    evidence: Default::default(),
+                    source: String::new(),
                     rule: format!("{rule}/counts/{name}"),
                     location: pointer.clone(),
                     message: format!("no {name} count"),
@@ -424,6 +502,8 @@ impl Checker {
                     };
                     if !typed_ok {
                         out.push(Finding {
+                            evidence: Default::default(),
+                            source: String::new(),
                             rule: format!("{rule}/value_types"),
                             location: pointer.clone(),
                             message: format!(
@@ -437,6 +517,8 @@ impl Checker {
                     }
                     if loose(v) != want.to_string() {
                         out.push(Finding {
+                            evidence: Default::default(),
+                            source: String::new(),
                             rule: format!("{rule}/counts/{name}"),
                             location: pointer.clone(),
                             message: format!("{name} count {v} but {want} item(s) say so"),
@@ -454,6 +536,8 @@ impl Checker {
                 };
                 if !typed_ok {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{rule}/value_types"),
                         location: format!("{}/{n}/Code", spec.items),
                         message: format!("item code {code} has the wrong JSON type"),
@@ -464,6 +548,8 @@ impl Checker {
         let Some(expect) = expect else { return };
         if items.len() != expect.total {
             out.push(Finding {
+                evidence: Default::default(),
+                source: String::new(),
                 rule: format!("{rule}/over"),
                 location: spec.items.clone(),
                 message: format!(
@@ -485,18 +571,24 @@ impl Checker {
                 .find(|f| bindings.subst_str(&f.item) == key);
             match want {
                 Some(f) if code == success_code => out.push(Finding {
+                    evidence: Default::default(),
+                    source: String::new(),
                     rule: format!("{afile}#/preconditions"),
                     location: format!("{}/{n}/Code", spec.items),
                     message: format!("item {key} succeeded, expected failure {}", f.code),
                 }),
                 Some(f) if !f.code.is_empty() && !code_matches(&f.code, &code) => {
                     out.push(Finding {
+                        evidence: Default::default(),
+                        source: String::new(),
                         rule: format!("{afile}#/preconditions"),
                         location: format!("{}/{n}/Code", spec.items),
                         message: format!("item {key} failed with {code}, expected {}", f.code),
                     })
                 }
                 None if code != success_code => out.push(Finding {
+                    evidence: Default::default(),
+                    source: String::new(),
                     rule: format!("{rule}/success_code"),
                     location: format!("{}/{n}/Code", spec.items),
                     message: format!("item {key} failed with {code}, expected success"),

@@ -3,7 +3,7 @@
 //! same placeholder everywhere; ids a case's world bound keep their `${sym}` names). Error
 //! `Message` texts are not contractual ("Message text may change and must not be relied on",
 //! tencent.md §4) and become `[message]`, so a rewording does not churn every snapshot.
-use crate::run::bind::Bindings;
+use crate::generate::bind::Bindings;
 use regex::Regex;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -159,7 +159,7 @@ impl Redactor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::bind::Bound;
+    use crate::generate::bind::Bound;
     use serde_json::json;
 
     #[test]

@@ -61,7 +61,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 .filter(|c| filter.as_ref().is_none_or(|f| c.id.contains(f.as_str())))
             {
                 n += 1;
-                let expect: Vec<String> = c.steps.iter().map(|s| s.expect.summary()).collect();
+                let expect: Vec<String> = c
+                    .steps
+                    .iter()
+                    .map(|s| s.expect.summary_with_evidence())
+                    .collect();
                 outln!("{:<72} {}", c.id, expect.join(" ; "));
             }
             eprintln!("{n} case(s)");

@@ -131,13 +131,21 @@ pub fn target(args: &LiveArgs, specs: &SpecSet, providers: &[Provider]) -> Resul
         None => Profile {
             region: args
                 .region
-                .ok_or_else(|| anyhow!("live targets need --profile FILE or --region REGION"))?
+                .ok_or_else(|| {
+                    anyhow!("live targets need --profile FILE or --region REGION (e.g. --region ap-guangzhou)")
+                })?
                 .to_string(),
             ..Profile::default()
         },
     };
-    let mut endpoints = Endpoints::new(profile.region.clone(), profile.international)
-        .with_regions(profile.regions.clone());
+    // Per-provider regions: `regions`, or the region of each `providers` section.
+    let regions = Provider::ALL
+        .into_iter()
+        .map(|p| (p, profile.region_for(p).to_string()))
+        .filter(|(_, r)| !r.is_empty())
+        .collect();
+    let mut endpoints =
+        Endpoints::new(profile.region.clone(), profile.international).with_regions(regions);
     if args.target != "live" {
         let url = Endpoint::parse(args.target).ok_or_else(|| {
             anyhow!(

@@ -17,6 +17,7 @@ use cloudconform::run::exec::Endpoint;
 use cloudconform::run::expected::ExpectedFailures;
 use cloudconform::run::{self, local, CaseResult, RunOptions, Runner};
 use cloudconform::run::{Target, TargetKind};
+use cloudconform::sign::Credentials;
 use cloudconform::spec::Provider;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
@@ -73,7 +74,8 @@ pub struct Args {
     /// repeatable).
     #[arg(long = "endpoint", value_name = "SERVICE=URL")]
     pub endpoints: Vec<String>,
-    /// Live targets: also trust the CA certificate(s) in this PEM file.
+    /// Live targets: also trust the CA certificate(s) in this PEM file (a private CA or a
+    /// self-signed endpoint).
     #[arg(long, value_name = "FILE")]
     pub ca_cert: Option<PathBuf>,
     /// Live targets: the tccli / aliyun CLI profile to read credentials from.
@@ -94,12 +96,27 @@ pub struct Args {
     /// Only this provider's cases.
     #[arg(long, env = "CLOUDCONFORM_PROVIDER")]
     pub provider: Option<ProviderArg>,
-    /// Only cases whose id contains this text (repeatable: any of them).
+    /// Only these cases (repeatable: any of them): an exact id, a glob (`*`, `?`), or text the
+    /// id contains.
     #[arg(long)]
     pub filter: Vec<String>,
     /// Only the case with exactly this id (repeatable). Failures print it in their `rerun:` line.
     #[arg(long = "case", value_name = "ID")]
     pub case_ids: Vec<String>,
+    /// Leave out these cases (repeatable; same forms as --filter).
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// Name of the target for expected-failure lists and reports (default: `emulator`, or the
+    /// URL's host, without the port when it is a loopback address).
+    #[arg(long)]
+    pub target_name: Option<String>,
+    /// Divergences (departures from expectations the harness inferred) fail the run too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Live targets: run the throttling cases, a burst over the documented rate at the end of
+    /// the run (they are inconclusive without it).
+    #[arg(long)]
+    pub probe_throttling: bool,
     /// Generation seed.
     #[arg(long, env = "CLOUDCONFORM_SEED", default_value_t = 1)]
     pub seed: u64,
@@ -161,12 +178,52 @@ fn parse_target(value: &str) -> Result<String, String> {
 
 fn select(cases: Vec<Case>, args: &Args) -> Vec<Case> {
     let provider = args.provider.map(ProviderArg::as_str);
+    let ids: std::collections::HashSet<String> = cases.iter().map(|c| c.id.clone()).collect();
+    let hit = |pattern: &str, id: &str| {
+        if pattern.contains(['*', '?']) {
+            glob(pattern.as_bytes(), id.as_bytes())
+        } else if ids.contains(pattern) {
+            id == pattern
+        } else {
+            id.contains(pattern)
+        }
+    };
     cases
         .into_iter()
         .filter(|c| provider.is_none_or(|p| c.action.provider.as_str() == p))
-        .filter(|c| args.filter.is_empty() || args.filter.iter().any(|f| c.id.contains(f.as_str())))
+        .filter(|c| args.filter.is_empty() || args.filter.iter().any(|f| hit(f, &c.id)))
         .filter(|c| args.case_ids.is_empty() || args.case_ids.contains(&c.id))
+        .filter(|c| !args.skip.iter().any(|f| hit(f, &c.id)))
         .collect()
+}
+
+/// `*` matches any run of characters, `?` one character; everything else itself. Iterative,
+/// backtracking only to the last `*`, so no pattern can make it take more than
+/// pattern × text steps.
+fn glob(pattern: &[u8], text: &[u8]) -> bool {
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match star {
+                Some((sp, st)) => {
+                    p = sp + 1;
+                    t = st + 1;
+                    star = Some((sp, st + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
 }
 
 /// What to say when the selection is empty: the options as given, and how to list the ids.
@@ -177,6 +234,9 @@ fn nothing_selected(args: &Args) -> String {
     }
     for c in &args.case_ids {
         given.push(format!("--case {c}"));
+    }
+    for k in &args.skip {
+        given.push(format!("--skip {k}"));
     }
     if let Some(p) = args.provider {
         given.push(format!("--provider {}", p.as_str()));
@@ -223,9 +283,9 @@ fn open_sink(out: Option<&Path>) -> Result<Sink> {
     Ok(Sink::File(path.to_path_buf(), file))
 }
 
-/// Pass/fail/inconclusive counts as cases finish, for the progress bar.
+/// Pass/fail/divergence/inconclusive counts as cases finish, for the progress bar.
 #[derive(Default)]
-struct Tally([AtomicUsize; 3]);
+struct Tally([AtomicUsize; 4]);
 
 impl Tally {
     fn add(&self, r: &CaseResult) -> String {
@@ -233,10 +293,33 @@ impl Tally {
             Verdict::Pass => 0,
             Verdict::Fail { .. } => 1,
             Verdict::Inconclusive { .. } => 2,
+            Verdict::Divergence { .. } => 3,
         };
         self.0[i].fetch_add(1, Ordering::Relaxed);
         let n = |i: usize| self.0[i].load(Ordering::Relaxed);
-        format!("pass {} fail {} incon {}  {}", n(0), n(1), n(2), r.id)
+        format!(
+            "pass {} fail {} diverg {} incon {}  {}",
+            n(0),
+            n(1),
+            n(3),
+            n(2),
+            r.id
+        )
+    }
+}
+
+/// The default target name: the host, without the port when it is a loopback address (ports
+/// change from run to run; expected-failure lists should not).
+fn default_target_name(host: &str) -> String {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((h, p)) if p.chars().all(|c| c.is_ascii_digit()) && !h.ends_with(':') => (h, true),
+        _ => (host, false),
+    };
+    let loopback = name.starts_with("127.") || name == "localhost" || name == "[::1]";
+    if port && loopback {
+        name.to_string()
+    } else {
+        host.to_string()
     }
 }
 
@@ -283,6 +366,7 @@ fn check_combinations(args: &Args) -> Result<()> {
             (args.ca_cert.is_some(), "--ca-cert"),
             (args.cli_profile.is_some(), "--cli-profile"),
             (args.record.is_some(), "--record"),
+            (args.probe_throttling, "--probe-throttling"),
         ]
         .into_iter()
         .filter_map(|(given, name)| given.then_some(name))
@@ -352,9 +436,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             &providers,
         )?)
     };
-    let target_name = live
-        .as_ref()
-        .map_or("emulator".to_string(), |t| t.name.clone());
+    let target_name = args.target_name.clone().unwrap_or_else(|| {
+        live.as_ref()
+            .map_or("emulator".to_string(), |t| default_target_name(&t.name))
+    });
     let ef_dir = args
         .expected_failures
         .clone()
@@ -376,6 +461,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         timeout: Duration::from_secs(args.timeout),
         allow_destructive: args.allow_destructive,
         ca_cert_pem,
+        denied_credentials: denied_credentials(),
+        probe_throttling: args.probe_throttling,
         ..RunOptions::default()
     };
     let total = cases.len();
@@ -404,7 +491,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
         if args.explore.is_some() {
             results =
-                generate::explore::shrink_failures(&runner, &cases, results, &cases_dir).await;
+                cloudconform::run::shrink_failures(&runner, &cases, results, &cases_dir).await;
         }
         drop(handles);
         let leaked = !target.is_emulator() && live_run::leak_check(&runner);
@@ -420,7 +507,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         ))
     })?;
     run::apply_expected(&mut results, &expected);
-    let report = RunReport::new(&target.name, args.seed, results);
+    let report = RunReport::new(&target_name, args.seed, results);
     print_findings(&report, &args, &target);
     let human_on_stdout = !matches!(sink, Some(Sink::Stdout));
     let mut summary = summary_table(&report);
@@ -456,7 +543,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::from(live_run::exit_code(
         interrupted,
         leaked,
-        report.summary.exit_code(),
+        report.summary.exit_code_with(args.strict),
     )))
 }
 
@@ -470,16 +557,30 @@ fn target_base(target: &Target) -> String {
     }
 }
 
+/// Sub-user credentials for denied-caller cases, from the environment (never printed).
+fn denied_credentials() -> Option<Credentials> {
+    let id = std::env::var("CLOUDCONFORM_DENIED_ACCESS_KEY_ID").ok()?;
+    let secret = std::env::var("CLOUDCONFORM_DENIED_SECRET_ACCESS_KEY").ok()?;
+    Some(Credentials::new(id, secret))
+}
+
 fn summary_table(report: &RunReport) -> String {
     let row = |name: &str, r: &run::Summary| {
         format!(
-            "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
-            name, r.total, r.passed, r.failed, r.inconclusive, r.expected_failures, r.stale
+            "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+            name,
+            r.total,
+            r.passed,
+            r.failed,
+            r.divergences,
+            r.inconclusive,
+            r.expected_failures,
+            r.stale
         )
     };
     let mut out = format!(
-        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
-        "action", "cases", "pass", "fail", "incon", "xfail", "stale"
+        "{:<56} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6}\n",
+        "action", "cases", "pass", "fail", "diverg", "incon", "xfail", "stale"
     );
     for (action, r) in report.per_action() {
         out.push_str(&row(&action, &r));
@@ -496,6 +597,9 @@ fn verdict_line(report: &RunReport, elapsed: Duration) -> String {
         "{} passed, {} failed, {} inconclusive",
         t.passed, t.failed, t.inconclusive
     );
+    if t.divergences > 0 {
+        line.push_str(&format!(", {} divergences", t.divergences));
+    }
     if t.expected_failures > 0 {
         line.push_str(&format!(", {} expected failures", t.expected_failures));
     }
@@ -557,10 +661,28 @@ fn rerun_command(args: &Args, id: &str) -> String {
             opt(name, d.display().to_string());
         }
     }
-    if args.allow_destructive {
-        cmd.push_str(" --allow-destructive");
+    if let Some(name) = &args.target_name {
+        opt("--target-name", name.clone());
+    }
+    for (given, flag) in [
+        (args.allow_destructive, " --allow-destructive"),
+        (args.strict, " --strict"),
+        (args.probe_throttling, " --probe-throttling"),
+    ] {
+        if given {
+            cmd.push_str(flag);
+        }
     }
     cmd
+}
+
+/// The part of an inconclusive reason that groups cases: a transport failure is one cause
+/// whichever step met it (`CreateKeyPair: cannot connect: URL: ...` and `cannot connect: URL:
+/// ...` are the same unreachable target).
+fn grouping_reason(reason: &str) -> &str {
+    reason
+        .find("cannot connect: ")
+        .map_or(reason, |at| &reason[at..])
 }
 
 /// Failures, stale expected failures and inconclusive cases on stderr. Failures come with the
@@ -575,13 +697,19 @@ fn print_findings(report: &RunReport, args: &Args, target: &Target) {
                 r.id,
                 report::failure_text(r).replace('\n', "\n    ")
             ),
+            (Verdict::Divergence { .. }, None) => format!(
+                "DIVERGENCE {} (an inferred expectation; fails only with --strict): {}",
+                r.id,
+                report::failure_text(r).replace('\n', "\n    ")
+            ),
             (Verdict::Pass, Some(reason)) => format!(
                 "STALE {}: passes, but the expected-failure list for {} says it fails ({reason}); \
                  remove it from the list",
                 r.id, report.target
             ),
             (Verdict::Inconclusive { reason }, _) => {
-                match inconclusive.iter_mut().find(|(why, _)| why == reason) {
+                let reason = grouping_reason(reason);
+                match inconclusive.iter_mut().find(|(why, _)| *why == reason) {
                     Some((_, ids)) => ids.push(&r.id),
                     None => inconclusive.push((reason, vec![&r.id])),
                 }
@@ -612,5 +740,33 @@ fn print_findings(report: &RunReport, args: &Args, target: &Target) {
                 many[0]
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{default_target_name, glob};
+
+    #[test]
+    fn globs_match_whole_ids() {
+        let m = |p: &str, t: &str| glob(p.as_bytes(), t.as_bytes());
+        assert!(m(
+            "tencent/cvm/*/boundary/*",
+            "tencent/cvm/DeleteKeyPairs/boundary/KeyIds-101"
+        ));
+        assert!(m("*KeyIds-10?", "x/KeyIds-101"));
+        assert!(!m("*KeyIds-10?", "x/KeyIds-1000"));
+        assert!(!m("tencent/*", "alibaba/ecs/DetachKeyPair/valid/minimal"));
+    }
+
+    #[test]
+    fn loopback_ports_leave_the_target_name() {
+        assert_eq!(default_target_name("127.0.0.1:18765"), "127.0.0.1");
+        assert_eq!(default_target_name("localhost:8080"), "localhost");
+        assert_eq!(
+            default_target_name("cvm.tencentcloudapi.com"),
+            "cvm.tencentcloudapi.com"
+        );
+        assert_eq!(default_target_name("example.com:8443"), "example.com:8443");
     }
 }

@@ -38,6 +38,7 @@ impl<'a> Resolver<'a> {
                     parameter: parameter.clone(),
                     violation: v,
                     note: None,
+                    evidence: None,
                 };
                 // The exact fault first (the action's code, else the provider's generic one),
                 // then more general readings of it.

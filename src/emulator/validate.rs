@@ -29,6 +29,7 @@ impl Violation {
                 parameter: name.to_string(),
                 violation,
                 note: None,
+                evidence: None,
             },
             detail: detail.into(),
         }
@@ -39,6 +40,7 @@ impl Violation {
             trigger: Trigger::Protocol {
                 condition,
                 note: None,
+                evidence: None,
             },
             detail: detail.into(),
         }
@@ -49,6 +51,7 @@ impl Violation {
             trigger: Trigger::Precondition {
                 precondition: id.to_string(),
                 note: None,
+                evidence: None,
             },
             detail: detail.into(),
         }
@@ -190,6 +193,7 @@ pub fn check_one_of(wire: &WireParams, action: &ActionSpec) -> Option<Violation>
                     group: group.id.clone(),
                     violation,
                     note: None,
+                    evidence: None,
                 },
                 detail: detail(),
             });

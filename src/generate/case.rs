@@ -145,6 +145,12 @@ pub struct World {
     /// Literal ids or names that must not exist on the target.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub absent: Vec<String>,
+    /// Nothing here is created: the expected answer comes from a check the spec's
+    /// `error_precedence` puts before any existence or state check (protocol, parameters,
+    /// one-of), so the symbols are bound to well-formed made-up ids and the target holds none
+    /// of them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub made_up: bool,
 }
 
 impl World {
@@ -324,6 +330,29 @@ impl Expect {
         matches!(self, Expect::Success { .. })
     }
 
+    /// As [`Expect::summary`], each error alternative with its evidence and source:
+    /// `error InvalidX (400; documented, seed:...) | InvalidY (400; inferred, protocol:...)`.
+    pub fn summary_with_evidence(&self) -> String {
+        match self {
+            Expect::Error { one_of, .. } => {
+                let alts: Vec<String> = one_of
+                    .iter()
+                    .map(|e| {
+                        let mut s =
+                            format!("{} ({}; {}", e.code, e.http_status, e.evidence.as_str());
+                        if !e.source.is_empty() {
+                            s.push_str(&format!(", {}", e.source));
+                        }
+                        s.push(')');
+                        s
+                    })
+                    .collect();
+                format!("error {}", alts.join(" | "))
+            }
+            other => other.summary(),
+        }
+    }
+
     /// One line: `success`, `error InvalidX (400) | InvalidY (400)`.
     pub fn summary(&self) -> String {
         match self {
@@ -362,6 +391,16 @@ impl Expect {
 pub struct ExpectedError {
     pub code: String,
     pub http_status: u16,
+    /// What this answer rests on (`documented`, `catalogued`, `inferred`).
+    #[serde(default, skip_serializing_if = "is_documented")]
+    pub evidence: crate::spec::Evidence,
+    /// The source that lists the code for this condition.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub source: String,
+}
+
+fn is_documented(e: &crate::spec::Evidence) -> bool {
+    *e == crate::spec::Evidence::Documented
 }
 
 /// Expected per-item results of a batch call.

@@ -7,14 +7,11 @@
 use super::base::{self, Shape};
 use super::valid::{case_with, success};
 use super::{Case, CaseKind, Ctx, Expect, GenOptions, GenerateError};
-use crate::check::Verdict;
-use crate::run::{CaseResult, Runner};
 use crate::spec::{ParamType, ProtocolCondition, SpecSet, Trigger, Violation};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::sync::Arc;
 
 /// One random request, as numbers proptest can shrink.
 #[derive(Debug, Clone)]
@@ -142,6 +139,7 @@ pub fn case_of(specs: &SpecSet, plan: &Plan, id_suffix: &str) -> Option<Case> {
                 .expect_trigger(&Trigger::Protocol {
                     condition: ProtocolCondition::UnknownParameter,
                     note: None,
+                    evidence: None,
                 })
                 .map(|e| {
                     b.params.insert("CcExplored".into(), json!("x"));
@@ -198,30 +196,25 @@ pub fn random_cases(specs: &SpecSet, n: usize, seed: u64) -> Result<Vec<Case>, G
     Ok(out)
 }
 
-fn failed(r: &CaseResult) -> bool {
-    matches!(r.verdict, Verdict::Fail { .. })
-}
-
-/// Shrink every failing explored case and save the smallest failing version under
-/// `cases_dir/regressions/`. Returns the results with the shrunk verdicts.
-pub async fn shrink_failures(
-    runner: &Arc<Runner>,
+/// Shrink every failing explored case: `fails` runs a candidate and says whether it still
+/// fails. Each smallest failing version is saved under `cases_dir/regressions/`; returns
+/// (explored case id, shrunk case). The runner drives this (`run::shrink_failures`), so this
+/// module stays upstream of `run` and `check`.
+pub async fn shrink(
+    specs: &SpecSet,
     cases: &[Case],
-    mut results: Vec<CaseResult>,
+    failing: &[String],
     cases_dir: &Path,
-) -> Vec<CaseResult> {
-    let specs = runner.specs().clone();
+    mut fails: impl AsyncFnMut(&Case) -> bool,
+) -> Vec<(String, Case)> {
+    let mut out = Vec::new();
     let Some(seed) = cases
         .first()
         .and_then(|c| c.id.rsplit("explore-s").next())
         .and_then(|s| s.split('-').next())
         .and_then(|s| s.parse::<u64>().ok())
     else {
-        return results;
-    };
-    let endpoint = match &runner.target().kind {
-        crate::run::TargetKind::Emulator { endpoints } => endpoints[0].clone(),
-        crate::run::TargetKind::Live { endpoints, .. } => endpoints.any(),
+        return out;
     };
     let mut prop = runner_for(seed);
     let strat = strategy(specs.seeds().count());
@@ -236,29 +229,23 @@ pub async fn shrink_failures(
             break;
         };
         let id = format!("s{seed}-{i}");
-        let Some(pos) = results
+        let Some(original) = failing
             .iter()
-            .position(|r| r.id.ends_with(&format!("explore-{id}")))
+            .find(|r| r.ends_with(&format!("explore-{id}")))
         else {
             continue;
         };
-        if !failed(&results[pos]) {
-            continue;
-        }
         // Classic value-tree shrinking: simplify while it still fails, else complicate.
-        let mut best = case_of(&specs, &tree.current(), &id);
-        let mut best_result = results[pos].clone();
+        let mut best = case_of(specs, &tree.current(), &id);
         for _ in 0..32 {
             if !tree.simplify() {
                 break;
             }
-            let Some(candidate) = case_of(&specs, &tree.current(), &id) else {
+            let Some(candidate) = case_of(specs, &tree.current(), &id) else {
                 continue;
             };
-            let r = runner.run_case_on(&candidate, &endpoint).await;
-            if failed(&r) {
+            if fails(&candidate).await {
                 best = Some(candidate);
-                best_result = r;
             } else if !tree.complicate() {
                 break;
             }
@@ -269,8 +256,8 @@ pub async fn shrink_failures(
             if let Ok(text) = serde_json::to_string_pretty(&case) {
                 let _ = std::fs::write(&file, text + "\n");
             }
-            results[pos] = best_result;
+            out.push((original.clone(), case));
         }
     }
-    results
+    out
 }

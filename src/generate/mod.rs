@@ -6,9 +6,14 @@
 //! mistyped parameters, unknown parameters, one-of violations, malformed ids, protocol faults)
 //! and `state` (each precondition met and violated). Each case carries its expected outcome,
 //! taken from the spec's triggers ([`SpecSet::errors_for_trigger`]) or declared effects.
-//! Hand-written scenarios and saved regressions are loaded from `cases/` ([`load_case_dir`]).
-//! Depends on `spec` only; generation is deterministic for a seed.
+//! Each error alternative carries its evidence (`documented`, `catalogued`, `inferred`) and
+//! source; a case whose rejection precedes every existence check gets a made-up world
+//! (`World::made_up`). Hand-written scenarios and saved regressions are loaded from `cases/`
+//! ([`load_case_dir`]); `bind` holds the placeholder vocabulary, `explore` random cases and
+//! their shrinking (driven by the runner). Depends on `spec` only; generation is deterministic
+//! for a seed.
 mod base;
+pub mod bind;
 mod boundary;
 pub mod case;
 pub mod explore;
@@ -74,7 +79,37 @@ pub fn generate_action(
     boundary::cases(&ctx, &mut out);
     negative::cases(&ctx, &mut out);
     state::cases(&ctx, &mut out);
+    for case in &mut out {
+        minimise_world(action, case);
+    }
     Ok(out)
+}
+
+/// A case whose expected rejection comes from a protocol, parameter or one-of check needs no
+/// real resources: every action's `error_precedence` puts those before its preconditions, so
+/// well-formed made-up ids give the same answer and the target is left alone.
+fn minimise_world(action: &ActionSpec, case: &mut Case) {
+    let precondition_last = action
+        .error_precedence
+        .last()
+        .is_none_or(|p| p == "preconditions");
+    let rejected = case.steps.len() == 1
+        && matches!(
+            case.steps[0].expect,
+            Expect::Error { .. } | Expect::Rejected { .. }
+        );
+    let about_state = case
+        .covers
+        .iter()
+        .any(|c| matches!(c, Cover::Precondition { .. }));
+    if precondition_last
+        && rejected
+        && !about_state
+        && matches!(case.kind, CaseKind::Boundary | CaseKind::Negative)
+        && case.steps[0].caller == Caller::Root
+    {
+        case.world.made_up = true;
+    }
 }
 
 /// Sort by id and refuse duplicates.
@@ -306,9 +341,18 @@ impl<'a> Ctx<'a> {
         let always_200 = self.provider.http_status.errors == ErrorStatusRule::Always200;
         let one_of = codes
             .iter()
-            .map(|e| ExpectedError {
-                code: e.code.clone(),
-                http_status: if always_200 { 200 } else { e.http_status },
+            .map(|e| {
+                let declared = e
+                    .triggers
+                    .iter()
+                    .find(|t| crate::spec::trigger_matches(t, trigger, true));
+                let (evidence, source) = e.evidence_for(declared);
+                ExpectedError {
+                    code: e.code.clone(),
+                    http_status: if always_200 { 200 } else { e.http_status },
+                    evidence,
+                    source,
+                }
             })
             .collect();
         Some(Expect::Error {
@@ -333,6 +377,7 @@ impl<'a> Ctx<'a> {
             parameter: p.to_string(),
             violation: v,
             note: None,
+            evidence: None,
         }
     }
 
@@ -423,6 +468,9 @@ pub(crate) fn single(
 /// Parameters for a fixture call (describe, create, bind...): every required parameter, plus
 /// every parameter that names a resource `given` has symbols for (`resource` → symbols),
 /// written as placeholders (`${i1}`, `${k1.name}`).
+/// Page-size parameters of describe fixtures (the first present is set to its maximum).
+const PAGE_SIZE: [&str; 2] = ["Limit", "PageSize"];
+
 pub fn fixture_params(
     specs: &SpecSet,
     fixture: &ActionSpec,
@@ -438,6 +486,16 @@ pub fn fixture_params(
                     .collect::<Vec<_>>()
             })
         });
+        // One member of an exactly-one group is enough: a fixture sends the first that can
+        // be filled (ENS AttachKeyPair refuses KeyPairId with KeyPairName).
+        let group_filled = fixture.one_of.iter().any(|g| {
+            g.at_most == Some(1)
+                && g.parameters.contains(&p.name)
+                && g.parameters.iter().any(|q| out.contains_key(q))
+        });
+        if group_filled {
+            continue;
+        }
         if let Some(values) = named {
             if values.is_empty() {
                 continue;
@@ -448,6 +506,11 @@ pub fn fixture_params(
                 values[0].clone()
             };
             out.insert(p.name.clone(), v);
+        } else if PAGE_SIZE.contains(&p.name.as_str()) && p.maximum.is_some() {
+            // Observations list the case's own resources in one page where the page allows.
+            if !PAGE_SIZE.iter().any(|q| out.contains_key(*q)) {
+                out.insert(p.name.clone(), Value::from(p.maximum.unwrap_or_default()));
+            }
         } else if p.required {
             let v = if ctx.is_region_param(p) {
                 Value::String("${region}".into())

@@ -18,6 +18,7 @@ fn protocol(ctx: &Ctx, c: ProtocolCondition) -> Option<Expect> {
     ctx.expect_trigger(&Trigger::Protocol {
         condition: c,
         note: None,
+        evidence: None,
     })
 }
 
@@ -177,6 +178,7 @@ fn parameter_cases(ctx: &Ctx, style: &str, out: &mut Vec<super::Case>) {
             group: g.id.clone(),
             violation: v,
             note: None,
+            evidence: None,
         };
         if g.at_least > 0 {
             let mut shape = Shape::default();

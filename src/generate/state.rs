@@ -243,6 +243,7 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
         let trigger = Trigger::Precondition {
             precondition: pre.id.clone(),
             note: None,
+            evidence: None,
         };
         for v in violations(ctx, pre) {
             let cov = vec![Cover::Precondition {
@@ -274,9 +275,12 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                                 .iter()
                                 .map(|i| FailedItem {
                                     item: i.clone(),
+                                    // An item code no doc specifies (an `inferred:`
+                                    // source) is checked only as "failed".
                                     code: pre
                                         .item_failure
                                         .as_ref()
+                                        .filter(|_| !pre.source.starts_with("inferred"))
                                         .map(|f| f.code.clone())
                                         .unwrap_or_default(),
                                 })

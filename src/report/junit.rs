@@ -2,7 +2,9 @@
 //! findings (rule and location); inconclusive cases are skipped with their reason; expected
 //! failures pass with a property naming the reason; stale expected failures fail. Suites carry
 //! their time (the sum of their cases') and the run's timestamp; each case its time and, in
-//! `system-out`, its exchanges as recorded (already scrubbed of credentials).
+//! `system-out`, its exchanges as recorded (already scrubbed of credentials). Findings
+//! carry their evidence level and source; divergences pass with a `divergence` property each and
+//! are listed again in a `divergences` suite (one entry per finding).
 use super::{failure_text, RunReport};
 use crate::check::Verdict;
 use crate::run::Exchange;
@@ -32,6 +34,9 @@ pub fn render(report: &RunReport) -> Result<String, String> {
                 s.set_description(failure_text(r));
                 s
             }
+            // Not a failure: a departure from what the harness inferred; the findings (both
+            // answers, rule, evidence, source) are properties of the test case below.
+            (Verdict::Divergence { .. }, _) => TestCaseStatus::success(),
             (Verdict::Inconclusive { reason }, _) => {
                 let mut s = TestCaseStatus::skipped();
                 s.set_message(format!("inconclusive: {reason}"));
@@ -46,6 +51,11 @@ pub fn render(report: &RunReport) -> Result<String, String> {
         }
         if let Some(reason) = &r.expected_failure {
             tc.add_property(Property::new("expected-failure", reason.clone()));
+        }
+        if let Verdict::Divergence { findings } = &r.verdict {
+            for f in findings {
+                tc.add_property(Property::new("divergence", f.to_string()));
+            }
         }
         suites
             .entry(r.action.as_str())
@@ -67,6 +77,21 @@ pub fn render(report: &RunReport) -> Result<String, String> {
         junit.set_timestamp(t);
     }
     junit.add_test_suites(suites.into_values());
+    // The divergences table: one entry per departure from an inferred expectation.
+    let mut table = TestSuite::new("divergences");
+    for d in &report.divergences {
+        let mut tc = TestCase::new(
+            format!("{} {}", d.case, d.location),
+            TestCaseStatus::success(),
+        );
+        tc.set_classname("divergences");
+        tc.add_property(Property::new("answer", d.message.clone()));
+        tc.add_property(Property::new("rule", d.rule.clone()));
+        tc.add_property(Property::new("evidence", d.evidence));
+        tc.add_property(Property::new("source", d.source.clone()));
+        table.add_test_case(tc);
+    }
+    junit.add_test_suite(table);
     junit.to_string().map_err(|e| e.to_string())
 }
 

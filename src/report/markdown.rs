@@ -9,21 +9,27 @@ pub fn render(report: &RunReport) -> String {
     let _ = writeln!(s, "{} · seed {}\n", report.date, report.seed);
     let _ = writeln!(
         s,
-        "| action | cases | pass | fail | inconclusive | expected failures | stale |"
+        "| action | cases | pass | fail | divergence | inconclusive | expected failures | stale |"
     );
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
     for (action, r) in report.per_action() {
         let _ = writeln!(
             s,
-            "| `{action}` | {} | {} | {} | {} | {} | {} |",
-            r.total, r.passed, r.failed, r.inconclusive, r.expected_failures, r.stale
+            "| `{action}` | {} | {} | {} | {} | {} | {} | {} |",
+            r.total,
+            r.passed,
+            r.failed,
+            r.divergences,
+            r.inconclusive,
+            r.expected_failures,
+            r.stale
         );
     }
     let t = &report.summary;
     let _ = writeln!(
         s,
-        "| **total** | {} | {} | {} | {} | {} | {} |\n",
-        t.total, t.passed, t.failed, t.inconclusive, t.expected_failures, t.stale
+        "| **total** | {} | {} | {} | {} | {} | {} | {} |\n",
+        t.total, t.passed, t.failed, t.divergences, t.inconclusive, t.expected_failures, t.stale
     );
     let failed: Vec<_> = report
         .results
@@ -34,6 +40,33 @@ pub fn render(report: &RunReport) -> String {
         let _ = writeln!(s, "## Failures\n");
         for r in failed {
             let _ = writeln!(s, "- `{}`: {}", r.id, failure_text(r).replace('\n', "; "));
+        }
+        s.push('\n');
+    }
+    // Always present, so a reader sees that none diverged.
+    let _ = writeln!(
+        s,
+        "## Divergences (departures from inferred expectations)\n"
+    );
+    if report.divergences.is_empty() {
+        let _ = writeln!(s, "None.\n");
+    } else {
+        let _ = writeln!(
+            s,
+            "| case | where | answer vs expectation | rule | evidence | source |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|---|");
+        for d in &report.divergences {
+            let _ = writeln!(
+                s,
+                "| `{}` | `{}` | {} | `{}` | {} | {} |",
+                d.case,
+                d.location,
+                d.message.replace('|', "\\|"),
+                d.rule,
+                d.evidence,
+                d.source
+            );
         }
         s.push('\n');
     }

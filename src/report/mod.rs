@@ -18,6 +18,8 @@ pub struct RunReport {
     pub seed: u64,
     pub summary: Summary,
     pub results: Vec<CaseResult>,
+    /// Departures from inferred expectations (also in `results`), one row per finding.
+    pub divergences: Vec<DivergenceRow>,
 }
 
 impl RunReport {
@@ -28,7 +30,14 @@ impl RunReport {
             seed,
             summary: Summary::of(&results),
             results,
+            divergences: Vec::new(),
         }
+        .with_divergences()
+    }
+
+    fn with_divergences(mut self) -> RunReport {
+        self.divergences = divergences(&self);
+        self
     }
 
     /// Per action: total, pass, fail, inconclusive, expected failures, stale.
@@ -75,10 +84,44 @@ pub fn render(report: &RunReport, format: Format) -> Result<String, String> {
     }
 }
 
+/// One departure from an inferred expectation: the case, where, both answers (in the message),
+/// the rule and the source the harness read it from.
+#[derive(Debug, Clone, Serialize)]
+pub struct DivergenceRow {
+    pub case: String,
+    pub location: String,
+    pub message: String,
+    pub rule: String,
+    pub evidence: &'static str,
+    pub source: String,
+}
+
+/// Every finding of every divergent case, for the divergences table of each format.
+pub fn divergences(report: &RunReport) -> Vec<DivergenceRow> {
+    report
+        .results
+        .iter()
+        .filter_map(|r| match &r.verdict {
+            Verdict::Divergence { findings } => Some((r, findings)),
+            _ => None,
+        })
+        .flat_map(|(r, findings)| {
+            findings.iter().map(|f| DivergenceRow {
+                case: r.id.clone(),
+                location: f.location.clone(),
+                message: f.message.clone(),
+                rule: f.rule.clone(),
+                evidence: f.evidence.as_str(),
+                source: f.source.clone(),
+            })
+        })
+        .collect()
+}
+
 /// One line per finding of a failed case.
 pub fn failure_text(r: &CaseResult) -> String {
     match &r.verdict {
-        Verdict::Fail { findings } => findings
+        Verdict::Fail { findings } | Verdict::Divergence { findings } => findings
             .iter()
             .map(|f| f.to_string())
             .collect::<Vec<_>>()

@@ -18,10 +18,19 @@ pub struct Realised {
     pub created_keys: Vec<String>,
     /// Live: (instance id, key id) bindings the run made.
     pub bound: Vec<(String, String)>,
-    /// Live: (instance id, original state) to restore.
+    /// Live: (instance symbol, state Describe showed before the run).
     pub restore: Vec<(String, String)>,
     /// Live: lent instances (symbol) as described before the run changed them.
     pub lent: Vec<(String, super::sandbox::InstanceRecord)>,
+    /// Live: indexes of the profile instances this case holds.
+    pub claimed: Vec<usize>,
+    /// Live: the ids of the claimed instances (freed after teardown).
+    pub claimed_ids: Vec<String>,
+    /// Live, through the target's control API: instance symbols held in a transient state,
+    /// (instance id, lent key ids) to rebind, image ids made to hold keys.
+    pub held: Vec<String>,
+    pub relend: Vec<(String, Vec<String>)>,
+    pub images: Vec<String>,
 }
 
 /// The emulator's accounts (from its default world).
@@ -223,6 +232,9 @@ pub fn bind_world(runner: &Runner, case: &Case, region: &str) -> Result<Bindings
 
 /// The case's service state in the emulator's world format.
 pub fn service_json(case: &Case, b: &Bindings) -> Value {
+    if case.world.made_up {
+        return json!({"instances": [], "images": [], "key_pairs": []});
+    }
     let id = |s: &str| b.objects.get(s).map(|x| x.id.clone()).unwrap_or_default();
     json!({
         "instances": case.world.instances.iter().map(|i| json!({

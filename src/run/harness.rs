@@ -128,6 +128,17 @@ pub fn judge(
                 .join("\n"))
         }
         (Verdict::Inconclusive { reason }, _) => return Err(format!("inconclusive: {reason}")),
+        // Against the emulator, the specs' own implementation, nothing may diverge.
+        (Verdict::Divergence { findings }, _) => {
+            return Err(format!(
+                "divergence from inferred expectations: {}",
+                findings
+                    .iter()
+                    .map(|f| f.to_string())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ))
+        }
         (Verdict::Pass, None) => {}
     }
     let provenance = Provenance {

@@ -11,10 +11,11 @@
 //! `check` and `http`; never on the emulator's internals (only its public control API).
 //!
 //! Layout: `runner` drives cases (workers, world, verdict), `steps` runs one step and checks its
-//! effects, `send` builds, paces, retries and bursts a step's request, `record` keeps scrubbed
-//! exchanges and `summary` tallies verdicts.
+//! effects, `send` builds, paces, retries and bursts a step's request, `fixtures` realises worlds
+//! on the emulator, `live` on any other endpoint (claims on profile instances, the target's
+//! control API when offered), `shrink` shrinks exploration failures, `record` keeps scrubbed
+//! exchanges and `summary` tallies verdicts (pass, fail, divergence, inconclusive).
 pub mod bench;
-pub mod bind;
 pub mod cleanup;
 pub mod endpoints;
 pub mod exec;
@@ -32,6 +33,7 @@ pub mod recorded;
 mod runner;
 pub mod sandbox;
 mod send;
+mod shrink;
 mod steps;
 mod summary;
 
@@ -46,8 +48,11 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Bindings are case vocabulary (`generate::bind`); re-exported for the runner's modules.
+pub use crate::generate::bind;
 pub use record::{Exchange, RequestRecord, ResponseRecord};
 pub use runner::Runner;
+pub use shrink::shrink_failures;
 // Private: `live` and `bench` send fixture and raw requests through the runner.
 use send::Sent;
 pub use steps::placeholder_syms;
@@ -98,8 +103,13 @@ pub struct RunOptions {
     pub retries: u32,
     /// Live runs: allow cases that change or remove something.
     pub allow_destructive: bool,
-    /// Extra trusted root certificates (PEM), for endpoints behind a private CA.
+    /// Extra trusted root certificates (PEM, read by the CLI from `--ca-cert`), for HTTPS
+    /// endpoints behind a private CA or with a self-signed certificate.
     pub ca_cert_pem: Option<Vec<u8>>,
+    /// Live runs: credentials of a sub-user whose policy allows nothing (denied-caller cases).
+    pub denied_credentials: Option<Credentials>,
+    /// Live runs: run the throttling cases (a burst over the documented rate) at the end.
+    pub probe_throttling: bool,
 }
 
 impl Default for RunOptions {
@@ -110,6 +120,8 @@ impl Default for RunOptions {
             retries: 3,
             allow_destructive: false,
             ca_cert_pem: None,
+            denied_credentials: None,
+            probe_throttling: false,
         }
     }
 }

@@ -24,7 +24,7 @@ pub struct Provenance {
 pub struct Recorded {
     pub provenance: Provenance,
     pub case: String,
-    /// `pass`, `fail` or `inconclusive`.
+    /// `pass`, `fail`, `divergence` or `inconclusive`.
     pub verdict: String,
     pub exchanges: Vec<Value>,
 }
@@ -33,6 +33,7 @@ fn verdict_name(v: &Verdict) -> &'static str {
     match v {
         Verdict::Pass => "pass",
         Verdict::Fail { .. } => "fail",
+        Verdict::Divergence { .. } => "divergence",
         Verdict::Inconclusive { .. } => "inconclusive",
     }
 }

@@ -57,8 +57,11 @@ pub struct Runner {
     pub(super) ledger: std::sync::Mutex<super::ledger::Ledger>,
     /// Set on the first Ctrl-C: no new case starts.
     stopping: std::sync::atomic::AtomicBool,
-    /// Live runs: cases that use profile instances take turns.
-    instance_lane: tokio::sync::Mutex<()>,
+    /// Live runs: which profile instances running cases hold.
+    pub(super) claims: live::Claims,
+    /// Live runs: whether the target offers the emulator's control API (probed once), and the
+    /// gate that makes its world edits atomic (requests hold it shared, edits exclusively).
+    pub(super) control: live::Control,
     /// The emulator's default world (accounts, regions), fetched once.
     pub(super) default_world: tokio::sync::OnceCell<Value>,
     pub(super) reach: Reach,
@@ -96,7 +99,8 @@ impl Runner {
             stats: pace::Stats::default(),
             ledger: Default::default(),
             stopping: Default::default(),
-            instance_lane: tokio::sync::Mutex::new(()),
+            claims: live::Claims::default(),
+            control: live::Control::default(),
             default_world: tokio::sync::OnceCell::new(),
             reach: Reach::default(),
         })
@@ -152,6 +156,26 @@ impl Runner {
         cases: Vec<Case>,
         on_done: Arc<dyn Fn(&CaseResult) + Send + Sync>,
     ) -> Vec<CaseResult> {
+        // Live throttling probes go last, alone, so their burst disturbs no other case.
+        if !self.target.is_emulator() && cases.iter().any(is_throttling_probe) {
+            let (probes, rest): (Vec<Case>, Vec<Case>) =
+                cases.into_iter().partition(is_throttling_probe);
+            let mut results = Box::pin(self.run_all(rest, on_done.clone())).await;
+            for case in probes {
+                if self.is_stopping() || self.reach.unreachable().is_some() {
+                    break;
+                }
+                let endpoint = match &self.target.kind {
+                    TargetKind::Live { endpoints, .. } => endpoints.any(),
+                    TargetKind::Emulator { endpoints } => endpoints[0].clone(),
+                };
+                let r = self.run_case_on(&case, &endpoint).await;
+                on_done(&r);
+                results.push(r);
+            }
+            results.sort_by(|a, b| a.id.cmp(&b.id));
+            return results;
+        }
         let queue = Arc::new(std::sync::Mutex::new(
             cases.into_iter().collect::<VecDeque<_>>(),
         ));
@@ -215,33 +239,34 @@ impl Runner {
             return result;
         }
         if live
+            && self.opts.denied_credentials.is_none()
             && case
                 .steps
                 .iter()
                 .any(|s| s.caller == crate::generate::Caller::Denied)
         {
             result.verdict = Verdict::Inconclusive {
-                reason: "needs the credentials of a sub-user without permission".into(),
+                reason: "needs the credentials of a sub-user without permission \
+                         (CLOUDCONFORM_DENIED_ACCESS_KEY_ID / CLOUDCONFORM_DENIED_SECRET_ACCESS_KEY)"
+                    .into(),
             };
             return result;
         }
-        if live && steps_need_emulator(case) {
+        if live && is_throttling_probe(case) && !self.opts.probe_throttling {
             result.verdict = Verdict::Inconclusive {
-                reason: "needs the emulator's control API (rate-limit burst)".into(),
+                reason: "throttling probe not requested (--probe-throttling sends a burst over \
+                         the documented rate at the end of the run)"
+                    .into(),
             };
             return result;
         }
-        let _lane = if live && !case.world.instances.is_empty() {
-            Some(self.instance_lane.lock().await)
-        } else {
-            None
-        };
         let realised = match &self.target.kind {
             TargetKind::Emulator { .. } => {
                 fixtures::realise_on_emulator(self, case, endpoint).await
             }
             TargetKind::Live { profile, .. } => {
                 let mut r = fixtures::Realised::default();
+                let profile = profile.for_provider(case.action.provider);
                 match live::realise(self, case, endpoint, profile, &mut r).await {
                     Ok(()) => Ok(r),
                     Err(reason) => {
@@ -283,7 +308,7 @@ impl Runner {
             }
         }
         result.verdict = match (findings.is_empty(), inconclusive) {
-            (false, _) => Verdict::Fail { findings },
+            (false, _) => Verdict::from_findings(findings),
             (true, Some(reason)) => Verdict::Inconclusive { reason },
             (true, None) => Verdict::Pass,
         };
@@ -307,10 +332,13 @@ impl Runner {
         world: &fixtures::Accounts,
     ) -> Credentials {
         match &self.target.kind {
-            TargetKind::Live { .. } => self.live_credentials(provider).unwrap_or_else(|| {
-                // Never reached: cases of a provider without credentials are not run.
-                Credentials::new("", "")
-            }),
+            TargetKind::Live { .. } => match (caller, &self.opts.denied_credentials) {
+                (crate::generate::Caller::Denied, Some(denied)) => denied.clone(),
+                _ => self.live_credentials(provider).unwrap_or_else(|| {
+                    // Never reached: cases of a provider without credentials are not run.
+                    Credentials::new("", "")
+                }),
+            },
             TargetKind::Emulator { .. } => world.for_caller(provider, caller),
         }
     }
@@ -352,7 +380,8 @@ impl Runner {
     }
 }
 
-fn steps_need_emulator(case: &Case) -> bool {
+/// A case that sends a burst over the documented rate.
+pub(super) fn is_throttling_probe(case: &Case) -> bool {
     case.steps
         .iter()
         .any(|s| matches!(s.wire.tamper, Some(Tamper::Burst { .. })))

@@ -79,8 +79,22 @@ pub async fn restore(
     sym: &str,
     before: &InstanceRecord,
 ) -> Result<(), String> {
-    let now = describe(runner, case, endpoint, bindings, sym).await?;
+    let mut now = describe(runner, case, endpoint, bindings, sym).await?;
     let mut b = bindings.clone();
+    let keys_differ = match (&before.keys, &now.keys) {
+        (Some(was), Some(is)) => {
+            is.iter().any(|k| !was.contains(k)) || was.iter().any(|k| !is.contains(k))
+        }
+        _ => false,
+    };
+    // Keys are bound and unbound while the instance is stopped (what every spec allows).
+    if keys_differ && !now.state.to_ascii_lowercase().contains("stop") {
+        if let Some(spec) = fixture(runner, case, "stop", "instance") {
+            let given = BTreeMap::from([("instance".to_string(), vec![sym.to_string()])]);
+            ignore_rejection(call(runner, endpoint, &spec, &given, &[], &b).await)?;
+            now = describe(runner, case, endpoint, bindings, sym).await?;
+        }
+    }
     if let (Some(was), Some(is)) = (&before.keys, &now.keys) {
         // Keys the run left bound: off. Original keys the target dropped: back on.
         if let Some(unbind) = fixture(runner, case, "unbind", "key_pair") {

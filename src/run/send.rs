@@ -57,6 +57,7 @@ impl Runner {
         let t = Trigger::Protocol {
             condition: crate::spec::ProtocolCondition::Throttled,
             note: None,
+            evidence: None,
         };
         self.specs
             .errors_for_trigger(action, &t)
@@ -216,15 +217,19 @@ impl Runner {
         build: &(dyn Fn(i64) -> Result<RawRequest, exec::BuildError> + Sync),
         expect: &Expect,
     ) -> Sent {
-        if let Err(e) = fixtures::control(
-            self,
-            endpoint,
-            "config",
-            &serde_json::json!({"rate_limits": true}),
-        )
-        .await
-        {
-            return Sent::Transport(e);
+        // The embedded emulator throttles only when asked; any other target is probed as is.
+        let emulator = self.target.is_emulator();
+        if emulator {
+            if let Err(e) = fixtures::control(
+                self,
+                endpoint,
+                "config",
+                &serde_json::json!({"rate_limits": true}),
+            )
+            .await
+            {
+                return Sent::Transport(e);
+            }
         }
         let mut reqs = Vec::new();
         for _ in 0..requests {
@@ -240,13 +245,15 @@ impl Runner {
             async move { exec::send(&client, &endpoint, &r, timeout).await }
         });
         let answers = futures_join_all(sends).await;
-        let _ = fixtures::control(
-            self,
-            endpoint,
-            "config",
-            &serde_json::json!({"rate_limits": false}),
-        )
-        .await;
+        if emulator {
+            let _ = fixtures::control(
+                self,
+                endpoint,
+                "config",
+                &serde_json::json!({"rate_limits": false}),
+            )
+            .await;
+        }
         let wanted: Vec<&str> = expect.codes().collect();
         let mut last = None;
         for (req, a) in reqs.into_iter().zip(answers) {

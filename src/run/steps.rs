@@ -27,9 +27,11 @@ impl Runner {
             .ok_or_else(|| format!("no spec for step action {}", step.action))?;
         let accounts = fixtures::accounts(self, endpoint, case.action.provider).await;
         let creds = self.credentials_for(case.action.provider, step.caller, &accounts);
-        let sent = self
-            .send_step(&action, step, endpoint, bindings, &creds)
-            .await;
+        let sent = {
+            let _gate = self.control.gate.read().await;
+            self.send_step(&action, step, endpoint, bindings, &creds)
+                .await
+        };
         let (req, resp) = match sent {
             Sent::Ok(req, resp) => (req, resp),
             Sent::Transport(e) => return Err(e),
@@ -54,6 +56,8 @@ impl Runner {
                 for (sym, pointer) in capture {
                     let Some(v) = pointer.as_str().and_then(|p| body.pointer(p)) else {
                         return Ok(vec![Finding {
+                            evidence: Default::default(),
+                            source: String::new(),
                             rule: format!("{}#{}", case.id, "/steps"),
                             location: pointer.as_str().unwrap_or_default().to_string(),
                             message: format!("nothing to capture as {sym}"),
@@ -213,22 +217,29 @@ impl Runner {
                     caller: Default::default(),
                     expect: Expect::Any,
                 };
-                let (_, resp) = match self
-                    .send_step(&fixture, &observe_step, endpoint, bindings, creds)
-                    .await
-                {
+                let sent = {
+                    let _gate = self.control.gate.read().await;
+                    self.send_step(&fixture, &observe_step, endpoint, bindings, creds)
+                        .await
+                };
+                let (_, resp) = match sent {
                     Sent::Ok(req, resp) => (req, resp),
                     Sent::Transport(e) => return Err(format!("observing {effect_id}: {e}")),
                     Sent::Build(e) => return Err(format!("observing {effect_id}: {e}")),
                 };
                 let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-                let selected = if self.checker.is_error(case.action.provider, &body) {
+                let selected = if self
+                    .checker
+                    .is_error(case.action.provider, resp.status, &body)
+                {
                     match effect.op {
                         // Describing deleted keys may fail with "not found": nothing listed.
                         crate::spec::EffectOp::Delete => vec![],
                         _ => {
                             let code = Checker::error_code(&body).map(|c| c.1).unwrap_or_default();
                             return Ok(Some(Finding {
+                                evidence: Default::default(),
+                                source: String::new(),
                                 rule,
                                 location: format!("{describe} response"),
                                 message: format!(

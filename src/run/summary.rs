@@ -12,6 +12,8 @@ pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub inconclusive: usize,
+    /// Departures from inferred expectations only (fail the run only with `--strict`).
+    pub divergences: usize,
     pub expected_failures: usize,
     /// Listed as expected failures but passed.
     pub stale: usize,
@@ -34,13 +36,19 @@ impl Summary {
             (Verdict::Pass, true) => self.stale += 1,
             (Verdict::Fail { .. }, true) => self.expected_failures += 1,
             (Verdict::Fail { .. }, false) => self.failed += 1,
+            (Verdict::Divergence { .. }, _) => self.divergences += 1,
             (Verdict::Inconclusive { .. }, _) => self.inconclusive += 1,
         }
     }
 
     /// 0 pass, 1 nonconformance (failures or stale expected failures), 3 inconclusive.
     pub fn exit_code(&self) -> u8 {
-        if self.failed > 0 || self.stale > 0 {
+        self.exit_code_with(false)
+    }
+
+    /// As [`Summary::exit_code`]; with `strict`, divergences are nonconformance too.
+    pub fn exit_code_with(&self, strict: bool) -> u8 {
+        if self.failed > 0 || self.stale > 0 || (strict && self.divergences > 0) {
             1
         } else if self.inconclusive > 0 {
             3

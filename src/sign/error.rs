@@ -89,6 +89,7 @@ impl VerifyErrorKind {
                     parameter: "SignatureNonce".into(),
                     violation: Violation::TooLong,
                     note: None,
+                    evidence: None,
                 }
             }
             // A common parameter the scheme needs (Timestamp, Nonce…): a missing parameter.
@@ -97,12 +98,14 @@ impl VerifyErrorKind {
                     parameter: name.clone(),
                     violation: Violation::Missing,
                     note: None,
+                    evidence: None,
                 }
             }
         };
         Trigger::Protocol {
             condition,
             note: None,
+            evidence: None,
         }
     }
 }

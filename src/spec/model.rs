@@ -286,10 +286,73 @@ fn default_true() -> bool {
     true
 }
 
+impl Trigger {
+    /// The evidence this trigger states, if any.
+    pub fn evidence(&self) -> Option<Evidence> {
+        match self {
+            Trigger::Parameter { evidence, .. }
+            | Trigger::OneOf { evidence, .. }
+            | Trigger::Precondition { evidence, .. }
+            | Trigger::Protocol { evidence, .. } => *evidence,
+        }
+    }
+}
+
 impl ErrorCode {
+    /// What the mapping of `trigger` to this code rests on: the trigger's own `evidence`, else
+    /// the strongest source listing the code, with that source.
+    pub fn evidence_for(&self, trigger: Option<&Trigger>) -> (Evidence, String) {
+        let best = self
+            .listed_by
+            .iter()
+            .max_by_key(|s| Evidence::of_source(s))
+            .cloned()
+            .unwrap_or_default();
+        let listed = Evidence::of_source(&best);
+        match trigger.and_then(Trigger::evidence) {
+            Some(e) => (e.min(listed), best),
+            None => (listed, best),
+        }
+    }
+
     /// The message to send: the documented one, else the description.
     pub fn message_text(&self) -> &str {
         self.message.as_deref().unwrap_or(&self.description)
+    }
+}
+
+/// What an expectation rests on, strongest first.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Evidence {
+    /// The harness's own reading where no source says it: a departure is a divergence.
+    Inferred,
+    /// The SDK's error list or the provider's common-error page.
+    Catalogued,
+    /// A seed page or the provider's own page for the action.
+    #[default]
+    Documented,
+}
+
+impl Evidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Evidence::Documented => "documented",
+            Evidence::Catalogued => "catalogued",
+            Evidence::Inferred => "inferred",
+        }
+    }
+
+    /// The evidence of a source reference: seed pages and provider URLs document, protocol
+    /// notes, SDK metadata and captures catalogue.
+    pub fn of_source(source: &str) -> Evidence {
+        if source.starts_with("seed:") || source.starts_with("http") {
+            Evidence::Documented
+        } else {
+            Evidence::Catalogued
+        }
     }
 }
 
@@ -301,22 +364,30 @@ pub enum Trigger {
         violation: Violation,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<Evidence>,
     },
     OneOf {
         group: String,
         violation: OneOfViolation,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<Evidence>,
     },
     Precondition {
         precondition: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<Evidence>,
     },
     Protocol {
         condition: ProtocolCondition,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence: Option<Evidence>,
     },
 }
 

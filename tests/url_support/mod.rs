@@ -1,0 +1,223 @@
+//! Helpers for runs against `cloudconform emulate` served as a URL: start the binary on a free
+//! loopback port (plain or HTTPS), give it a world of lent instances through its control API,
+//! and a profile (one section per provider) that lends them to the run.
+#![allow(dead_code)]
+use cloudconform::run::live::{Profile, ProfileInstance};
+use cloudconform::run::RunOptions;
+use cloudconform::sign::Credentials;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `cloudconform emulate` on a free loopback port; killed when dropped.
+pub struct Served {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve(tls: bool, extra: &[&str]) -> Served {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudconform"));
+    cmd.args(["emulate", "--addr", "127.0.0.1:0"]).args(extra);
+    if tls {
+        let dir = root().join("tests/emulator_tls");
+        cmd.arg("--tls-cert")
+            .arg(dir.join("cert.pem"))
+            .arg("--tls-key")
+            .arg(dir.join("key.pem"));
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("cloudconform emulate");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("banner");
+    let url = first
+        .trim()
+        .rsplit(' ')
+        .next()
+        .expect("listening on URL")
+        .to_string();
+    assert!(url.starts_with("http"), "banner: {first}");
+    Served { child, url }
+}
+
+/// The instances each service lends the run: enough Linux instances for the largest documented
+/// batch (stopped and running) and Windows ones; ECM instances also lend bound keys, which no
+/// ECM API can bind.
+pub fn lent(
+    service: &str,
+    prefix: &str,
+    linux: usize,
+    states: [&str; 2],
+    keys: usize,
+) -> Vec<ProfileInstance> {
+    let mut v = Vec::new();
+    for n in 0..linux + 2 {
+        let (os, state) = match n {
+            _ if n >= linux => ("windows", states[0]),
+            _ if n % 3 == 2 => ("linux", states[1]),
+            _ => ("linux", states[0]),
+        };
+        v.push(ProfileInstance {
+            service: service.into(),
+            id: format!("{prefix}{n:04}"),
+            os: os.into(),
+            state: state.into(),
+            allow: None,
+            // The first lends enough keys for the largest KeyIds batch.
+            keys: (0..if n == 0 { keys.max(101) } else { keys })
+                .filter(|_| keys > 0)
+                .map(|k| format!("skey-l{n:03}{k:04}"))
+                .collect(),
+        });
+    }
+    v
+}
+
+pub fn profiles() -> [(&'static str, Profile); 2] {
+    let mut tencent = lent("cvm", "ins-lent", 102, ["STOPPED", "RUNNING"], 0);
+    tencent.extend(lent("ecm", "ein-lent", 6, ["STOPPED", "RUNNING"], 2));
+    let mut alibaba = lent("ecs", "i-ecslent", 52, ["Stopped", "Running"], 0);
+    alibaba.extend(lent("ens", "i-enslent", 32, ["Stopped", "Running"], 0));
+    [
+        (
+            "tencent",
+            Profile {
+                provider: Some(cloudconform::spec::Provider::Tencent),
+                region: "ap-guangzhou".into(),
+                instances: tencent,
+                ..Profile::default()
+            },
+        ),
+        (
+            "alibaba",
+            Profile {
+                provider: Some(cloudconform::spec::Provider::Alibaba),
+                region: "cn-hangzhou".into(),
+                instances: alibaba,
+                ..Profile::default()
+            },
+        ),
+    ]
+}
+
+/// The served world: the lent instances (with their lent bindings) and nothing else.
+pub fn world(base: &Value, profiles: &[(&str, Profile)]) -> Value {
+    let mut w = base.clone();
+    for (provider, p) in profiles {
+        for svc in ["cvm", "ecm", "ecs", "ens"] {
+            let mine: Vec<&ProfileInstance> =
+                p.instances.iter().filter(|i| i.service == svc).collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let inst: Vec<Value> = mine
+                .iter()
+                .map(|i| json!({"id": i.id, "os": i.os, "state": i.state, "region": p.region, "keys": i.keys}))
+                .collect();
+            let keys: Vec<Value> = mine
+                .iter()
+                .flat_map(|i| i.keys.iter())
+                .map(|k| json!({"id": k, "name": k.replace('-', "_"), "region": p.region}))
+                .collect();
+            w["services"][format!("{provider}/{svc}")] = json!({
+                "instances": inst, "images": [], "key_pairs": keys,
+            });
+        }
+    }
+    w
+}
+
+pub fn control(url: &str, method: &str, what: &str, body: Option<&Value>) -> Value {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let http = reqwest::Client::builder()
+            .tls_danger_accept_invalid_certs(true)
+            .build()
+            .unwrap();
+        let mut req = http.request(
+            method.parse().unwrap(),
+            format!("{url}/_cloudconform/{what}"),
+        );
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        let resp = req.send().await.expect("control API");
+        let status = resp.status();
+        let bytes = resp.bytes().await.unwrap();
+        assert!(
+            status.is_success(),
+            "control {what}: {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        );
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    })
+}
+
+/// The whole lending profile: a section per provider.
+pub fn profile() -> Profile {
+    Profile {
+        providers: profiles()
+            .into_iter()
+            .map(|(p, section)| (p.to_string(), section))
+            .collect(),
+        ..Profile::default()
+    }
+}
+
+/// A live target at one URL serving both providers, with the emulator's root credentials for
+/// each, lent the instances of [`profile`].
+pub fn live_kind(endpoint: cloudconform::run::exec::Endpoint) -> cloudconform::run::TargetKind {
+    cloudconform::run::TargetKind::Live {
+        endpoints: cloudconform::run::endpoints::Endpoints::new("", false).everything_at(endpoint),
+        credentials: cloudconform::spec::Provider::ALL
+            .into_iter()
+            .map(|p| (p, Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE")))
+            .collect(),
+        profile: Box::new(profile()),
+    }
+}
+
+/// Options of a URL run: destructive cases, the test certificate, the emulator's denied
+/// sub-user, and the throttling probe.
+pub fn options() -> RunOptions {
+    RunOptions {
+        allow_destructive: true,
+        concurrency: 4,
+        ca_cert_pem: Some(std::fs::read(root().join("tests/emulator_tls/cert.pem")).unwrap()),
+        denied_credentials: Some(Credentials::new("AKIDSUBUSERDENY", "SUBUSERSECRET")),
+        probe_throttling: true,
+        ..RunOptions::default()
+    }
+}
+
+/// Serve the emulator and replace its services with the lent world; the world as served.
+pub fn serve_lent(tls: bool, args: &[&str]) -> (Served, Value) {
+    let served = serve(tls, args);
+    let base = control(&served.url, "GET", "world?secrets=true", None);
+    control(
+        &served.url,
+        "PUT",
+        "world",
+        Some(&world(&base, &profiles())),
+    );
+    let before = control(&served.url, "GET", "world", None);
+    (served, before)
+}

@@ -1,0 +1,128 @@
+//! Every case against `cloudconform emulate` served as a URL (plain HTTP and HTTPS), with a
+//! profile per provider lending the run its instances — the way a user runs the harness against
+//! an endpoint it did not write. Nothing may fail or diverge, inconclusive cases are few and each
+//! names a documented reason, and the world afterwards equals the world before.
+mod url_support;
+
+use cloudconform::check::Verdict;
+use cloudconform::generate::{self, GenOptions};
+use cloudconform::run::exec::Endpoint;
+use cloudconform::run::{CaseResult, Runner, Target};
+use cloudconform::spec::SpecSet;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use url_support::root;
+
+/// One run over both providers: one profile with a section per provider.
+fn run_against(url: &str) -> Vec<CaseResult> {
+    let specs = Arc::new(SpecSet::load(root().join("specs")).expect("specs"));
+    let cases = generate::generate(&specs, &GenOptions::default()).expect("cases");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let target = Target {
+        name: "url".into(),
+        kind: url_support::live_kind(Endpoint::parse(url).unwrap()),
+    };
+    let runner = Arc::new(Runner::new(specs.clone(), target, url_support::options()).unwrap());
+    rt.block_on(runner.run_all(cases, Arc::new(|_: &CaseResult| {})))
+}
+
+/// Per action: pass, fail, divergence, inconclusive.
+fn tally(results: &[CaseResult]) -> BTreeMap<String, [usize; 4]> {
+    let mut t: BTreeMap<String, [usize; 4]> = BTreeMap::new();
+    for r in results {
+        let slot = match &r.verdict {
+            Verdict::Pass => 0,
+            Verdict::Fail { .. } => 1,
+            Verdict::Divergence { .. } => 2,
+            Verdict::Inconclusive { .. } => 3,
+        };
+        t.entry(r.action.clone()).or_default()[slot] += 1;
+    }
+    t
+}
+
+fn assert_decided(results: &[CaseResult]) {
+    let mut problems = Vec::new();
+    let mut inconclusive = 0;
+    for r in results {
+        match &r.verdict {
+            Verdict::Pass => {}
+            Verdict::Inconclusive { reason } => {
+                inconclusive += 1;
+                eprintln!("INCONCLUSIVE {}: {reason}", r.id);
+            }
+            other => problems.push(format!("{}: {other:?}", r.id)),
+        }
+    }
+    eprintln!(
+        "{:<56} {:>5} {:>5} {:>5} {:>5}",
+        "action", "pass", "fail", "div", "incon"
+    );
+    for (a, [p, f, d, i]) in tally(results) {
+        eprintln!("{a:<56} {p:>5} {f:>5} {d:>5} {i:>5}");
+    }
+    assert!(
+        problems.is_empty(),
+        "{} fail/divergence:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert!(
+        inconclusive * 100 <= results.len() * 3,
+        "{inconclusive} of {} inconclusive",
+        results.len()
+    );
+}
+
+/// The world afterwards equals the world before; differences named item by item.
+fn assert_same_world(before: &Value, after: &Value) {
+    let mut diffs = Vec::new();
+    let services = before["services"].as_object().expect("services");
+    for (svc, b) in services {
+        let a = &after["services"][svc];
+        for what in ["instances", "images", "key_pairs"] {
+            let items =
+                |v: &Value| -> Vec<Value> { v[what].as_array().cloned().unwrap_or_default() };
+            let (bi, ai) = (items(b), items(a));
+            for x in &bi {
+                if !ai.contains(x) {
+                    diffs.push(format!(
+                        "{svc} {what}: before {x}, now {}",
+                        ai.iter()
+                            .find(|y| y["id"] == x["id"])
+                            .map_or("gone".into(), |y| y.to_string())
+                    ));
+                }
+            }
+            for y in &ai {
+                if !bi.iter().any(|x| x["id"] == y["id"]) {
+                    diffs.push(format!("{svc} {what}: left behind {y}"));
+                }
+            }
+        }
+    }
+    assert!(
+        diffs.is_empty(),
+        "the world afterwards differs:\n{}",
+        diffs.join("\n")
+    );
+}
+
+fn every_case(tls: bool) {
+    let (served, before) = url_support::serve_lent(tls, &[]);
+    let results = run_against(&served.url);
+    let after = url_support::control(&served.url, "GET", "world", None);
+    assert_decided(&results);
+    assert_same_world(&before, &after);
+}
+
+#[test]
+fn every_case_against_emulate_served_over_http() {
+    every_case(false);
+}
+
+#[test]
+fn every_case_against_emulate_served_over_https() {
+    every_case(true);
+}
