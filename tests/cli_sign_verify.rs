@@ -19,13 +19,17 @@ fn cloudconform(args: &[&str], env: &[(&str, &str)]) -> Output {
         shared_support::require(arg);
     }
     command.args(args);
-    for var in [
-        "CLOUDCONFORM_ACCESS_KEY_ID",
-        "CLOUDCONFORM_SECRET_ACCESS_KEY",
-        "CLOUDCONFORM_SECURITY_TOKEN",
-    ] {
-        command.env_remove(var);
+    // Only the credentials a test gives: no variable of any family, an empty home (no tccli or
+    // aliyun CLI files).
+    for (var, _) in std::env::vars() {
+        if var.starts_with("CLOUDCONFORM_")
+            || var.starts_with("TENCENTCLOUD_")
+            || var.starts_with("ALIBABA_CLOUD_")
+        {
+            command.env_remove(var);
+        }
     }
+    command.env("HOME", scratch("empty_home"));
     command.envs(env.iter().copied());
     command.output().expect("binary runs")
 }
@@ -49,7 +53,10 @@ fn scratch(name: &str) -> PathBuf {
 fn verify_accepts_all_captures() {
     let output = cloudconform(
         &["verify", "--captures", CAPTURES],
-        &[("CLOUDCONFORM_SECRET_ACCESS_KEY", "SECRETEXAMPLE")],
+        &[
+            ("CLOUDCONFORM_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("CLOUDCONFORM_SECRET_ACCESS_KEY", "SECRETEXAMPLE"),
+        ],
     );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let text = stdout(&output);
@@ -108,7 +115,10 @@ fn verify_points_at_the_first_differing_line() {
     let captures = dir.join("captures.jsonl");
     let output = cloudconform(
         &["verify", "--captures", captures.to_str().unwrap()],
-        &[("CLOUDCONFORM_SECRET_ACCESS_KEY", "SECRETEXAMPLE")],
+        &[
+            ("CLOUDCONFORM_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("CLOUDCONFORM_SECRET_ACCESS_KEY", "SECRETEXAMPLE"),
+        ],
     );
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
@@ -130,7 +140,10 @@ fn verify_points_at_the_first_differing_line() {
     std::fs::remove_file(dir.join("verification.jsonl")).unwrap();
     let output = cloudconform(
         &["verify", "--captures", captures.to_str().unwrap()],
-        &[("CLOUDCONFORM_SECRET_ACCESS_KEY", "SECRETEXAMPLE")],
+        &[
+            ("CLOUDCONFORM_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+            ("CLOUDCONFORM_SECRET_ACCESS_KEY", "SECRETEXAMPLE"),
+        ],
     );
     let text = stdout(&output);
     assert!(
@@ -144,7 +157,10 @@ fn verify_usage_errors_exit_2_and_name_the_input() {
     let dir = scratch("verify_usage");
     let bad = dir.join("captures.jsonl");
     std::fs::write(&bad, "{\"seq\": 1, \"ts\": 1, \"method\": \"GET\", \"path\": \"/\", \"headers\": [], \"family\": \"tencent\"}\n{broken\n").unwrap();
-    let env = [("CLOUDCONFORM_SECRET_ACCESS_KEY", "SECRETEXAMPLE")];
+    let env = [
+        ("CLOUDCONFORM_ACCESS_KEY_ID", "AKIDEXAMPLE"),
+        ("CLOUDCONFORM_SECRET_ACCESS_KEY", "SECRETEXAMPLE"),
+    ];
     let output = cloudconform(&["verify", "--captures", bad.to_str().unwrap()], &env);
     assert_eq!(output.status.code(), Some(2));
     assert!(
@@ -339,4 +355,105 @@ fn sign_usage_errors_exit_2() {
     );
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("CLOUDCONFORM_ACCESS_KEY_ID"));
+}
+
+/// `sign` and `verify` find credentials where the clouds' own tools keep them, say which source
+/// they used on stderr, and never print the secret.
+#[test]
+fn sign_and_verify_read_the_cloud_cli_files_and_variables() {
+    let home = scratch("cli_files_home");
+    std::fs::create_dir_all(home.join(".tccli")).unwrap();
+    std::fs::create_dir_all(home.join(".aliyun")).unwrap();
+    std::fs::write(
+        home.join(".tccli/default.credential"),
+        r#"{"secretId": "AKIDEXAMPLE", "secretKey": "SECRETEXAMPLE"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        home.join(".aliyun/config.json"),
+        r#"{"current": "cc", "profiles": [{"name": "cc", "mode": "AK",
+            "access_key_id": "AKIDEXAMPLE", "access_key_secret": "SECRETEXAMPLE",
+            "region_id": "cn-hangzhou"}]}"#,
+    )
+    .unwrap();
+    let home_var = home.to_str().unwrap();
+    let output = cloudconform(&["verify", "--captures", CAPTURES], &[("HOME", home_var)]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("64 verified, 0 failed"));
+    let err = stderr(&output);
+    assert!(
+        err.contains("credentials: tencent from tccli profile `default`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("credentials: alibaba from aliyun profile `cc`"),
+        "{err}"
+    );
+    assert!(!err.contains("SECRETEXAMPLE") && !stdout(&output).contains("SECRETEXAMPLE"));
+
+    // The cloud's SDK variables win over its CLI file.
+    let sign = [
+        "sign",
+        "--scheme",
+        "rpc",
+        "--host",
+        "ecs.aliyuncs.com",
+        "--action",
+        "DetachKeyPair",
+        "--version",
+        "2014-05-26",
+        "--param",
+        "RegionId=cn-hangzhou",
+    ];
+    let output = cloudconform(
+        &sign,
+        &[
+            ("HOME", home_var),
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIfromenv"),
+            ("ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ENVSECRET"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stdout(&output).contains("LTAIfromenv"));
+    assert!(stderr(&output).contains("ALIBABA_CLOUD_ACCESS_KEY_ID"));
+    assert!(!stdout(&output).contains("ENVSECRET") && !stderr(&output).contains("ENVSECRET"));
+
+    // Half a family is an error naming the missing variable, not another account's key.
+    let output = cloudconform(
+        &sign,
+        &[
+            ("HOME", home_var),
+            ("ALIBABA_CLOUD_ACCESS_KEY_ID", "LTAIfromenv"),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("ALIBABA_CLOUD_ACCESS_KEY_SECRET"));
+
+    // A broken CLI file names the file and never echoes its content.
+    std::fs::write(
+        home.join(".tccli/default.credential"),
+        "{\"secretKey\": \"SECRETEXAMPLE\"",
+    )
+    .unwrap();
+    let output = cloudconform(
+        &[
+            "sign",
+            "--scheme",
+            "tc3",
+            "--host",
+            "cvm.tencentcloudapi.com",
+            "--action",
+            "A",
+            "--version",
+            "V",
+        ],
+        &[("HOME", home_var)],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("default.credential"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!stderr(&output).contains("SECRETEXAMPLE"));
 }

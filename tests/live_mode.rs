@@ -4,6 +4,8 @@
 use cloudconform::check::Verdict;
 use cloudconform::emulator::{Emulator, EmulatorConfig};
 use cloudconform::generate::{self, GenOptions};
+use cloudconform::provider::Provider;
+use cloudconform::run::endpoints::Endpoints;
 use cloudconform::run::exec::Endpoint;
 use cloudconform::run::live::{Profile, ProfileInstance};
 use cloudconform::run::{CaseResult, RunOptions, Runner, Target, TargetKind};
@@ -82,9 +84,6 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
             .unwrap();
         assert!(put.status().is_success());
         let profile = Profile {
-            schema: None,
-            provider: None,
-            providers: Default::default(),
             region: "ap-guangzhou".into(),
             instances: IDS
                 .iter()
@@ -94,16 +93,23 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
                     id: id.to_string(),
                     os: os.into(),
                     state: "STOPPED".into(),
+                    allow: None,
                     keys: vec![],
                 })
                 .collect(),
+            ..Profile::default()
         };
         let target = Target {
             name: emu.host(),
             kind: TargetKind::Live {
-                endpoint: Endpoint::parse(&emu.url()).unwrap(),
-                credentials: Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
-                profile,
+                endpoints: Endpoints::new("ap-guangzhou", false)
+                    .everything_at(Endpoint::parse(&emu.url()).unwrap()),
+                credentials: [(
+                    Provider::Tencent,
+                    Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
+                )]
+                .into(),
+                profile: Box::new(profile),
             },
         };
         let runner = Arc::new(

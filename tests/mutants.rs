@@ -159,11 +159,7 @@ fn failing_ids_on_url(
         let proxy = start_proxy(Endpoint::parse(&served.url).expect("url"), rewrite).await;
         let target = Target {
             name: "url".into(),
-            kind: TargetKind::Live {
-                endpoint: proxy,
-                credentials: cloudconform::sign::Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
-                profile: url_support::profile(),
-            },
+            kind: url_support::live_kind(proxy),
         };
         let runner =
             Arc::new(Runner::new(specs.clone(), target, url_support::options()).expect("runner"));

@@ -7,8 +7,7 @@ mod url_support;
 use cloudconform::check::Verdict;
 use cloudconform::generate::{self, GenOptions};
 use cloudconform::run::exec::Endpoint;
-use cloudconform::run::{CaseResult, Runner, Target, TargetKind};
-use cloudconform::sign::Credentials;
+use cloudconform::run::{CaseResult, Runner, Target};
 use cloudconform::spec::SpecSet;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -22,11 +21,7 @@ fn run_against(url: &str) -> Vec<CaseResult> {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let target = Target {
         name: "url".into(),
-        kind: TargetKind::Live {
-            endpoint: Endpoint::parse(url).unwrap(),
-            credentials: Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
-            profile: url_support::profile(),
-        },
+        kind: url_support::live_kind(Endpoint::parse(url).unwrap()),
     };
     let runner = Arc::new(Runner::new(specs.clone(), target, url_support::options()).unwrap());
     rt.block_on(runner.run_all(cases, Arc::new(|_: &CaseResult| {})))

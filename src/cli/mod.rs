@@ -16,8 +16,11 @@ macro_rules! outln {
 
 mod bench_cmd;
 mod cases_cmd;
+mod cleanup_cmd;
 mod coverage_cmd;
 mod emulate_cmd;
+mod live_run;
+mod parity_cmd;
 mod run_cmd;
 mod sdk_cmd;
 mod selftest_cmd;
@@ -71,6 +74,8 @@ pub mod exit {
     pub const INCONCLUSIVE: u8 = 3;
     /// Bad command line or unreadable input.
     pub const USAGE: u8 = 2;
+    /// A live run left something behind (its own key pairs, a lent instance not restored).
+    pub const LEAKED: u8 = 4;
 }
 
 #[derive(Parser)]
@@ -102,6 +107,10 @@ enum Command {
     Verify(verify_cmd::Args),
     /// Serve the emulator (both clouds, one port) until Ctrl-C.
     Emulate(emulate_cmd::Args),
+    /// List (and with --yes delete) key pairs earlier live runs left behind, by the profile's prefix.
+    Cleanup(cleanup_cmd::Args),
+    /// Compare the emulator's answers with recorded live ones (`run --record`), case by case.
+    Parity(parity_cmd::Args),
     /// Validate SDKs through testee-protocol adapters against the recording emulator.
     Sdk(sdk_cmd::Args),
     /// Measure what the suite catches: run it against every spec-derived deviation.
@@ -119,6 +128,8 @@ pub fn main() -> ExitCode {
         Command::Sign(args) => Ok(ExitCode::from(sign_cmd::run(args))),
         Command::Verify(args) => Ok(ExitCode::from(verify_cmd::run(args))),
         Command::Emulate(args) => emulate_cmd::run(args),
+        Command::Cleanup(args) => cleanup_cmd::run(args),
+        Command::Parity(args) => parity_cmd::run(args),
         Command::Sdk(args) => sdk_cmd::run(args),
         Command::Selftest(args) => selftest_cmd::run(args),
     };

@@ -7,6 +7,7 @@
 //! stderr.
 use super::cases_cmd::load_cases;
 use super::exit;
+use super::live_run;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args as ClapArgs, ValueEnum};
 use cloudconform::check::Verdict;
@@ -14,11 +15,10 @@ use cloudconform::generate::{self, Case};
 use cloudconform::report::{self, Format, RunReport};
 use cloudconform::run::exec::Endpoint;
 use cloudconform::run::expected::ExpectedFailures;
-use cloudconform::run::live::Profile;
-use cloudconform::run::{self, local, profile_schema, CaseResult, RunOptions, Runner};
+use cloudconform::run::{self, local, CaseResult, RunOptions, Runner};
 use cloudconform::run::{Target, TargetKind};
-use cloudconform::sign::credentials::{ENV_ACCESS_KEY_ID, ENV_SECRET_ACCESS_KEY};
 use cloudconform::sign::Credentials;
+use cloudconform::spec::Provider;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -66,9 +66,33 @@ impl ProviderArg {
 
 #[derive(ClapArgs)]
 pub struct Args {
-    /// `emulator` (in-process) or the base URL of an endpoint (`https://cvm.tencentcloudapi.com`).
+    /// `emulator` (in-process), `live` (each action's endpoint from its spec, for the profile's
+    /// region), or one base URL every service is sent to (`http://127.0.0.1:8080`).
     #[arg(long, env = "CLOUDCONFORM_TARGET", default_value = "emulator", value_parser = parse_target)]
     pub target: String,
+    /// Live targets: send SERVICE's actions to URL instead (`cvm=https://127.0.0.1:8443`;
+    /// repeatable).
+    #[arg(long = "endpoint", value_name = "SERVICE=URL")]
+    pub endpoints: Vec<String>,
+    /// Live targets: also trust the CA certificate(s) in this PEM file (a private CA or a
+    /// self-signed endpoint).
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Live targets: the tccli / aliyun CLI profile to read credentials from.
+    #[arg(long, value_name = "NAME")]
+    pub cli_profile: Option<String>,
+    /// Run only shard K of N (`2/4`): every case whose position in id order is K-1 modulo N,
+    /// so N CI jobs together run each case exactly once.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+    /// Live targets: store each case's exchanges, redacted, with provenance, under
+    /// DIR/<provider>/<region>/ (default snapshots/live), for `cloudconform parity`.
+    #[arg(long, value_name = "DIR", num_args = 0..=1, default_missing_value = "snapshots/live")]
+    pub record: Option<PathBuf>,
+    /// Print the cases, requests per action and the expected duration at the documented
+    /// rates, and send nothing.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Only this provider's cases.
     #[arg(long, env = "CLOUDCONFORM_PROVIDER")]
     pub provider: Option<ProviderArg>,
@@ -93,9 +117,6 @@ pub struct Args {
     /// the run (they are inconclusive without it).
     #[arg(long)]
     pub probe_throttling: bool,
-    /// Live targets: also trust this PEM certificate (a private CA or a self-signed endpoint).
-    #[arg(long)]
-    pub ca_cert: Option<PathBuf>,
     /// Generation seed.
     #[arg(long, env = "CLOUDCONFORM_SEED", default_value_t = 1)]
     pub seed: u64,
@@ -145,12 +166,12 @@ pub struct Args {
 }
 
 fn parse_target(value: &str) -> Result<String, String> {
-    if value == "emulator" || Endpoint::parse(value).is_some() {
+    if value == "emulator" || value == "live" || Endpoint::parse(value).is_some() {
         Ok(value.to_string())
     } else {
         Err(format!(
-            "`{value}` is neither `emulator` nor an http(s) URL \
-             (e.g. https://cvm.tencentcloudapi.com)"
+            "`{value}` is neither `emulator`, `live` nor an http(s) URL \
+             (e.g. http://127.0.0.1:18765)"
         ))
     }
 }
@@ -302,6 +323,26 @@ fn default_target_name(host: &str) -> String {
     }
 }
 
+/// `K/N`: the K-th of N disjoint slices (1-based), by position in id order.
+fn shard(mut cases: Vec<Case>, spec: &str) -> Result<Vec<Case>> {
+    let parsed = spec.split_once('/').and_then(|(k, n)| {
+        Some((
+            k.trim().parse::<usize>().ok()?,
+            n.trim().parse::<usize>().ok()?,
+        ))
+    });
+    let Some((k, n)) = parsed.filter(|(k, n)| *n > 0 && (1..=*n).contains(k)) else {
+        bail!("--shard `{spec}`: expected K/N with 1 <= K <= N, e.g. 2/4");
+    };
+    cases.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(cases
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % n == k - 1)
+        .map(|(_, c)| c)
+        .collect())
+}
+
 fn progress(n: usize) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
@@ -321,7 +362,10 @@ fn check_combinations(args: &Args) -> Result<()> {
             (args.profile.is_some(), "--profile"),
             (args.region.is_some(), "--region"),
             (args.allow_destructive, "--allow-destructive"),
+            (!args.endpoints.is_empty(), "--endpoint"),
             (args.ca_cert.is_some(), "--ca-cert"),
+            (args.cli_profile.is_some(), "--cli-profile"),
+            (args.record.is_some(), "--record"),
             (args.probe_throttling, "--probe-throttling"),
         ]
         .into_iter()
@@ -335,7 +379,7 @@ fn check_combinations(args: &Args) -> Result<()> {
             };
             bail!(
                 "{} {verb} only to a live target, and the target is the embedded emulator; \
-                 give --target URL, or drop {}",
+                 give --target live or a URL, or drop {}",
                 live_only.join(", "),
                 live_only.join(" and ")
             );
@@ -347,11 +391,6 @@ fn check_combinations(args: &Args) -> Result<()> {
 pub fn run(args: Args) -> Result<ExitCode> {
     let started = Instant::now();
     check_combinations(&args)?;
-    let live = if args.target == "emulator" {
-        None
-    } else {
-        Some(live_target(&args)?)
-    };
     let mut sink = match args.report {
         Some(_) => Some(open_sink(args.out.as_deref())?),
         None => None,
@@ -360,15 +399,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .cases
         .clone()
         .unwrap_or_else(generate::default_cases_dir);
-    let target_name = args.target_name.clone().unwrap_or_else(|| {
-        live.as_ref()
-            .map_or("emulator".to_string(), |t| t.name.clone())
-    });
-    let ef_dir = args
-        .expected_failures
-        .clone()
-        .unwrap_or_else(|| cases_dir.join("expected-failures"));
-    let expected = ExpectedFailures::load(&ef_dir, &target_name).map_err(|e| anyhow!(e))?;
     let (specs, cases) = load_cases(args.specs.clone(), Some(cases_dir.clone()), args.seed)?;
     let specs = Arc::new(specs);
     let cases = match args.explore {
@@ -376,9 +406,52 @@ pub fn run(args: Args) -> Result<ExitCode> {
         None => cases,
     };
     let cases = select(cases, &args);
+    let cases = match &args.shard {
+        Some(s) => shard(cases, s)?,
+        None => cases,
+    };
     if cases.is_empty() {
         bail!(nothing_selected(&args));
     }
+    if args.dry_run {
+        live_run::print_plan(&specs, &cases, args.target != "emulator");
+        return Ok(ExitCode::from(exit::OK));
+    }
+    let live = if args.target == "emulator" {
+        None
+    } else {
+        let providers: Vec<Provider> = Provider::ALL
+            .into_iter()
+            .filter(|p| cases.iter().any(|c| c.action.provider == *p))
+            .collect();
+        Some(live_run::target(
+            &live_run::LiveArgs {
+                target: &args.target,
+                endpoints: &args.endpoints,
+                cli_profile: args.cli_profile.as_deref(),
+                profile: args.profile.as_deref(),
+                region: args.region.as_deref(),
+            },
+            &specs,
+            &providers,
+        )?)
+    };
+    let target_name = args.target_name.clone().unwrap_or_else(|| {
+        live.as_ref()
+            .map_or("emulator".to_string(), |t| default_target_name(&t.name))
+    });
+    let ef_dir = args
+        .expected_failures
+        .clone()
+        .unwrap_or_else(|| cases_dir.join("expected-failures"));
+    let expected = ExpectedFailures::load(&ef_dir, &target_name).map_err(|e| anyhow!(e))?;
+    let ca_cert_pem = match &args.ca_cert {
+        Some(path) => Some(
+            std::fs::read(path)
+                .with_context(|| format!("--ca-cert: cannot read {}", path.display()))?,
+        ),
+        None => None,
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -387,13 +460,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
         concurrency: usize::from(args.workers),
         timeout: Duration::from_secs(args.timeout),
         allow_destructive: args.allow_destructive,
-        ca_cert: args.ca_cert.clone(),
+        ca_cert_pem,
         denied_credentials: denied_credentials(),
         probe_throttling: args.probe_throttling,
         ..RunOptions::default()
     };
     let total = cases.len();
-    let (mut results, target, unreachable) = rt.block_on(async {
+    let (mut results, target, unreachable, interrupted, leaked) = rt.block_on(async {
         let (handles, target) = match live {
             None => local::start_emulators(specs.clone(), usize::from(args.workers))
                 .await
@@ -402,6 +475,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             Some(t) => (Vec::new(), t),
         };
         let runner = Arc::new(Runner::new(specs.clone(), target.clone(), opts)?);
+        let interrupt = live_run::watch(runner.clone());
         let pb = progress(total);
         let pb2 = pb.clone();
         let tally = Arc::new(Tally::default());
@@ -409,14 +483,28 @@ pub fn run(args: Args) -> Result<ExitCode> {
             pb2.set_message(tally.add(r));
             pb2.inc(1);
         });
+        let run_started = Instant::now();
         let mut results = runner.run_all(cases.clone(), on_done).await;
         pb.finish_and_clear();
+        if !target.is_emulator() {
+            live_run::print_pacing(&runner, &specs, run_started.elapsed());
+        }
         if args.explore.is_some() {
             results =
                 cloudconform::run::shrink_failures(&runner, &cases, results, &cases_dir).await;
         }
         drop(handles);
-        Ok::<_, anyhow::Error>((results, target, runner.unreachable()))
+        let leaked = !target.is_emulator() && live_run::leak_check(&runner);
+        if let Some(dir) = &args.record {
+            live_run::record(dir, &target, &results)?;
+        }
+        Ok::<_, anyhow::Error>((
+            results,
+            target,
+            runner.unreachable(),
+            interrupt.happened(),
+            leaked,
+        ))
     })?;
     run::apply_expected(&mut results, &expected);
     let report = RunReport::new(&target_name, args.seed, results);
@@ -446,52 +534,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
             report.results.len(),
             target_base(&target)
         );
-        return Ok(ExitCode::from(exit::INCONCLUSIVE));
+        return Ok(ExitCode::from(live_run::exit_code(
+            interrupted,
+            leaked,
+            exit::INCONCLUSIVE,
+        )));
     }
-    Ok(ExitCode::from(report.summary.exit_code_with(args.strict)))
-}
-
-fn live_target(args: &Args) -> Result<Target> {
-    let endpoint = Endpoint::parse(&args.target)
-        .ok_or_else(|| anyhow!("--target `{}` is not an http(s) URL", args.target))?;
-    let id = std::env::var(ENV_ACCESS_KEY_ID).map_err(|_| {
-        anyhow!("{ENV_ACCESS_KEY_ID} is not set: live targets need credentials (export it and {ENV_SECRET_ACCESS_KEY})")
-    })?;
-    let secret = std::env::var(ENV_SECRET_ACCESS_KEY).map_err(|_| {
-        anyhow!("{ENV_SECRET_ACCESS_KEY} is not set: live targets need credentials (export it and {ENV_ACCESS_KEY_ID})")
-    })?;
-    let profile = match &args.profile {
-        Some(p) => {
-            let problems = profile_schema::check(p);
-            if !problems.is_empty() {
-                let list: Vec<String> = problems.iter().map(|p| format!("  {p}")).collect();
-                bail!(
-                    "the profile does not match docs/profile.schema.json:\n{}",
-                    list.join("\n")
-                );
-            }
-            Profile::load(p).map_err(|e| anyhow!(e))?
-        }
-        None => Profile {
-            region: args.region.clone().ok_or_else(|| {
-                anyhow!("live targets need --profile FILE or --region REGION (e.g. --region ap-guangzhou)")
-            })?,
-            ..Profile::default()
-        },
-    };
-    Ok(Target {
-        name: default_target_name(&endpoint.host),
-        kind: TargetKind::Live {
-            endpoint,
-            credentials: Credentials::new(id, secret),
-            profile,
-        },
-    })
+    Ok(ExitCode::from(live_run::exit_code(
+        interrupted,
+        leaked,
+        report.summary.exit_code_with(args.strict),
+    )))
 }
 
 fn target_base(target: &Target) -> String {
     match &target.kind {
-        TargetKind::Live { endpoint, .. } => endpoint.base.clone(),
+        TargetKind::Live { endpoints, .. } => endpoints.single_host().map_or_else(
+            || "the live endpoints".to_string(),
+            |_| endpoints.any().base,
+        ),
         TargetKind::Emulator { .. } => "the embedded emulator".to_string(),
     }
 }
@@ -576,6 +637,15 @@ fn rerun_command(args: &Args, id: &str) -> String {
     if let Some(r) = &args.region {
         opt("--region", r.clone());
     }
+    for e in &args.endpoints {
+        opt("--endpoint", e.clone());
+    }
+    if let Some(c) = &args.ca_cert {
+        opt("--ca-cert", c.display().to_string());
+    }
+    if let Some(p) = &args.cli_profile {
+        opt("--cli-profile", p.clone());
+    }
     if args.seed != 1 {
         opt("--seed", args.seed.to_string());
     }
@@ -593,9 +663,6 @@ fn rerun_command(args: &Args, id: &str) -> String {
     }
     if let Some(name) = &args.target_name {
         opt("--target-name", name.clone());
-    }
-    if let Some(path) = &args.ca_cert {
-        opt("--ca-cert", path.display().to_string());
     }
     for (given, flag) in [
         (args.allow_destructive, " --allow-destructive"),
@@ -654,12 +721,13 @@ fn print_findings(report: &RunReport, args: &Args, target: &Target) {
         if args.verbose {
             if let Some(x) = r.exchanges.last() {
                 let (base, note) = match &target.kind {
-                    TargetKind::Live { endpoint, .. } => (endpoint.base.as_str(), ""),
-                    TargetKind::Emulator { .. } => {
-                        (EMULATE_DEFAULT_URL, "  # served by `cloudconform emulate`")
-                    }
+                    TargetKind::Live { endpoints, .. } => (endpoints.any().base, ""),
+                    TargetKind::Emulator { .. } => (
+                        EMULATE_DEFAULT_URL.to_string(),
+                        "  # served by `cloudconform emulate`",
+                    ),
                 };
-                eprintln!("    request: {}{note}", x.request.curl(base));
+                eprintln!("    request: {}{note}", x.request.curl(&base));
             }
         }
     }

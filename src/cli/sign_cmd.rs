@@ -1,11 +1,11 @@
 //! `cloudconform sign`: sign one call and print every intermediate string and the final request.
-//! Credentials come from the environment; the secret is never printed.
+//! Credentials come from `sign::sources`; the secret is never printed.
 use super::exit;
 use anyhow::{anyhow, bail, Context, Result};
 use cloudconform::http::RawRequest;
 use cloudconform::sign::signer::fresh_nonce;
 use cloudconform::sign::tencent_v1::flatten_json;
-use cloudconform::sign::{clock, sign, Credentials, Intermediates, Provider, Scheme, SignInput};
+use cloudconform::sign::{clock, sign, sources, Intermediates, Provider, Scheme, SignInput};
 use serde::Deserialize;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -13,8 +13,9 @@ use std::path::PathBuf;
 /// Sign a request the way the official SDKs do and show the canonical request, string to sign,
 /// signature and the request to send.
 ///
-/// Credentials: CLOUDCONFORM_ACCESS_KEY_ID, CLOUDCONFORM_SECRET_ACCESS_KEY and optionally
-/// CLOUDCONFORM_SECURITY_TOKEN. `--body` is JSON: TC3 POST sends it verbatim, TC3 GET and the
+/// Credentials: found as the run finds them (CLOUDCONFORM_*, the cloud's SDK variables, the
+/// tccli/aliyun CLI files; README "Credentials").
+/// `--body` is JSON: TC3 POST sends it verbatim, TC3 GET and the
 /// Tencent v1 schemes flatten it to `Name.N` parameters (0-based), Alibaba schemes turn its
 /// top-level fields into parameters (non-string values as compact JSON text, like ECS
 /// `InstanceIds`).
@@ -53,6 +54,9 @@ pub struct Args {
     /// A JSON file with the same fields (flags given on the command line win).
     #[arg(long, value_name = "FILE.json")]
     request: Option<PathBuf>,
+    /// The tccli / aliyun CLI profile to read credentials from (default: theirs).
+    #[arg(long, value_name = "NAME")]
+    cli_profile: Option<String>,
 }
 
 /// The `--request` file: the flags' fields plus a few that have no flag.
@@ -95,9 +99,12 @@ impl Default for FileParams {
 }
 
 pub fn run(args: Args) -> u8 {
+    let cli_profile = args.cli_profile.clone();
     let prepared = prepare(args).and_then(|(scheme, input)| {
-        let credentials = Credentials::from_env()?;
-        Ok((scheme, input, credentials))
+        let env = sources::Environment::process();
+        let found = sources::load(scheme.provider(), cli_profile.as_deref(), &env)?;
+        eprintln!("credentials: {} from {}", scheme.provider(), found.source);
+        Ok((scheme, input, found.credentials))
     });
     let (scheme, input, credentials) = match prepared {
         Ok(prepared) => prepared,

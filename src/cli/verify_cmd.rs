@@ -6,15 +6,16 @@ use anyhow::{anyhow, bail, Context, Result};
 use cloudconform::sign::capture::{
     parse_capture, parse_references, CaptureRecord, ReferenceRecord,
 };
-use cloudconform::sign::credentials::{required_env, ENV_SECRET_ACCESS_KEY, ENV_SECURITY_TOKEN};
 use cloudconform::sign::{
-    verify, CredentialLookup, Credentials, HostReading, NonceCache, Secret, VerifyError,
-    VerifyPolicy,
+    sources, verify, CredentialLookup, Credentials, HostReading, NonceCache, Provider, Secret,
+    VerifyError, VerifyPolicy,
 };
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// Verify every record of a captures file (JSON lines) with a secret from the environment and
-/// the access key id each record carries.
+/// Verify every record of a captures file (JSON lines) with each provider's secret (found as
+/// every command finds credentials, or from `--secret-env`) and the access key id each record
+/// carries.
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// captures.jsonl
@@ -23,16 +24,22 @@ pub struct Args {
     /// Only the record with this `seq`.
     #[arg(long)]
     seq: Option<u64>,
-    /// Environment variable holding the secret.
-    #[arg(long, value_name = "VAR", default_value = ENV_SECRET_ACCESS_KEY)]
-    secret_env: String,
+    /// Environment variable holding the secret (default: the usual credential sources).
+    #[arg(long, value_name = "VAR")]
+    secret_env: Option<String>,
+    /// The tccli / aliyun CLI profile to read credentials from (default: theirs).
+    #[arg(long, value_name = "NAME")]
+    cli_profile: Option<String>,
 }
 
-/// The secret from the environment answers for whichever access key id a record names.
+/// A provider's secret answers for whichever access key id a record names.
 struct SecretForAnyKey {
     secret: Secret,
     token: Option<Secret>,
 }
+
+/// The secret of each provider the records need.
+type Secrets = HashMap<Provider, SecretForAnyKey>;
 
 impl CredentialLookup for SecretForAnyKey {
     fn lookup(&self, access_key_id: &str) -> Option<Credentials> {
@@ -46,11 +53,11 @@ impl CredentialLookup for SecretForAnyKey {
 
 pub fn run(args: Args) -> u8 {
     match load(&args) {
-        Ok((records, references, lookup)) => {
+        Ok((records, references, secrets)) => {
             let nonces = NonceCache::new();
             let mut failures = 0;
             for record in &records {
-                if !report(record, &references, &lookup, &nonces) {
+                if !report(record, &references, &secrets, &nonces) {
                     failures += 1;
                 }
             }
@@ -68,7 +75,7 @@ pub fn run(args: Args) -> u8 {
     }
 }
 
-type Loaded = (Vec<CaptureRecord>, Vec<ReferenceRecord>, SecretForAnyKey);
+type Loaded = (Vec<CaptureRecord>, Vec<ReferenceRecord>, Secrets);
 
 fn load(args: &Args) -> Result<Loaded> {
     let path = &args.captures;
@@ -95,15 +102,34 @@ fn load(args: &Args) -> Result<Loaded> {
         }
     }
     let references = load_references(path)?;
-    let secret = required_env(&args.secret_env)?;
-    let token = std::env::var(ENV_SECURITY_TOKEN)
-        .ok()
-        .filter(|t| !t.is_empty());
-    let lookup = SecretForAnyKey {
-        secret: Secret::new(secret),
-        token: token.map(Secret::new),
-    };
-    Ok((records, references, lookup))
+    let env = sources::Environment::process();
+    let mut secrets = Secrets::new();
+    for provider in records.iter().filter_map(CaptureRecord::provider) {
+        if secrets.contains_key(&provider) {
+            continue;
+        }
+        let entry = match &args.secret_env {
+            Some(var) => SecretForAnyKey {
+                secret: Secret::new(
+                    std::env::var(var)
+                        .ok()
+                        .filter(|v| !v.is_empty())
+                        .ok_or_else(|| anyhow!("environment variable {var} is not set"))?,
+                ),
+                token: None,
+            },
+            None => {
+                let found = sources::load(provider, args.cli_profile.as_deref(), &env)?;
+                eprintln!("credentials: {provider} from {}", found.source);
+                SecretForAnyKey {
+                    secret: found.credentials.secret,
+                    token: found.credentials.session_token,
+                }
+            }
+        };
+        secrets.insert(provider, entry);
+    }
+    Ok((records, references, secrets))
 }
 
 /// `verification.jsonl` next to the captures, when present.
@@ -121,10 +147,13 @@ fn load_references(captures: &Path) -> Result<Vec<ReferenceRecord>> {
 fn report(
     record: &CaptureRecord,
     references: &[ReferenceRecord],
-    lookup: &SecretForAnyKey,
+    secrets: &Secrets,
     nonces: &NonceCache,
 ) -> bool {
-    let Some(provider) = record.provider() else {
+    let Some((provider, lookup)) = record
+        .provider()
+        .and_then(|p| secrets.get(&p).map(|s| (p, s)))
+    else {
         return false;
     };
     let policy = VerifyPolicy::at(record.now());

@@ -18,8 +18,10 @@ pub struct Realised {
     pub created_keys: Vec<String>,
     /// Live: (instance id, key id) bindings the run made.
     pub bound: Vec<(String, String)>,
-    /// Live: (instance symbol, listed state) to restore.
+    /// Live: (instance symbol, state Describe showed before the run).
     pub restore: Vec<(String, String)>,
+    /// Live: lent instances (symbol) as described before the run changed them.
+    pub lent: Vec<(String, super::sandbox::InstanceRecord)>,
     /// Live: indexes of the profile instances this case holds.
     pub claimed: Vec<usize>,
     /// Live: the ids of the claimed instances (freed after teardown).

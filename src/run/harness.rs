@@ -44,7 +44,7 @@ impl Harness {
     ) -> Result<Harness, String> {
         let endpoints = match &target.kind {
             TargetKind::Emulator { endpoints } => endpoints.clone(),
-            TargetKind::Live { endpoint, .. } => vec![endpoint.clone()],
+            TargetKind::Live { endpoints, .. } => vec![endpoints.any()],
         };
         let runner =
             Runner::new(specs, target, RunOptions::default()).map_err(|e| e.to_string())?;

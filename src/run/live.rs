@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// What the harness may use on a live target (a JSON file given with `--profile`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     #[serde(default, rename = "$schema", skip_serializing_if = "Option::is_none")]
@@ -24,14 +24,31 @@ pub struct Profile {
     /// Region every case runs in (of this provider, in a section).
     #[serde(default)]
     pub region: String,
+    /// Use the spec's international domains (`cvm.intl.tencentcloudapi.com`) where it lists one.
+    #[serde(default)]
+    pub international: bool,
+    /// Per-provider regions, for runs covering both clouds (else `region`).
+    #[serde(default)]
+    pub regions: BTreeMap<Provider, String>,
     /// Instances the harness may stop, start, bind and unbind keys on.
     #[serde(default)]
     pub instances: Vec<ProfileInstance>,
+    /// Names of key pairs the run creates start with this (and `cleanup` removes only those).
+    /// The top-level prefix is the one used, also for cases of a `providers` section.
+    #[serde(default = "default_key_prefix")]
+    pub key_prefix: String,
     /// One section per provider (`tencent`, `alibaba`), each with its region and instances,
     /// for a URL that serves both.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub providers: BTreeMap<String, Profile>,
 }
+
+fn default_key_prefix() -> String {
+    "ccrun_".into()
+}
+
+/// What a lent instance may be used for (`allow` in the profile).
+pub const OPERATIONS: [&str; 4] = ["stop", "start", "bind", "unbind"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -41,13 +58,26 @@ pub struct ProfileInstance {
     pub id: String,
     /// `linux` or `windows`.
     pub os: String,
-    /// The state to leave it in afterwards (provider spelling).
+    /// The state it is lent in (provider spelling); informative: the run records the real
+    /// state through Describe before changing anything and restores that.
+    #[serde(default)]
     pub state: String,
+    /// What the run may do to it (default: everything in [`OPERATIONS`]).
+    #[serde(default)]
+    pub allow: Option<Vec<String>>,
     /// Key pair ids bound to it that the run may use where no documented API binds keys
     /// (ECM binds them only at RunInstances). Such a binding is never consumed: cases that
     /// would remove it are inconclusive, since nothing could restore it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keys: Vec<String>,
+}
+
+impl ProfileInstance {
+    pub fn allows(&self, op: &str) -> bool {
+        self.allow
+            .as_ref()
+            .is_none_or(|a| a.iter().any(|x| x == op))
+    }
 }
 
 /// Which profile instances are in use by a running case: cases that need instances run
@@ -130,15 +160,67 @@ impl Profile {
             .map_err(|e| format!("cannot read profile {}: {e}", path.display()))?;
         let p: Profile =
             serde_json::from_str(&text).map_err(|e| format!("profile {}: {e}", path.display()))?;
-        if p.region.is_empty() && p.providers.is_empty() {
+        let sections = std::iter::once(("".to_string(), &p)).chain(
+            p.providers
+                .iter()
+                .map(|(k, v)| (format!("/providers/{k}"), v)),
+        );
+        for (at, section) in sections {
+            for (n, i) in section.instances.iter().enumerate() {
+                for op in i.allow.iter().flatten() {
+                    if !OPERATIONS.contains(&op.as_str()) {
+                        return Err(format!(
+                            "profile {}: {at}/instances/{n}/allow: unknown operation `{op}` (one of {})",
+                            path.display(),
+                            OPERATIONS.join(", ")
+                        ));
+                    }
+                }
+            }
+        }
+        if p.key_prefix.is_empty() {
             return Err(format!(
-                "profile {}: no region; give `region`, or a section per provider under `providers`",
+                "profile {}: /key_prefix is empty; cleanup needs a prefix to recognise the run's keys",
+                path.display()
+            ));
+        }
+        if p.region.is_empty() && p.regions.is_empty() && p.providers.is_empty() {
+            return Err(format!(
+                "profile {}: no region; give `region`, `regions`, or a section per provider under `providers`",
                 path.display()
             ));
         }
         Ok(p)
     }
 
+    /// The region for a provider's cases: its `providers` section's, else `regions`', else
+    /// `region`.
+    pub fn region_for(&self, provider: Provider) -> &str {
+        if let Some(s) = self.providers.get(provider.as_str()) {
+            if !s.region.is_empty() || !s.regions.is_empty() {
+                return s.region_for(provider);
+            }
+        }
+        self.regions.get(&provider).unwrap_or(&self.region)
+    }
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Profile {
+            schema: None,
+            provider: None,
+            region: String::new(),
+            international: false,
+            regions: BTreeMap::new(),
+            instances: Vec::new(),
+            key_prefix: default_key_prefix(),
+            providers: BTreeMap::new(),
+        }
+    }
+}
+
+impl Profile {
     /// The section for a provider's cases: its entry under `providers`, else the profile itself.
     pub fn for_provider(&self, provider: Provider) -> &Profile {
         self.providers.get(provider.as_str()).unwrap_or(self)
@@ -199,11 +281,34 @@ fn instance_mut<'a>(svc: &'a mut Value, id: &str) -> Option<&'a mut Value> {
 
 /// The action of this service that does `purpose` to `resource`: a fixture spec, else a seed
 /// whose declared effect does it (CVM DeleteKeyPairs deletes key pairs, Disassociate unbinds).
-fn fixture(runner: &Runner, case: &Case, purpose: &str, resource: &str) -> Option<Arc<ActionSpec>> {
+pub(super) fn fixture(
+    runner: &Runner,
+    case: &Case,
+    purpose: &str,
+    resource: &str,
+) -> Option<Arc<ActionSpec>> {
+    fixture_in(runner, &case.action, purpose, resource)
+}
+
+/// [`fixture`] for the service of any action.
+pub(super) fn fixture_in(
+    runner: &Runner,
+    key: &crate::spec::ActionKey,
+    purpose: &str,
+    resource: &str,
+) -> Option<Arc<ActionSpec>> {
+    fixture_of(&runner.specs, key, purpose, resource)
+}
+
+/// [`fixture_in`] from the specs alone (the dry-run plan).
+pub(super) fn fixture_of(
+    specs: &crate::spec::SpecSet,
+    key: &crate::spec::ActionKey,
+    purpose: &str,
+    resource: &str,
+) -> Option<Arc<ActionSpec>> {
     let same_service = |a: &&Arc<ActionSpec>| {
-        a.provider == case.action.provider
-            && a.service == case.action.service
-            && a.version == case.action.version
+        a.provider == key.provider && a.service == key.service && a.version == key.version
     };
     let effect_op = match purpose {
         "delete" => Some(crate::spec::EffectOp::Delete),
@@ -212,8 +317,7 @@ fn fixture(runner: &Runner, case: &Case, purpose: &str, resource: &str) -> Optio
         "create" => Some(crate::spec::EffectOp::Create),
         _ => None,
     };
-    runner
-        .specs
+    specs
         .actions()
         .filter(same_service)
         .find(|a| {
@@ -223,7 +327,7 @@ fn fixture(runner: &Runner, case: &Case, purpose: &str, resource: &str) -> Optio
         })
         .or_else(|| {
             let op = effect_op?;
-            runner.specs.actions().filter(same_service).find(|a| {
+            specs.actions().filter(same_service).find(|a| {
                 a.effects.iter().any(|e| {
                     e.op == op
                         && (e.resource.as_deref() == Some(resource)
@@ -234,8 +338,17 @@ fn fixture(runner: &Runner, case: &Case, purpose: &str, resource: &str) -> Optio
         .cloned()
 }
 
+/// How a fixture error says the target answered with its own error envelope (as opposed to a
+/// lost answer or a gateway fault).
+const REJECTED: &str = "failed with";
+
+/// Whether a fixture error is the target's own rejection (the call was answered).
+pub(super) fn rejected(error: &str) -> bool {
+    error.contains(REJECTED)
+}
+
 /// Call a fixture with the given symbols; the response body, or the error code.
-async fn call(
+pub(super) async fn call(
     runner: &Runner,
     endpoint: &Endpoint,
     spec: &ActionSpec,
@@ -255,10 +368,9 @@ async fn call(
         caller: Default::default(),
         expect: Expect::Any,
     };
-    let creds = match &runner.target.kind {
-        super::TargetKind::Live { credentials, .. } => credentials.clone(),
-        _ => return Err("not a live target".into()),
-    };
+    let creds = runner
+        .live_credentials(spec.provider)
+        .ok_or_else(|| format!("no {} credentials for a live target", spec.provider))?;
     let sent = {
         let _gate = runner.control.gate.read().await;
         runner
@@ -268,11 +380,17 @@ async fn call(
     match sent {
         Sent::Ok(_, resp) => {
             let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+            if !body.is_object() {
+                return Err(format!(
+                    "{}: HTTP {} is not the provider's envelope; setup aborted",
+                    spec.action, resp.status
+                ));
+            }
             if runner.checker.is_error(spec.provider, resp.status, &body) {
                 let code = crate::check::Checker::error_code(&body)
                     .map(|c| c.1)
                     .unwrap_or_default();
-                Err(format!("{} failed with {code}", spec.action))
+                Err(format!("{} {REJECTED} {code}", spec.action))
             } else {
                 Ok(body)
             }
@@ -349,11 +467,12 @@ pub async fn realise(
 ) -> Result<(), String> {
     if case.world.made_up {
         // The answer precedes existence: made-up ids, nothing created, nothing claimed.
-        r.bindings = super::fixtures::bind_world(runner, case, &profile.region)?;
+        r.bindings =
+            super::fixtures::bind_world(runner, case, profile.region_for(case.action.provider))?;
         return Ok(());
     }
     r.bindings = Bindings {
-        region: profile.region.clone(),
+        region: profile.region_for(case.action.provider).to_string(),
         ..Default::default()
     };
     let control = runner.control.offered(runner, endpoint).await;
@@ -397,6 +516,23 @@ pub async fn realise(
     let mut lent_keys: BTreeMap<String, String> = BTreeMap::new();
     for (inst, &n) in case.world.instances.iter().zip(&r.claimed) {
         let p = &profile.instances[n];
+        // Everything the case may do to it: the seed actions unbind; the world may stop,
+        // start or bind (binding happens while stopped).
+        let mut ops = vec!["unbind"];
+        if !inst.keys.is_empty() && !lends_keys {
+            ops.extend(["bind", "stop"]);
+        }
+        if inst.state.eq_ignore_ascii_case("stopped") {
+            ops.push("stop");
+        } else if inst.state.eq_ignore_ascii_case("running") {
+            ops.push("start");
+        }
+        if let Some(op) = ops.iter().find(|op| !p.allows(op)) {
+            return Err(format!(
+                "needs to {op} instance {} and the profile does not allow it",
+                p.id
+            ));
+        }
         r.bindings.objects.insert(
             inst.sym.clone(),
             Bound {
@@ -404,7 +540,6 @@ pub async fn realise(
                 name: p.id.clone(),
             },
         );
-        r.restore.push((inst.sym.clone(), p.state.clone()));
         if lends_keys {
             for (k, id) in inst.keys.iter().zip(&p.keys) {
                 lent_keys.insert(k.clone(), id.clone());
@@ -413,6 +548,14 @@ pub async fn realise(
                 r.relend.push((p.id.clone(), p.keys.clone()));
             }
         }
+    }
+    // Record every lent instance before anything changes it: its real state (not the
+    // profile's, which is informative) is what setup starts from and teardown restores.
+    for inst in &case.world.instances {
+        let record =
+            super::sandbox::describe(runner, case, endpoint, &r.bindings, &inst.sym).await?;
+        r.restore.push((inst.sym.clone(), record.state.clone()));
+        r.lent.push((inst.sym.clone(), record));
     }
     // Key pairs: lent bindings as they are, the rest created by the run and deleted afterwards.
     let to_create: Vec<_> = case
@@ -430,19 +573,30 @@ pub async fn realise(
             },
         );
     }
-    if !to_create.is_empty() && fixture(runner, case, "delete", "key_pair").is_none() && !control {
-        return Err(format!(
-            "would leave a key pair behind: no documented call deletes a key pair of {} (a target with the emulator's control API can)",
-            case.action.service
-        ));
-    }
     if !to_create.is_empty() {
         let create = fixture(runner, case, "create", "key_pair")
             .ok_or("no fixture spec creates key pairs for this service")?;
         let pname = name_param(&create);
-        for k in to_create {
+        let service = service_path(case);
+        // Deleted afterwards by the documented call, else through the control API.
+        let deletable = fixture(runner, case, "delete", "key_pair").is_some() || control;
+        for (n, k) in to_create.into_iter().enumerate() {
+            // No API deletes this service's keys (ECM) and no control API: one set per run,
+            // reused by every case and listed at the end.
+            if !deletable {
+                let kept = runner
+                    .ledger
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .reusable(&service, n);
+                if let Some((id, name)) = kept {
+                    r.bindings.objects.insert(k.sym.clone(), Bound { id, name });
+                    continue;
+                }
+            }
             let name = format!(
-                "cc{}",
+                "{}{}",
+                key_prefix(runner, profile),
                 crate::generate::values::chars_from(
                     b"abcdefghijklmnopqrstuvwxyz0123456789",
                     10,
@@ -455,7 +609,7 @@ pub async fn realise(
             );
             let extra: Vec<(String, Value)> =
                 pname.iter().map(|p| (p.clone(), json!(name))).collect();
-            let body = call(
+            let body = match call(
                 runner,
                 endpoint,
                 &create,
@@ -463,18 +617,47 @@ pub async fn realise(
                 &extra,
                 &r.bindings,
             )
-            .await?;
+            .await
+            {
+                Ok(b) => b,
+                Err(e) => {
+                    if e.contains(super::send::MAY_HAVE_RUN) {
+                        // Maybe created: the leak check lists it, `cleanup` finds it by prefix.
+                        runner
+                            .ledger
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .problem(
+                                &service,
+                                "key_pair",
+                                &name,
+                                "CreateKeyPair answer lost; may exist",
+                            );
+                    }
+                    return Err(e);
+                }
+            };
             let id = output(&create, &body, "id")
                 .map(crate::check::loose)
                 .unwrap_or_else(|| name.clone());
-            r.created_keys.push(id.clone());
+            {
+                let mut ledger = runner.ledger.lock().unwrap_or_else(|e| e.into_inner());
+                if deletable {
+                    ledger.created(&service, &id, &name);
+                } else {
+                    ledger.add_reusable(&service, &id, &name);
+                }
+            }
+            if deletable {
+                r.created_keys.push(id.clone());
+            }
             r.bindings.objects.insert(k.sym.clone(), Bound { id, name });
         }
     }
     // Bindings are made while the instance is stopped (what every spec allows), then the
-    // instance is put into the case's state.
-    for (inst, &n) in case.world.instances.iter().zip(&r.claimed) {
-        let listed = profile.instances[n].state.clone();
+    // instance is put into the case's state. Each starts from the state Describe showed.
+    for (inst, (_, before)) in case.world.instances.iter().zip(r.lent.clone()) {
+        let listed = before.state.clone();
         let mut now = listed.clone();
         if !inst.keys.is_empty() && !lends_keys {
             let stopped = stopped_spelling(&inst.state, &listed);
@@ -488,8 +671,9 @@ pub async fn realise(
                     ("instance".to_string(), vec![inst.sym.clone()]),
                     ("key_pair".to_string(), vec![k.clone()]),
                 ]);
-                call(runner, endpoint, &spec, &given, &[], &r.bindings).await?;
+                // Recorded first: a lost answer may still have bound it.
                 r.bound.push((inst.sym.clone(), k.clone()));
+                call(runner, endpoint, &spec, &given, &[], &r.bindings).await?;
             }
         }
         if purpose_for(&inst.state).is_some() {
@@ -513,7 +697,8 @@ pub async fn realise(
     }
     // Images holding keys: only through the control API.
     if !case.world.images.is_empty() {
-        let made = super::fixtures::bind_world(runner, case, &profile.region)?;
+        let made =
+            super::fixtures::bind_world(runner, case, profile.region_for(case.action.provider))?;
         let mut images = Vec::new();
         for m in &case.world.images {
             let id = made.objects[&m.sym].id.clone();
@@ -540,6 +725,15 @@ pub async fn realise(
     Ok(())
 }
 
+/// Names of the run's key pairs start with the profile's top-level `key_prefix` (what
+/// `cleanup` looks for), also for cases of a `providers` section.
+fn key_prefix(runner: &Runner, section: &Profile) -> String {
+    match &runner.target.kind {
+        super::TargetKind::Live { profile, .. } => profile.key_prefix.clone(),
+        super::TargetKind::Emulator { .. } => section.key_prefix.clone(),
+    }
+}
+
 fn service_path(case: &Case) -> String {
     format!("{}/{}", case.action.provider, case.action.service)
 }
@@ -557,9 +751,10 @@ fn stopped_spelling(a: &str, b: &str) -> String {
     }
 }
 
-/// Undo what `realise` did: unbind what the run bound (with the instance stopped), delete the
-/// created keys in batches within the documented limit, put every claimed instance back into
-/// its listed state, and free the claims.
+/// Undo what `realise` did: undo the control API's edits, unbind what the run bound (with the
+/// instance stopped, unless Describe shows it already unbound), delete the created keys in
+/// batches within the documented limit (off the ledger), put every lent instance back as
+/// Describe showed it before the run, and free the claims.
 pub async fn teardown(
     runner: &Runner,
     case: &Case,
@@ -574,8 +769,8 @@ pub async fn teardown(
             .iter()
             .filter_map(|s| {
                 let id = r.bindings.objects.get(s)?.id.clone();
-                let listed = r.restore.iter().find(|(x, _)| x == s)?.1.clone();
-                Some((id, stopped_spelling(&listed, &listed)))
+                let before = r.restore.iter().find(|(x, _)| x == s)?.1.clone();
+                Some((id, stopped_spelling(&before, &before)))
             })
             .collect();
         let edit = runner
@@ -606,7 +801,24 @@ pub async fn teardown(
     }
     if !r.bound.is_empty() {
         if let Some(spec) = fixture(runner, case, "unbind", "key_pair") {
+            let describe = fixture(runner, case, "describe", "instance");
             for (i, k) in &r.bound {
+                // Reconcile first: the case's own unbind may have been executed even if its
+                // answer was lost, and unbinding again would be a second execution.
+                if let Some(d) = &describe {
+                    let given = BTreeMap::from([("instance".to_string(), vec![i.clone()])]);
+                    // Listed by id (Tencent) or by name (Alibaba `KeyPairName`).
+                    let key = r.bindings.objects.get(k).cloned();
+                    if let (Ok(body), Some(key)) = (
+                        call(runner, endpoint, d, &given, &[], &r.bindings).await,
+                        key,
+                    ) {
+                        let listed = body.to_string();
+                        if !listed.contains(&key.id) && !listed.contains(&key.name) {
+                            continue;
+                        }
+                    }
+                }
                 // The case may have left it running; unbinding needs it stopped (an error
                 // when it already is).
                 if let Some(stop) = fixture(runner, case, "stop", "instance") {
@@ -623,6 +835,7 @@ pub async fn teardown(
         }
     }
     if !r.created_keys.is_empty() && fixture(runner, case, "delete", "key_pair").is_none() {
+        // No documented call deletes them: created only on a target with the control API.
         let created = &r.created_keys;
         let edit = runner
             .control
@@ -636,8 +849,14 @@ pub async fn teardown(
                 }
             })
             .await;
-        if let Err(e) = edit {
-            problems.push(e);
+        match edit {
+            Ok(()) => {
+                let mut ledger = runner.ledger.lock().unwrap_or_else(|e| e.into_inner());
+                for id in created {
+                    ledger.deleted(id);
+                }
+            }
+            Err(e) => problems.push(e),
         }
     }
     if !r.created_keys.is_empty() {
@@ -649,6 +868,7 @@ pub async fn teardown(
                 .filter(|(_, b)| r.created_keys.contains(&b.id))
                 .map(|(s, _)| s.clone())
                 .collect();
+            // Within the action's documented batch limit.
             let batch = spec
                 .parameters
                 .iter()
@@ -662,40 +882,33 @@ pub async fn teardown(
                 .max(1);
             for chunk in syms.chunks(batch) {
                 let given = BTreeMap::from([("key_pair".to_string(), chunk.to_vec())]);
-                if let Err(e) = call(runner, endpoint, &spec, &given, &[], &r.bindings).await {
-                    if !e.contains("NotFound") {
-                        problems.push(e);
+                let result = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
+                // Deleted now, or already gone (the case deleted it): off the ledger.
+                if result.is_ok() || result.as_ref().is_err_and(|e| e.contains("NotFound")) {
+                    let mut ledger = runner.ledger.lock().unwrap_or_else(|e| e.into_inner());
+                    for sym in chunk {
+                        if let Some(b) = r.bindings.objects.get(sym) {
+                            ledger.deleted(&b.id);
+                        }
                     }
+                } else if let Err(e) = result {
+                    problems.push(e);
                 }
             }
         }
     }
-    let state_changing = runner.specs.action(&case.action).is_some_and(|a| {
-        a.effects.iter().any(|e| {
-            matches!(
-                e.op,
-                crate::spec::EffectOp::SetState | crate::spec::EffectOp::RestoreState
-            )
-        })
-    });
-    for (sym, listed) in &r.restore {
-        let world_state = case
-            .world
-            .instances
-            .iter()
-            .find(|i| &i.sym == sym)
-            .map(|i| i.state.clone())
-            .unwrap_or_default();
-        let was_bound = r.bound.iter().any(|(i, _)| i == sym) || r.held.contains(sym);
-        if world_state.eq_ignore_ascii_case(listed) && !state_changing && !was_bound {
-            continue;
-        }
-        if let Some(purpose) = purpose_for(listed) {
-            if let Some(spec) = fixture(runner, case, purpose, "instance") {
-                let given = BTreeMap::from([("instance".to_string(), vec![sym.clone()])]);
-                // Already in that state is fine.
-                let _ = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;
-            }
+    // Every lent instance back as Describe showed it before the run (state and keys),
+    // verified by describing again.
+    for (sym, before) in &r.lent {
+        if let Err(e) =
+            super::sandbox::restore(runner, case, endpoint, &r.bindings, sym, before).await
+        {
+            runner
+                .ledger
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .problem(&service_path(case), "instance", &before.id, &e);
+            problems.push(e);
         }
     }
     runner.claims.release(&r.claimed_ids).await;

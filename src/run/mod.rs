@@ -16,16 +16,22 @@
 //! control API when offered), `shrink` shrinks exploration failures, `record` keeps scrubbed
 //! exchanges and `summary` tallies verdicts (pass, fail, divergence, inconclusive).
 pub mod bench;
+pub mod cleanup;
+pub mod endpoints;
 pub mod exec;
 pub mod expected;
 mod fixtures;
 pub mod harness;
+pub mod ledger;
 pub mod live;
 pub mod local;
 mod pace;
+pub mod plan;
 pub mod profile_schema;
 mod record;
+pub mod recorded;
 mod runner;
+pub mod sandbox;
 mod send;
 mod shrink;
 mod steps;
@@ -35,9 +41,11 @@ use crate::check::Verdict;
 use crate::generate::{Case, CaseKind};
 use crate::http::RawResponse;
 use crate::sign::Credentials;
+use crate::spec::Provider;
 use bind::Bindings;
 use exec::Endpoint;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// Bindings are case vocabulary (`generate::bind`); re-exported for the runner's modules.
@@ -55,11 +63,12 @@ pub use summary::{apply_expected, Summary};
 pub enum TargetKind {
     /// Emulator instances with the control API, one per worker.
     Emulator { endpoints: Vec<Endpoint> },
-    /// Anything else: worlds are built with fixture actions, within the profile.
+    /// Anything else: worlds are built with fixture actions, within the profile. Each case
+    /// goes to its action's endpoint, signed with its provider's credentials.
     Live {
-        endpoint: Endpoint,
-        credentials: Credentials,
-        profile: live::Profile,
+        endpoints: endpoints::Endpoints,
+        credentials: BTreeMap<Provider, Credentials>,
+        profile: Box<live::Profile>,
     },
 }
 
@@ -80,7 +89,7 @@ impl Target {
     pub fn is_loopback(&self) -> bool {
         match &self.kind {
             TargetKind::Emulator { .. } => true,
-            TargetKind::Live { endpoint, .. } => endpoint.is_loopback(),
+            TargetKind::Live { endpoints, .. } => endpoints.all_loopback(),
         }
     }
 }
@@ -94,9 +103,9 @@ pub struct RunOptions {
     pub retries: u32,
     /// Live runs: allow cases that change or remove something.
     pub allow_destructive: bool,
-    /// Extra PEM root certificate to trust (an HTTPS endpoint with a private CA or a
-    /// self-signed certificate).
-    pub ca_cert: Option<std::path::PathBuf>,
+    /// Extra trusted root certificates (PEM, read by the CLI from `--ca-cert`), for HTTPS
+    /// endpoints behind a private CA or with a self-signed certificate.
+    pub ca_cert_pem: Option<Vec<u8>>,
     /// Live runs: credentials of a sub-user whose policy allows nothing (denied-caller cases).
     pub denied_credentials: Option<Credentials>,
     /// Live runs: run the throttling cases (a burst over the documented rate) at the end.
@@ -110,7 +119,7 @@ impl Default for RunOptions {
             timeout: Duration::from_secs(15),
             retries: 3,
             allow_destructive: false,
-            ca_cert: None,
+            ca_cert_pem: None,
             denied_credentials: None,
             probe_throttling: false,
         }
@@ -161,4 +170,6 @@ pub enum RunError {
     Checker(String),
     #[error("http client: {0}")]
     Client(String),
+    #[error("--ca-cert: {0}")]
+    CaCert(String),
 }

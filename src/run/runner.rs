@@ -51,6 +51,12 @@ pub struct Runner {
     pub(super) opts: RunOptions,
     pub(super) client: reqwest::Client,
     pub(super) pacer: pace::Pacer,
+    /// Requests and throttled answers, for the run's pacing summary.
+    pub(super) stats: pace::Stats,
+    /// Live: what the run created or changed and has not put back.
+    pub(super) ledger: std::sync::Mutex<super::ledger::Ledger>,
+    /// Set on the first Ctrl-C: no new case starts.
+    stopping: std::sync::atomic::AtomicBool,
     /// Live runs: which profile instances running cases hold.
     pub(super) claims: live::Claims,
     /// Live runs: whether the target offers the emulator's control API (probed once), and the
@@ -70,12 +76,15 @@ impl Runner {
         if target.is_loopback() {
             builder = builder.no_proxy();
         }
-        if let Some(path) = &opts.ca_cert {
-            let pem = std::fs::read(path)
-                .map_err(|e| RunError::Client(format!("--ca-cert {}: {e}", path.display())))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
-                .map_err(|e| RunError::Client(format!("--ca-cert {}: {e}", path.display())))?;
-            builder = builder.add_root_certificate(cert);
+        if let Some(pem) = &opts.ca_cert_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| RunError::CaCert(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(RunError::CaCert("no PEM certificate in the file".into()));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
         }
         let client = builder
             .build()
@@ -87,6 +96,9 @@ impl Runner {
             opts,
             client,
             pacer: pace::Pacer::default(),
+            stats: pace::Stats::default(),
+            ledger: Default::default(),
+            stopping: Default::default(),
             claims: live::Claims::default(),
             control: live::Control::default(),
             default_world: tokio::sync::OnceCell::new(),
@@ -100,6 +112,34 @@ impl Runner {
 
     pub fn specs(&self) -> &Arc<SpecSet> {
         &self.specs
+    }
+
+    /// Stop starting cases (the first Ctrl-C); cases in flight finish and tear down.
+    pub fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// What the run has not put back: (leaks, kept on purpose).
+    pub fn leftovers(&self) -> (Vec<super::ledger::Leftover>, Vec<super::ledger::Leftover>) {
+        self.ledger
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .leftovers()
+    }
+
+    /// Throttled answers seen so far (each retried or, past the retries, judged).
+    pub fn throttled_count(&self) -> u64 {
+        self.stats.throttled_count()
+    }
+
+    /// Requests sent so far, per action name.
+    pub fn requests_per_action(&self) -> std::collections::HashMap<String, u64> {
+        self.stats.sent_per_action()
     }
 
     /// `Some(first failure)` when the run stopped early because the target never answered
@@ -122,8 +162,11 @@ impl Runner {
                 cases.into_iter().partition(is_throttling_probe);
             let mut results = Box::pin(self.run_all(rest, on_done.clone())).await;
             for case in probes {
+                if self.is_stopping() || self.reach.unreachable().is_some() {
+                    break;
+                }
                 let endpoint = match &self.target.kind {
-                    TargetKind::Live { endpoint, .. } => endpoint.clone(),
+                    TargetKind::Live { endpoints, .. } => endpoints.any(),
                     TargetKind::Emulator { endpoints } => endpoints[0].clone(),
                 };
                 let r = self.run_case_on(&case, &endpoint).await;
@@ -138,8 +181,8 @@ impl Runner {
         ));
         let endpoints: Vec<Endpoint> = match &self.target.kind {
             TargetKind::Emulator { endpoints } => endpoints.clone(),
-            TargetKind::Live { endpoint, .. } => {
-                vec![endpoint.clone(); self.opts.concurrency.max(1)]
+            TargetKind::Live { endpoints, .. } => {
+                vec![endpoints.any(); self.opts.concurrency.max(1)]
             }
         };
         let mut handles = Vec::new();
@@ -150,7 +193,7 @@ impl Runner {
             handles.push(tokio::spawn(async move {
                 let mut out = Vec::new();
                 loop {
-                    if me.reach.unreachable().is_some() {
+                    if me.is_stopping() || me.reach.unreachable().is_some() {
                         break;
                     }
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
@@ -172,11 +215,23 @@ impl Runner {
         results
     }
 
-    /// Run one case on one endpoint.
+    /// Run one case on one endpoint (live targets: the endpoint of the case's action).
     pub async fn run_case_on(&self, case: &Case, endpoint: &Endpoint) -> CaseResult {
         let started = Instant::now();
         let mut result = CaseResult::new(case);
         let live = !self.target.is_emulator();
+        let resolved;
+        let endpoint = match self.live_endpoint(case) {
+            None => endpoint,
+            Some(Ok(e)) => {
+                resolved = e;
+                &resolved
+            }
+            Some(Err(reason)) => {
+                result.verdict = Verdict::Inconclusive { reason };
+                return result;
+            }
+        };
         if live && case.destructive && !self.opts.allow_destructive {
             result.verdict = Verdict::Inconclusive {
                 reason: "destructive case skipped (pass --allow-destructive to run it)".into(),
@@ -277,12 +332,51 @@ impl Runner {
         world: &fixtures::Accounts,
     ) -> Credentials {
         match &self.target.kind {
-            TargetKind::Live { credentials, .. } => match (caller, &self.opts.denied_credentials) {
+            TargetKind::Live { .. } => match (caller, &self.opts.denied_credentials) {
                 (crate::generate::Caller::Denied, Some(denied)) => denied.clone(),
-                _ => credentials.clone(),
+                _ => self.live_credentials(provider).unwrap_or_else(|| {
+                    // Never reached: cases of a provider without credentials are not run.
+                    Credentials::new("", "")
+                }),
             },
             TargetKind::Emulator { .. } => world.for_caller(provider, caller),
         }
+    }
+
+    /// Live targets: the provider's credentials.
+    pub(crate) fn live_credentials(&self, provider: Provider) -> Option<Credentials> {
+        match &self.target.kind {
+            TargetKind::Live { credentials, .. } => credentials.get(&provider).cloned(),
+            TargetKind::Emulator { .. } => None,
+        }
+    }
+
+    /// Live targets: where the case's action is sent (`None` on the emulator).
+    fn live_endpoint(&self, case: &Case) -> Option<Result<Endpoint, String>> {
+        let TargetKind::Live {
+            endpoints,
+            credentials,
+            ..
+        } = &self.target.kind
+        else {
+            return None;
+        };
+        if !credentials.contains_key(&case.action.provider) {
+            return Some(Err(format!(
+                "no {} credentials were loaded",
+                case.action.provider
+            )));
+        }
+        let action = self
+            .specs
+            .find(
+                case.action.provider,
+                &case.action.service,
+                &case.action.action,
+            )
+            .into_iter()
+            .find(|a| a.version == case.action.version)?;
+        Some(endpoints.for_action(action))
     }
 }
 

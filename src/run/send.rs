@@ -1,6 +1,11 @@
 //! Sending a step's request: pick its request style and signing method, build and sign it with
-//! the step's wire tampering, pace it on live targets, resend once on a stale pooled connection,
-//! retry throttled answers with backoff, and (emulator only) send rate-limit bursts.
+//! the step's wire tampering, pace it on live targets, and (emulator only) send rate-limit bursts.
+//!
+//! Retries are safe by construction: a throttling answer (documented as not executed) is retried
+//! with jittered backoff honouring `Retry-After`; a refused connection (nothing sent) is retried;
+//! a read whose answer was lost is retried; a mutation whose answer was lost (reset, truncated,
+//! timed out, a gateway page) is never resent — the case is inconclusive. Answers that are not
+//! the provider's envelope (gateway 502/503/504, HTML, empty) are transport faults, not verdicts.
 use super::bind::Bindings;
 use super::exec::{self, Call, Endpoint, TransportError};
 use super::{fixtures, Runner};
@@ -12,6 +17,9 @@ use crate::spec::{ActionSpec, Trigger};
 use crate::wire::encode::Booleans;
 use serde_json::{Map, Value};
 use std::time::Duration;
+
+/// Said of a mutation whose answer was lost: the target may have executed it.
+pub(super) const MAY_HAVE_RUN: &str = "may have been executed";
 
 /// Outcome of one step before checking.
 pub(super) enum Sent {
@@ -114,6 +122,9 @@ impl Runner {
         if let Some(Tamper::Burst { requests }) = &step.wire.tamper {
             return self.burst(endpoint, *requests, &build, &step.expect).await;
         }
+        // A mutation whose answer is lost may still have been executed: it is never resent.
+        // Reads may be; throttling answers (documented as not executed) always may.
+        let read = is_read(action);
         let mut attempt = 0;
         loop {
             if !self.target.is_emulator() {
@@ -128,41 +139,72 @@ impl Runner {
                 Ok(r) => r,
                 Err(e) => return Sent::Build(e.to_string()),
             };
+            self.stats.sent(&action.action);
             let mut resp = exec::send(&self.client, endpoint, &req, self.opts.timeout).await;
-            // A pooled connection the server closed: try once more on a fresh one.
-            if matches!(resp, Err(TransportError::Other(_))) {
+            // The replay case sends the identical request again on purpose, but only after a
+            // real answer (a lost first answer must not become a duplicate).
+            let answered = resp.as_ref().is_ok_and(|r| gateway_fault(r).is_none());
+            if matches!(step.wire.tamper, Some(Tamper::Replay)) && answered {
                 resp = exec::send(&self.client, endpoint, &req, self.opts.timeout).await;
             }
-            if matches!(step.wire.tamper, Some(Tamper::Replay)) && resp.is_ok() {
-                resp = exec::send(&self.client, endpoint, &req, self.opts.timeout).await;
+            if resp.is_ok() {
+                self.reach.answered();
             }
-            let resp = match resp {
-                Ok(r) => {
-                    self.reach.answered();
-                    r
-                }
-                Err(e) => {
-                    let why = match e {
-                        TransportError::Timeout(d) => {
-                            format!("{}: no answer within {d:?}", endpoint.base)
+            let fault = match resp {
+                Ok(resp) => match gateway_fault(&resp) {
+                    None => {
+                        let retry_in = (!expects_throttle)
+                            .then(|| throttled(&resp, &throttles))
+                            .flatten();
+                        match retry_in {
+                            Some(hint) if attempt < self.opts.retries => {
+                                attempt += 1;
+                                self.stats.throttled();
+                                tokio::time::sleep(backoff(attempt, hint)).await;
+                                continue;
+                            }
+                            Some(_) => self.stats.throttled(),
+                            None => {}
                         }
-                        e => e.to_string(),
-                    };
+                        return Sent::Ok(req, resp);
+                    }
+                    Some(fault) => fault,
+                },
+                // Refused before anything was sent: safe to try again for any action.
+                Err(e @ TransportError::Connect(_)) => {
+                    if attempt < self.opts.retries {
+                        attempt += 1;
+                        tokio::time::sleep(backoff(attempt, None)).await;
+                        continue;
+                    }
+                    let why = e.to_string();
                     self.reach.failed(&why);
                     return Sent::Transport(why);
                 }
+                Err(TransportError::Timeout(d)) => {
+                    let why = format!("{}: no answer within {d:?}", endpoint.base);
+                    self.reach.failed(&why);
+                    why
+                }
+                Err(e) => {
+                    let why = format!("answer lost ({e})");
+                    self.reach.failed(&why);
+                    why
+                }
             };
-            let throttled = !expects_throttle
-                && serde_json::from_slice::<Value>(&resp.body)
-                    .ok()
-                    .and_then(|b| Checker::error_code(&b).map(|(_, c)| c))
-                    .is_some_and(|c| throttles.contains(&c));
-            if throttled && attempt < self.opts.retries {
+            if read && attempt < self.opts.retries {
                 attempt += 1;
-                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                tokio::time::sleep(backoff(attempt, None)).await;
                 continue;
             }
-            return Sent::Ok(req, resp);
+            return Sent::Transport(if read {
+                fault
+            } else {
+                format!(
+                    "{fault}; {} changes state and {MAY_HAVE_RUN}, so it was not resent",
+                    action.action
+                )
+            });
         }
     }
 
@@ -245,4 +287,58 @@ where
         }
     }
     out
+}
+
+/// Actions that only read: their fixture role is to describe or list. Anything else is treated
+/// as a mutation (the safe default for an action the specs do not classify).
+fn is_read(action: &ActionSpec) -> bool {
+    action.fixture.as_ref().is_some_and(|f| {
+        !f.destructive && (f.purpose == "describe" || f.purpose.starts_with("list"))
+    })
+}
+
+/// An answer that is not the provider's: a gateway's 502/503/504 page, HTML, or nothing. The
+/// target was not judged, so it is a transport fault, never a nonconformance.
+fn gateway_fault(resp: &RawResponse) -> Option<String> {
+    let json = serde_json::from_slice::<Value>(&resp.body).is_ok_and(|v| v.is_object());
+    if json {
+        return None;
+    }
+    let html = resp
+        .header("content-type")
+        .is_some_and(|c| c.to_ascii_lowercase().contains("text/html"));
+    if matches!(resp.status, 502..=504) || html || resp.body.is_empty() {
+        return Some(format!(
+            "HTTP {} without the provider's envelope ({} bytes{}) from something in between",
+            resp.status,
+            resp.body.len(),
+            if html { ", HTML" } else { "" }
+        ));
+    }
+    None
+}
+
+/// `Some(hint)` when the answer is a documented throttling error; the hint is the server's
+/// `Retry-After` (seconds), if it gave one.
+fn throttled(resp: &RawResponse, throttles: &[String]) -> Option<Option<Duration>> {
+    let code = serde_json::from_slice::<Value>(&resp.body)
+        .ok()
+        .and_then(|b| Checker::error_code(&b).map(|(_, c)| c))?;
+    if !throttles.contains(&code) {
+        return None;
+    }
+    let hint = resp
+        .header("retry-after")
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .map(|s| Duration::from_secs_f64(s.min(60.0)));
+    Some(hint)
+}
+
+/// Exponential backoff with full jitter (250 ms × 2^attempt, capped at 8 s), never shorter than
+/// the server's hint.
+fn backoff(attempt: u32, hint: Option<Duration>) -> Duration {
+    let cap = Duration::from_millis(250u64 << attempt.min(5)).min(Duration::from_secs(8));
+    let jittered = cap.mul_f64(rand::random::<f64>());
+    hint.map_or(jittered, |h| h.max(jittered))
 }

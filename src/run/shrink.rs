@@ -22,7 +22,7 @@ pub async fn shrink_failures(
 ) -> Vec<CaseResult> {
     let endpoint = match &runner.target().kind {
         TargetKind::Emulator { endpoints } => endpoints[0].clone(),
-        TargetKind::Live { endpoint, .. } => endpoint.clone(),
+        TargetKind::Live { endpoints, .. } => endpoints.any(),
     };
     let failing: Vec<String> = results
         .iter()

@@ -1,14 +1,15 @@
 //! Access keys: the secret type that never prints, the credential triple, and the lookup the
-//! verifier uses to find a secret by access key id.
+//! verifier uses to find a secret by access key id. Loading them is [`super::sources`].
 use std::collections::HashMap;
 use std::fmt;
 use subtle::ConstantTimeEq;
 
-/// Environment variable holding the access key id (CLI, runner).
+/// The harness's own variables for both clouds (`sources` reads them; curl lines in reports
+/// refer to them).
 pub const ENV_ACCESS_KEY_ID: &str = "CLOUDCONFORM_ACCESS_KEY_ID";
-/// Environment variable holding the secret access key.
+/// The secret access key, see [`ENV_ACCESS_KEY_ID`].
 pub const ENV_SECRET_ACCESS_KEY: &str = "CLOUDCONFORM_SECRET_ACCESS_KEY";
-/// Environment variable holding an optional STS session token.
+/// An optional STS session token, see [`ENV_ACCESS_KEY_ID`].
 pub const ENV_SECURITY_TOKEN: &str = "CLOUDCONFORM_SECURITY_TOKEN";
 
 /// A secret string (secret key, session token). `Debug` and `Display` print `***`, equality is
@@ -60,15 +61,6 @@ pub struct Credentials {
     pub session_token: Option<Secret>,
 }
 
-/// Why credentials could not be read from the environment. Names the variable, never a value.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum CredentialsError {
-    #[error("environment variable {0} is not set or not valid UTF-8")]
-    MissingVariable(String),
-    #[error("environment variable {0} is empty")]
-    EmptyVariable(String),
-}
-
 impl Credentials {
     pub fn new(access_key_id: impl Into<String>, secret: impl Into<String>) -> Self {
         Self {
@@ -81,28 +73,6 @@ impl Credentials {
     pub fn with_session_token(mut self, token: impl Into<String>) -> Self {
         self.session_token = Some(Secret::new(token));
         self
-    }
-
-    /// Read `CLOUDCONFORM_ACCESS_KEY_ID`, `CLOUDCONFORM_SECRET_ACCESS_KEY` and the optional
-    /// `CLOUDCONFORM_SECURITY_TOKEN`.
-    pub fn from_env() -> Result<Self, CredentialsError> {
-        let id = required_env(ENV_ACCESS_KEY_ID)?;
-        let secret = required_env(ENV_SECRET_ACCESS_KEY)?;
-        let token = std::env::var(ENV_SECURITY_TOKEN)
-            .ok()
-            .filter(|t| !t.is_empty());
-        let mut credentials = Self::new(id, secret);
-        credentials.session_token = token.map(Secret::new);
-        Ok(credentials)
-    }
-}
-
-/// Read a required, non-empty environment variable.
-pub fn required_env(name: &str) -> Result<String, CredentialsError> {
-    match std::env::var(name) {
-        Ok(value) if value.is_empty() => Err(CredentialsError::EmptyVariable(name.to_string())),
-        Ok(value) => Ok(value),
-        Err(_) => Err(CredentialsError::MissingVariable(name.to_string())),
     }
 }
 

@@ -5,7 +5,8 @@
 //! [`RawRequest`](crate::http::RawRequest) the way the official SDKs do; [`verify`] checks a
 //! received request the way the providers do and maps failures to their documented error codes.
 //! Depends only on [`crate::http`]; the runner and the emulator depend on this module, never the
-//! other way round. Secrets live in [`credentials::Secret`] and never reach an error or a log.
+//! other way round. Secrets live in [`credentials::Secret`] and never reach an error or a log;
+//! [`sources`] is the one place every command finds them (environment, tccli, aliyun CLI).
 use std::fmt;
 use std::str::FromStr;
 
@@ -19,6 +20,7 @@ pub mod error;
 pub mod nonce;
 pub mod rpc_v1;
 pub mod signer;
+pub mod sources;
 pub mod tc3;
 pub mod tencent_v1;
 pub mod verify;

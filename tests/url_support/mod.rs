@@ -78,6 +78,7 @@ pub fn lent(
             id: format!("{prefix}{n:04}"),
             os: os.into(),
             state: state.into(),
+            allow: None,
             // The first lends enough keys for the largest KeyIds batch.
             keys: (0..if n == 0 { keys.max(101) } else { keys })
                 .filter(|_| keys > 0)
@@ -159,12 +160,14 @@ pub fn control(url: &str, method: &str, what: &str, body: Option<&Value>) -> Val
                 .body(b.to_string());
         }
         let resp = req.send().await.expect("control API");
+        let status = resp.status();
+        let bytes = resp.bytes().await.unwrap();
         assert!(
-            resp.status().is_success(),
-            "control {what}: {}",
-            resp.status()
+            status.is_success(),
+            "control {what}: {status}: {}",
+            String::from_utf8_lossy(&bytes)
         );
-        serde_json::from_slice(&resp.bytes().await.unwrap()).unwrap_or(Value::Null)
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
     })
 }
 
@@ -179,13 +182,26 @@ pub fn profile() -> Profile {
     }
 }
 
+/// A live target at one URL serving both providers, with the emulator's root credentials for
+/// each, lent the instances of [`profile`].
+pub fn live_kind(endpoint: cloudconform::run::exec::Endpoint) -> cloudconform::run::TargetKind {
+    cloudconform::run::TargetKind::Live {
+        endpoints: cloudconform::run::endpoints::Endpoints::new("", false).everything_at(endpoint),
+        credentials: cloudconform::spec::Provider::ALL
+            .into_iter()
+            .map(|p| (p, Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE")))
+            .collect(),
+        profile: Box::new(profile()),
+    }
+}
+
 /// Options of a URL run: destructive cases, the test certificate, the emulator's denied
 /// sub-user, and the throttling probe.
 pub fn options() -> RunOptions {
     RunOptions {
         allow_destructive: true,
         concurrency: 4,
-        ca_cert: Some(root().join("tests/emulator_tls/cert.pem")),
+        ca_cert_pem: Some(std::fs::read(root().join("tests/emulator_tls/cert.pem")).unwrap()),
         denied_credentials: Some(Credentials::new("AKIDSUBUSERDENY", "SUBUSERSECRET")),
         probe_throttling: true,
         ..RunOptions::default()
