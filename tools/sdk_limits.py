@@ -4,10 +4,10 @@ DeleteKeyPairs with 100 keys; ECS DetachKeyPair/AttachKeyPair with 50 instances;
 DetachKeyPair/AttachKeyPair with 30. Each limit + 1 must be refused; each success must show in
 DescribeInstances / DescribeKeyPairs.
 
-    python3 -m venv /tmp/sdk && /tmp/sdk/bin/pip install tencentcloud-sdk-python-cvm \
+    python3 -m venv .sdk-venv && .sdk-venv/bin/pip install tencentcloud-sdk-python-cvm \
         alibabacloud-ecs20140526 alibabacloud-ens20171110
     cloudconform emulate --addr 127.0.0.1:18795 &        # the default world, rate limits on
-    /tmp/sdk/bin/python tools/sdk_limits.py 127.0.0.1:18795
+    .sdk-venv/bin/python tools/sdk_limits.py 127.0.0.1:18795
 
 It changes the world (POST /_cloudconform/reset restores it). Exit 0 when every check holds."""
 import json
