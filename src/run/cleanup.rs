@@ -105,17 +105,7 @@ pub async fn sweep(
         ));
         return report;
     };
-    let batch = remove
-        .parameters
-        .iter()
-        .find(|p| {
-            p.references
-                .as_ref()
-                .is_some_and(|r| r.resource == "key_pair")
-        })
-        .and_then(|p| p.max_items)
-        .unwrap_or(1)
-        .max(1);
+    let batch = remove.batch_limit("key_pair");
     for chunk in report.found.clone().chunks(batch) {
         let mut b = bindings.clone();
         let syms: Vec<String> = chunk

@@ -869,17 +869,7 @@ pub async fn teardown(
                 .map(|(s, _)| s.clone())
                 .collect();
             // Within the action's documented batch limit.
-            let batch = spec
-                .parameters
-                .iter()
-                .find(|p| {
-                    p.references
-                        .as_ref()
-                        .is_some_and(|x| x.resource == "key_pair")
-                })
-                .and_then(|p| p.max_items)
-                .unwrap_or(1)
-                .max(1);
+            let batch = spec.batch_limit("key_pair");
             for chunk in syms.chunks(batch) {
                 let given = BTreeMap::from([("key_pair".to_string(), chunk.to_vec())]);
                 let result = call(runner, endpoint, &spec, &given, &[], &r.bindings).await;

@@ -107,17 +107,7 @@ pub fn plan(specs: &SpecSet, cases: &[Case], live: bool) -> BTreeMap<String, Act
             add(key, &a, instances);
         }
         if let Some(spec) = fixture_of(specs, key, "delete", "key_pair") {
-            let batch = spec
-                .parameters
-                .iter()
-                .find(|p| {
-                    p.references
-                        .as_ref()
-                        .is_some_and(|r| r.resource == "key_pair")
-                })
-                .and_then(|p| p.max_items)
-                .unwrap_or(1)
-                .max(1) as u64;
+            let batch = spec.batch_limit("key_pair") as u64;
             add(key, &spec.action, keys.div_ceil(batch));
         }
     }

@@ -533,6 +533,22 @@ pub struct ActionSpec {
 }
 
 impl ActionSpec {
+    /// How many resources of this kind one call may name: the documented `max_items` of the
+    /// parameter that references them (1 when the spec gives none). Teardown, cleanup and the
+    /// dry-run plan all batch within it.
+    pub fn batch_limit(&self, resource: &str) -> usize {
+        self.parameters
+            .iter()
+            .find(|p| {
+                p.references
+                    .as_ref()
+                    .is_some_and(|r| r.resource == resource)
+            })
+            .and_then(|p| p.max_items)
+            .unwrap_or(1)
+            .max(1)
+    }
+
     pub fn key(&self) -> ActionKey {
         ActionKey::new(self.provider, &self.service, &self.version, &self.action)
     }
