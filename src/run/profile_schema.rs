@@ -2,36 +2,14 @@
 //! anything: every problem names the file, the JSON pointer, what is wrong and the fix, the way
 //! `spec lint` reports spec problems. Types are then read by `live::Profile::load`.
 use serde_json::Value;
-use std::fmt;
 use std::path::Path;
 
 /// The profile schema (also the documentation of the format).
 pub const PROFILE_SCHEMA: &str = include_str!("../../docs/profile.schema.json");
 
-/// One thing wrong with a profile file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProfileProblem {
-    pub file: String,
-    /// JSON pointer into the file ("" for the whole document).
-    pub pointer: String,
-    pub message: String,
-    pub fix: String,
-}
-
-impl fmt::Display for ProfileProblem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pointer = if self.pointer.is_empty() {
-            "(document)"
-        } else {
-            &self.pointer
-        };
-        write!(
-            f,
-            "{}: {}: {}; fix: {}",
-            self.file, pointer, self.message, self.fix
-        )
-    }
-}
+/// One thing wrong with a profile file: the same shape (file, pointer, reason, fix) and the same
+/// printed form as a spec lint problem, so both read alike.
+pub use crate::spec::Problem as ProfileProblem;
 
 /// Every problem of the profile at `path` (empty: it is valid).
 pub fn check(path: &Path) -> Vec<ProfileProblem> {
