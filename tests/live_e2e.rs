@@ -380,14 +380,14 @@ fn example_profile_matches_its_schema() {
         serde_json::from_str(&std::fs::read_to_string(&example_path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
     assert!(validator.is_valid(&example));
-    cloudconform::run::live::Profile::load(&example_path).unwrap();
+    cloudconform::run::profile::Profile::load(&example_path).unwrap();
     let bad = scratch("badprofile").join("p.json");
     std::fs::write(
         &bad,
         r#"{"region": "r", "instances": [{"service": "cvm", "id": "i", "os": "linux", "allow": ["reboot"]}]}"#,
     )
     .unwrap();
-    let e = cloudconform::run::live::Profile::load(&bad).unwrap_err();
+    let e = cloudconform::run::profile::Profile::load(&bad).unwrap_err();
     assert!(
         e.contains("/instances/0/allow") && e.contains("reboot"),
         "{e}"

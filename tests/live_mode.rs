@@ -7,7 +7,7 @@ use cloudconform::generate::{self, GenOptions};
 use cloudconform::provider::Provider;
 use cloudconform::run::endpoints::Endpoints;
 use cloudconform::run::exec::Endpoint;
-use cloudconform::run::live::{Profile, ProfileInstance};
+use cloudconform::run::profile::{Profile, ProfileInstance};
 use cloudconform::run::{CaseResult, RunOptions, Runner, Target, TargetKind};
 use cloudconform::sign::Credentials;
 use cloudconform::spec::SpecSet;

@@ -6,7 +6,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use cloudconform::run::endpoints::Endpoints;
 use cloudconform::run::exec::Endpoint;
 use cloudconform::run::ledger::Leftover;
-use cloudconform::run::live::Profile;
+use cloudconform::run::profile::Profile;
 use cloudconform::run::{Runner, Target, TargetKind};
 use cloudconform::sign::sources;
 use cloudconform::spec::{Provider, SpecSet};

@@ -2,7 +2,7 @@
 //! emulator's raw requests per second (the minimal valid request of every seed action, signed
 //! and sent as fast as the same number of workers can, no checks), and their ratio.
 use super::exec::{self, Call, Endpoint};
-use super::{fixtures, local, CaseResult, RunOptions, Runner, Sent};
+use super::{control_world, local, CaseResult, RunOptions, Runner, Sent};
 use crate::generate::{Case, CaseKind};
 use crate::spec::SpecSet;
 use serde::Serialize;
@@ -93,7 +93,7 @@ async fn raw_worker(
     total: usize,
 ) -> Result<usize, String> {
     // One merged world holding every minimal case's objects.
-    let mut world = fixtures::default_world(runner, endpoint).await?;
+    let mut world = control_world::default_world(runner, endpoint).await?;
     let mut prepared = Vec::new();
     for case in minimal {
         let region = world
@@ -101,9 +101,9 @@ async fn raw_worker(
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default()
             .to_string();
-        let bindings = fixtures::bind_world(runner, case, &region)?;
+        let bindings = control_world::bind_world(runner, case, &region)?;
         let svc = format!("{}/{}", case.action.provider, case.action.service);
-        let add = fixtures::service_json(case, &bindings);
+        let add = control_world::service_json(case, &bindings);
         let slot = &mut world["services"][svc.as_str()];
         for kind in ["instances", "images", "key_pairs"] {
             let mut list = slot[kind].as_array().cloned().unwrap_or_default();
@@ -112,7 +112,7 @@ async fn raw_worker(
         }
         prepared.push((case.clone(), bindings));
     }
-    fixtures::put_world(runner, endpoint, &world).await?;
+    control_world::put_world(runner, endpoint, &world).await?;
     let mut sent = 0;
     let mut i = 0;
     while counter.fetch_add(1, Ordering::Relaxed) < total {
@@ -122,7 +122,7 @@ async fn raw_worker(
         let action = runner
             .step_action(case, step)
             .ok_or("no spec for the step action")?;
-        let accounts = fixtures::accounts(runner, endpoint, case.action.provider).await;
+        let accounts = control_world::accounts(runner, endpoint, case.action.provider).await;
         let creds = runner.credentials_for(case.action.provider, step.caller, &accounts);
         match runner
             .send_step(&action, step, endpoint, bindings, &creds)

@@ -4,7 +4,7 @@
 //! deletes (ECM) are reported, not touched.
 use super::bind::{Bindings, Bound};
 use super::exec::Endpoint;
-use super::live::{call, fixture_in};
+use super::fixture_calls::{call, fixture_in};
 use super::{Runner, TargetKind};
 use crate::check::effects::{flatten, select};
 use crate::spec::{ActionKey, ParamType};

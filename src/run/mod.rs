@@ -11,22 +11,25 @@
 //! `check` and `http`; never on the emulator's internals (only its public control API).
 //!
 //! Layout: `runner` drives cases (workers, world, verdict), `steps` runs one step and checks its
-//! effects, `send` builds, paces, retries and bursts a step's request, `fixtures` realises worlds
-//! on the emulator, `live` on any other endpoint (claims on profile instances, the target's
-//! control API when offered), `shrink` shrinks exploration failures, `record` keeps scrubbed
+//! effects, `send` builds, paces, retries and bursts a step's request, `control_world` places
+//! worlds through the emulator's control API, `built_world` builds them on any other endpoint
+//! with `fixture_calls` (documented calls chosen by purpose) on what `profile` lends (claims on
+//! lent instances), `shrink` shrinks exploration failures, `record` keeps scrubbed
 //! exchanges and `summary` tallies verdicts (pass, fail, divergence, inconclusive).
 pub mod bench;
+mod built_world;
 pub mod cleanup;
+mod control_world;
 pub mod endpoints;
 pub mod exec;
 pub mod expected;
-mod fixtures;
+mod fixture_calls;
 pub mod harness;
 pub mod ledger;
-pub mod live;
 pub mod local;
 mod pace;
 pub mod plan;
+pub mod profile;
 pub mod profile_schema;
 mod record;
 pub mod recorded;
@@ -53,7 +56,7 @@ pub use crate::generate::bind;
 pub use record::{Exchange, RequestRecord, ResponseRecord};
 pub use runner::Runner;
 pub use shrink::shrink_failures;
-// Private: `live` and `bench` send fixture and raw requests through the runner.
+// Private: `built_world`, `fixture_calls` and `bench` send fixture and raw requests through the runner.
 use send::Sent;
 pub use steps::placeholder_syms;
 pub use summary::{apply_expected, Summary};
@@ -68,7 +71,7 @@ pub enum TargetKind {
     Live {
         endpoints: endpoints::Endpoints,
         credentials: BTreeMap<Provider, Credentials>,
-        profile: Box<live::Profile>,
+        profile: Box<profile::Profile>,
     },
 }
 

@@ -3,7 +3,7 @@
 //! that record and verify lent instances, and the teardown), and the expected duration at each
 //! action's documented rate. Actions are paced independently, so the run takes at least as long
 //! as its slowest action: that bound is the expected duration.
-use super::live::fixture_of;
+use super::fixture_calls::fixture_of;
 use crate::generate::{Case, Expect, Tamper};
 use crate::spec::{ActionKey, SpecSet};
 use std::collections::BTreeMap;

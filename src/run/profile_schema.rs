@@ -1,6 +1,6 @@
 //! Checking a live-target profile against `docs/profile.schema.json` before a run touches
 //! anything: every problem names the file, the JSON pointer, what is wrong and the fix, the way
-//! `spec lint` reports spec problems. Types are then read by `live::Profile::load`.
+//! `spec lint` reports spec problems. Types are then read by `profile::Profile::load`.
 use serde_json::Value;
 use std::path::Path;
 

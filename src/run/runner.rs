@@ -3,7 +3,9 @@
 //! or live fixture actions), runs the steps in order and turns their findings into a verdict.
 //! How a step is run lives in `steps`, how its request is sent in `send`.
 use super::exec::Endpoint;
-use super::{fixtures, live, pace, CaseResult, RunError, RunOptions, Target, TargetKind};
+use super::{
+    built_world, control_world, pace, profile, CaseResult, RunError, RunOptions, Target, TargetKind,
+};
 use crate::check::{Checker, Finding, Verdict};
 use crate::generate::{Case, Step, Tamper};
 use crate::sign::Credentials;
@@ -58,10 +60,10 @@ pub struct Runner {
     /// Set on the first Ctrl-C: no new case starts.
     stopping: std::sync::atomic::AtomicBool,
     /// Live runs: which profile instances running cases hold.
-    pub(super) claims: live::Claims,
+    pub(super) claims: profile::Claims,
     /// Live runs: whether the target offers the emulator's control API (probed once), and the
     /// gate that makes its world edits atomic (requests hold it shared, edits exclusively).
-    pub(super) control: live::Control,
+    pub(super) control: control_world::Control,
     /// The emulator's default world (accounts, regions), fetched once.
     pub(super) default_world: tokio::sync::OnceCell<Value>,
     pub(super) reach: Reach,
@@ -99,8 +101,8 @@ impl Runner {
             stats: pace::Stats::default(),
             ledger: Default::default(),
             stopping: Default::default(),
-            claims: live::Claims::default(),
-            control: live::Control::default(),
+            claims: profile::Claims::default(),
+            control: control_world::Control::default(),
             default_world: tokio::sync::OnceCell::new(),
             reach: Reach::default(),
         })
@@ -262,16 +264,16 @@ impl Runner {
         }
         let realised = match &self.target.kind {
             TargetKind::Emulator { .. } => {
-                fixtures::realise_on_emulator(self, case, endpoint).await
+                control_world::realise_on_emulator(self, case, endpoint).await
             }
             TargetKind::Live { profile, .. } => {
-                let mut r = fixtures::Realised::default();
+                let mut r = control_world::Realised::default();
                 let profile = profile.for_provider(case.action.provider);
-                match live::realise(self, case, endpoint, profile, &mut r).await {
+                match built_world::realise(self, case, endpoint, profile, &mut r).await {
                     Ok(()) => Ok(r),
                     Err(reason) => {
                         // Remove whatever was created before the failure.
-                        let _ = live::teardown(self, case, endpoint, &r).await;
+                        let _ = built_world::teardown(self, case, endpoint, &r).await;
                         Err(reason)
                     }
                 }
@@ -306,7 +308,7 @@ impl Runner {
             // The answers were judged before teardown; what teardown could not undo is in the
             // ledger, and the end-of-run leak check reports it (exit 4). It does not make an
             // already decided case undecided.
-            let _ = live::teardown(self, case, endpoint, &world).await;
+            let _ = built_world::teardown(self, case, endpoint, &world).await;
         }
         result.verdict = match (findings.is_empty(), inconclusive) {
             (false, _) => Verdict::from_findings(findings),
@@ -330,7 +332,7 @@ impl Runner {
         &self,
         provider: Provider,
         caller: crate::generate::Caller,
-        world: &fixtures::Accounts,
+        world: &control_world::Accounts,
     ) -> Credentials {
         match &self.target.kind {
             TargetKind::Live { .. } => match (caller, &self.opts.denied_credentials) {

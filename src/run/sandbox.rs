@@ -6,7 +6,7 @@
 //! `each_instance_*` outputs, so no provider field name lives here.
 use super::bind::{Bindings, Bound};
 use super::exec::Endpoint;
-use super::live::{call, fixture, rejected};
+use super::fixture_calls::{call, fixture, rejected};
 use super::Runner;
 use crate::check::effects::{flatten, select};
 use crate::generate::Case;

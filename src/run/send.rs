@@ -8,7 +8,7 @@
 //! the provider's envelope (gateway 502/503/504, HTML, empty) are transport faults, not verdicts.
 use super::bind::Bindings;
 use super::exec::{self, Call, Endpoint, TransportError};
-use super::{fixtures, Runner};
+use super::{control_world, Runner};
 use crate::check::Checker;
 use crate::generate::{Expect, Step, Tamper};
 use crate::http::{RawRequest, RawResponse};
@@ -220,7 +220,7 @@ impl Runner {
         // The embedded emulator throttles only when asked; any other target is probed as is.
         let emulator = self.target.is_emulator();
         if emulator {
-            if let Err(e) = fixtures::control(
+            if let Err(e) = control_world::control(
                 self,
                 endpoint,
                 "config",
@@ -246,7 +246,7 @@ impl Runner {
         });
         let answers = futures_join_all(sends).await;
         if emulator {
-            let _ = fixtures::control(
+            let _ = control_world::control(
                 self,
                 endpoint,
                 "config",

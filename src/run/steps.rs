@@ -3,7 +3,7 @@
 //! (through the spec's describe action, or the emulator's world where no API shows it).
 use super::bind::{Bindings, Bound};
 use super::exec::Endpoint;
-use super::{fixtures, CaseResult, Exchange, RequestRecord, ResponseRecord, Runner, Sent};
+use super::{control_world, CaseResult, Exchange, RequestRecord, ResponseRecord, Runner, Sent};
 use crate::check::{Checker, Finding};
 use crate::generate::{Case, Expect, Step};
 use crate::sign::Credentials;
@@ -25,7 +25,7 @@ impl Runner {
         let action = self
             .step_action(case, step)
             .ok_or_else(|| format!("no spec for step action {}", step.action))?;
-        let accounts = fixtures::accounts(self, endpoint, case.action.provider).await;
+        let accounts = control_world::accounts(self, endpoint, case.action.provider).await;
         let creds = self.credentials_for(case.action.provider, step.caller, &accounts);
         let sent = {
             let _gate = self.control.gate.read().await;
@@ -158,7 +158,7 @@ impl Runner {
                     return Ok(None);
                 }
                 // The emulator's world shows what no API does.
-                let world = fixtures::get_world(self, endpoint, false).await?;
+                let world = control_world::get_world(self, endpoint, false).await?;
                 let svc = format!("{}/{}", case.action.provider, case.action.service);
                 let ids: Vec<String> = inst_syms
                     .iter()

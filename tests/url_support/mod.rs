@@ -2,7 +2,7 @@
 //! loopback port (plain or HTTPS), give it a world of lent instances through its control API,
 //! and a profile (one section per provider) that lends them to the run.
 #![allow(dead_code)]
-use cloudconform::run::live::{Profile, ProfileInstance};
+use cloudconform::run::profile::{Profile, ProfileInstance};
 use cloudconform::run::RunOptions;
 use cloudconform::sign::Credentials;
 use serde_json::{json, Value};

@@ -1,6 +1,7 @@
-//! Realising a case's world on the embedded emulator through its control API
-//! (`PUT /_cloudconform/world`): concrete ids and names are derived from the provider formats
-//! and the case id, so the same case always gets the same world.
+//! Worlds placed through the emulator's control API (`PUT /_cloudconform/world`): the embedded
+//! emulator's worlds, with concrete ids and names derived from the provider formats and the case
+//! id so the same case always gets the same world; and, on a URL target that offers the control
+//! API, what no documented call can do (`Control`).
 use super::bind::{Bindings, Bound};
 use super::exec::Endpoint;
 use super::Runner;
@@ -291,4 +292,56 @@ pub async fn realise_on_emulator(
         bindings,
         ..Default::default()
     })
+}
+
+/// The emulator's control API on a target that offers it: what no documented call can do
+/// (hold an instance in a transient state, restore a lent ECM binding, an image holding a key)
+/// is done through it there, and is inconclusive elsewhere.
+#[derive(Default)]
+pub struct Control {
+    offered: tokio::sync::OnceCell<bool>,
+    /// Requests hold it shared; a world edit holds it alone, so no request changes the world
+    /// between the edit's read and write.
+    pub(super) gate: tokio::sync::RwLock<()>,
+}
+
+impl Control {
+    pub(super) async fn offered(&self, runner: &Runner, endpoint: &Endpoint) -> bool {
+        *self
+            .offered
+            .get_or_init(|| async {
+                runner
+                    .client
+                    .get(format!("{}/_cloudconform/health", endpoint.base))
+                    .timeout(runner.opts.timeout)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success())
+            })
+            .await
+    }
+
+    /// Change the target's world in one step (read, edit, write) with no request in between.
+    pub(super) async fn edit(
+        &self,
+        runner: &Runner,
+        endpoint: &Endpoint,
+        service: &str,
+        f: impl FnOnce(&mut Value),
+    ) -> Result<(), String> {
+        let _alone = self.gate.write().await;
+        let mut world = get_world(runner, endpoint, true).await?;
+        let svc = world
+            .pointer_mut(&format!("/services/{}", service.replace('/', "~1")))
+            .ok_or_else(|| format!("control API: the world has no service {service}"))?;
+        f(svc);
+        put_world(runner, endpoint, &world).await
+    }
+}
+
+pub(super) fn instance_mut<'a>(svc: &'a mut Value, id: &str) -> Option<&'a mut Value> {
+    svc.get_mut("instances")?
+        .as_array_mut()?
+        .iter_mut()
+        .find(|i| i.get("id").and_then(Value::as_str) == Some(id))
 }
