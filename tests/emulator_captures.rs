@@ -177,3 +177,94 @@ async fn every_capture_gets_a_success_envelope_of_its_actions_shape() {
         failures.join("\n")
     );
 }
+
+/// The message of a wrong signature carries what the server computed: Alibaba's documented
+/// `…server string to sign is:<StringToSign>` (aliyun-python-sdk-core compares the part after
+/// the `:` with its own), Tencent's documented message followed by the server's strings. And
+/// an STS key used without its token gets the spec's missing-token code. Codes, statuses and
+/// messages all come from the provider specs; the verifier only names the condition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_failures_are_answered_from_the_specs_with_what_the_server_computed() {
+    use cloudconform::sign::{verify, Credentials, NonceCache, VerifyPolicy};
+    let text = shared_support::read(CAPTURES);
+    let records = parse_captures(&text).expect("captures parse");
+    let emu = support::start().await;
+    for rec in &records {
+        let provider = rec.provider().unwrap();
+        let (action, _) = (rec.action.clone().unwrap(), rec.version.clone().unwrap());
+        let spec = route::find_action(
+            emu.specs(),
+            provider,
+            &action,
+            rec.version.as_deref().unwrap(),
+        )
+        .unwrap();
+        let service = format!("{provider}/{}", spec.service);
+        let mut world = world_for(rec, &action, &service);
+        for account in world.accounts.iter_mut() {
+            account.secret = "NOTTHESECRET".into();
+        }
+        support::put_world(emu.addr, &world).await;
+        support::control(emu.addr, "POST", "clock", Some(&json!({"now": rec.ts}))).await;
+        let answer = support::send(emu.addr, &rec.request).await;
+        let v = support::json(&answer);
+        let server_sts = verify(
+            provider,
+            &rec.request,
+            &Credentials::new("AKIDEXAMPLE", "NOTTHESECRET"),
+            &NonceCache::new(),
+            &VerifyPolicy::at(rec.now()),
+        )
+        .unwrap_err()
+        .debug
+        .unwrap()
+        .string_to_sign;
+        let context = format!("#{} {}", rec.seq, rec.label);
+        match provider {
+            Provider::Alibaba => {
+                assert_eq!(answer.status, 400, "{context}");
+                assert_eq!(v["Code"], "SignatureDoesNotMatch", "{context}");
+                let message = v["Message"].as_str().unwrap();
+                let prefix = "Specified signature is not matched with our calculation. server string to sign is:";
+                let rest = message
+                    .strip_prefix(prefix)
+                    .unwrap_or_else(|| panic!("{context}: {message}"));
+                assert!(rest.starts_with(&server_sts), "{context}: {message}");
+                if rec.request.header("authorization").is_none() {
+                    // RPC: exactly the string to sign, as the SDK compares it.
+                    assert_eq!(rest, server_sts, "{context}");
+                }
+            }
+            Provider::Tencent => {
+                assert_eq!(answer.status, 200, "{context}");
+                let error = &v["Response"]["Error"];
+                assert_eq!(error["Code"], "AuthFailure.SignatureFailure", "{context}");
+                let message = error["Message"].as_str().unwrap();
+                assert!(
+                    message.starts_with("The provided credentials could not be validated.")
+                        && message.contains(&server_sts),
+                    "{context}: {message}"
+                );
+            }
+        }
+        assert!(!String::from_utf8_lossy(&answer.body).contains("NOTTHESECRET"));
+
+        // The same key issued with a session token, used without it.
+        let mut world = world_for(rec, &action, &service);
+        for account in world.accounts.iter_mut() {
+            account.token = Some("STS-TOKEN-1".into());
+        }
+        support::put_world(emu.addr, &world).await;
+        let answer = support::send(emu.addr, &rec.request).await;
+        let code = support::error_code(&answer);
+        let want = match provider {
+            Provider::Alibaba => ("MissingSecurityToken", 400),
+            Provider::Tencent => ("AuthFailure.TokenFailure", 200),
+        };
+        assert_eq!(
+            (code.as_deref(), answer.status),
+            (Some(want.0), want.1),
+            "{context}"
+        );
+    }
+}

@@ -14,6 +14,7 @@ use cloudconform::sign::{
     acs3, rpc_v1, verify, Credentials, HostReading, NonceCache, Provider, Scheme, VerifyError,
     VerifyPolicy,
 };
+use cloudconform::spec::SpecSet;
 
 const CAPTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -38,6 +39,19 @@ fn key() -> Credentials {
     Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE")
 }
 
+/// The code and HTTP status the provider spec answers a verifier failure with (the verifier
+/// names the condition; the spec the code).
+fn answer(error: &VerifyError) -> (String, u16) {
+    static SPECS: std::sync::OnceLock<SpecSet> = std::sync::OnceLock::new();
+    let specs = SPECS.get_or_init(|| SpecSet::load_default().expect("specs load"));
+    let trigger = error.trigger();
+    let code = specs
+        .provider(error.provider)
+        .and_then(|p| p.answer(&trigger))
+        .unwrap_or_else(|| panic!("no code answers {trigger:?}"));
+    (code.code.clone(), code.http_status)
+}
+
 fn provider(record: &CaptureRecord) -> Provider {
     record.provider().expect("known family")
 }
@@ -59,7 +73,7 @@ fn check(
 fn scheme_of(record: &CaptureRecord) -> Scheme {
     let policy = VerifyPolicy::at(record.now());
     check(record, &record.request, &policy)
-        .unwrap_or_else(|e| panic!("seq {}: {} {e}", record.seq, e.code()))
+        .unwrap_or_else(|e| panic!("seq {}: {} {e}", record.seq, answer(&e).0))
         .scheme
 }
 
@@ -156,7 +170,7 @@ fn all_64_captures_verify_and_report_routing() {
                 "seq {} {}: {} {e} {:?}",
                 record.seq,
                 record.label,
-                e.code(),
+                answer(&e).0,
                 e.debug
             )
         });
@@ -514,9 +528,9 @@ fn single_byte_changes_to_signed_components_are_rejected() {
                     }
                 }
                 (Err(code), Err(error)) => {
-                    assert_eq!(error.code(), code, "{context}: {error}");
+                    assert_eq!(answer(&error).0, code, "{context}: {error}");
                     assert_eq!(
-                        error.http_status(),
+                        answer(&error).1,
                         if provider(&record) == Provider::Tencent {
                             200
                         } else {
@@ -534,7 +548,7 @@ fn single_byte_changes_to_signed_components_are_rejected() {
                 }
                 (expect, outcome) => panic!(
                     "{context}: expected {expect:?}, got {:?}",
-                    outcome.map_err(|e| e.code())
+                    outcome.map_err(|e| answer(&e).0)
                 ),
             }
             checked += 1;
@@ -550,7 +564,12 @@ fn server_time_outside_the_window_expires_every_capture() {
         let window = VerifyPolicy::at(0).skew_window(provider);
         for now in [record.now() + window + 2, record.now() - window - 2] {
             let error = check(&record, &record.request, &VerifyPolicy::at(now)).unwrap_err();
-            assert_eq!(error.code(), expired_code(provider), "seq {}", record.seq);
+            assert_eq!(
+                answer(&error).0,
+                expired_code(provider),
+                "seq {}",
+                record.seq
+            );
         }
         // Inside the window (a few seconds of capture latency) it still verifies.
         assert!(check(
@@ -575,8 +594,8 @@ fn replayed_alibaba_nonces_are_rejected() {
         let error =
             verify(Provider::Alibaba, &record.request, &key(), &nonces, &policy).unwrap_err();
         assert_eq!(
-            (error.code(), error.http_status()),
-            ("SignatureNonceUsed", 400),
+            answer(&error),
+            ("SignatureNonceUsed".to_string(), 400),
             "seq {}",
             record.seq
         );
@@ -599,13 +618,14 @@ fn wrong_secret_and_unknown_key_map_to_provider_codes() {
             &policy,
         )
         .unwrap_err();
-        assert_eq!(error.code(), mismatch_code(provider), "seq {}", record.seq);
-        if provider == Provider::Alibaba {
-            assert!(error.message().starts_with("Specified signature is not matched with our calculation. server string to sign is:"));
-            assert!(error
-                .message()
-                .ends_with(&error.debug.as_ref().unwrap().string_to_sign));
-        }
+        assert_eq!(
+            answer(&error).0,
+            mismatch_code(provider),
+            "seq {}",
+            record.seq
+        );
+        // What the emulator puts into the message (tests/emulator_captures.rs checks it).
+        assert!(!error.debug.as_ref().unwrap().string_to_sign.is_empty());
         let other = Credentials::new("SOMEONEELSE", "SECRETEXAMPLE");
         let error = verify(
             provider,
@@ -620,8 +640,8 @@ fn wrong_secret_and_unknown_key_map_to_provider_codes() {
             Provider::Alibaba => ("InvalidAccessKeyId.NotFound", 404),
         };
         assert_eq!(
-            (error.code(), error.http_status()),
-            (code, status),
+            answer(&error),
+            (code.to_string(), status),
             "seq {}",
             record.seq
         );

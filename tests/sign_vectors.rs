@@ -201,7 +201,7 @@ fn tc3_hmac_sha256_vectors() {
             &NonceCache::new(),
             &VerifyPolicy::at(timestamp),
         ) {
-            check.fail(id, format!("verify: {} {e}", e.code()));
+            check.fail(id, format!("verify: {:?} {e}", e.trigger()));
         }
         checked += 1;
     }
@@ -287,7 +287,7 @@ fn tencent_v1_vectors() {
                 &NonceCache::new(),
                 &policy,
             ) {
-                check.fail(id, format!("verify: {} {e}", e.code()));
+                check.fail(id, format!("verify: {:?} {e}", e.trigger()));
             }
         }
         checked += 1;
@@ -410,7 +410,7 @@ fn acs3_vector(check: &mut Check, vector: &Value, default_algorithm: Acs3Algorit
             &NonceCache::new(),
             &policy,
         ) {
-            check.fail(id, format!("verify: {} {e}", e.code()));
+            check.fail(id, format!("verify: {:?} {e}", e.trigger()));
         }
     }
 }
@@ -529,7 +529,7 @@ fn alibaba_rpc_vectors() {
                 &NonceCache::new(),
                 &policy,
             ) {
-                check.fail(id, format!("verify: {} {e}", e.code()));
+                check.fail(id, format!("verify: {:?} {e}", e.trigger()));
             }
         }
         checked += 1;

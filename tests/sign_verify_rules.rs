@@ -3,9 +3,23 @@
 use cloudconform::http::RawRequest;
 use cloudconform::sign::tc3::{self, HeaderReading};
 use cloudconform::sign::{
-    sign, verify, Credentials, NonceCache, Provider, Scheme, SignInput, VerifyErrorKind,
-    VerifyPolicy,
+    sign, verify, Credentials, NonceCache, Provider, Scheme, SignInput, VerifyError,
+    VerifyErrorKind, VerifyPolicy,
 };
+use cloudconform::spec::SpecSet;
+
+/// The code and HTTP status the provider spec answers a verifier failure with (the verifier
+/// names the condition; the spec the code).
+fn answer(error: &VerifyError) -> (String, u16) {
+    static SPECS: std::sync::OnceLock<SpecSet> = std::sync::OnceLock::new();
+    let specs = SPECS.get_or_init(|| SpecSet::load_default().expect("specs load"));
+    let trigger = error.trigger();
+    let code = specs
+        .provider(error.provider)
+        .and_then(|p| p.answer(&trigger))
+        .unwrap_or_else(|| panic!("no code answers {trigger:?}"));
+    (code.code.clone(), code.http_status)
+}
 
 const T: i64 = 1_795_361_616;
 
@@ -48,7 +62,7 @@ fn code_of(
 ) -> (String, u16) {
     match verify(provider, request, credentials, &NonceCache::new(), policy) {
         Ok(_) => ("OK".into(), 0),
-        Err(e) => (e.code().to_string(), e.http_status()),
+        Err(e) => answer(&e),
     }
 }
 
@@ -131,7 +145,7 @@ fn tc3_scope_date_must_be_the_utc_date_of_the_timestamp() {
         matches!(error.kind, VerifyErrorKind::CredentialScopeDate { .. }),
         "{error}"
     );
-    assert_eq!(error.code(), "AuthFailure.SignatureFailure");
+    assert_eq!(answer(&error).0, "AuthFailure.SignatureFailure");
     assert!(error
         .debug
         .unwrap()
@@ -410,7 +424,7 @@ fn nonce_is_not_burnt_by_a_forged_request() {
     let genuine = signed(Scheme::RpcHmacSha1, &key());
     let forged = with_query(&genuine, "KeyIds.0=skey-1", "KeyIds.0=skey-2");
     let error = verify(Provider::Alibaba, &forged, &key(), &nonces, &policy).unwrap_err();
-    assert_eq!(error.code(), "SignatureDoesNotMatch");
+    assert_eq!(answer(&error).0, "SignatureDoesNotMatch");
     assert!(verify(Provider::Alibaba, &genuine, &key(), &nonces, &policy).is_ok());
 }
 
@@ -526,4 +540,68 @@ fn sign_input_is_validated() {
         ..input(Scheme::Acs3HmacSha256)
     };
     assert!(sign(Scheme::Acs3HmacSha256, &far_future, &key()).is_err());
+}
+
+/// The verifier names the protocol condition; the provider specs settle the code, including
+/// where the docs allow several answers (each such discrepancy's first alternative).
+#[test]
+fn conditions_the_docs_leave_open_are_settled_by_the_specs() {
+    use cloudconform::spec::{ProtocolCondition as C, Trigger};
+    let condition = |provider, request: &RawRequest, credentials: &Credentials| {
+        let e = verify(
+            provider,
+            request,
+            credentials,
+            &NonceCache::new(),
+            &VerifyPolicy::at(T),
+        )
+        .unwrap_err();
+        let Trigger::Protocol { condition, .. } = e.trigger() else {
+            panic!("{e}: not a protocol condition");
+        };
+        (condition, answer(&e).0)
+    };
+    let tc3 = signed(Scheme::Tc3HmacSha256, &key());
+    // Tencent: a malformed timestamp (discrepancy tencent-malformed-timestamp).
+    assert_eq!(
+        condition(
+            Provider::Tencent,
+            &with_header(&tc3, "X-TC-Timestamp", "soon"),
+            &key()
+        ),
+        (C::MalformedTimestamp, "InvalidParameterValue".to_string())
+    );
+    // Tencent: a TC3 Authorization naming another algorithm
+    // (discrepancy tencent-unsupported-signature-method).
+    let md5 = with_auth(&tc3, |a| a.replacen("TC3-HMAC-SHA256", "TC3-HMAC-MD5", 1));
+    assert_eq!(
+        condition(Provider::Tencent, &md5, &key()),
+        (
+            C::UnsupportedSignatureMethod,
+            "AuthFailure.InvalidAuthorization".to_string()
+        )
+    );
+    for scheme in [Scheme::Acs3HmacSha256, Scheme::RpcHmacSha1] {
+        let with_token = key().with_session_token("TOKEN-1");
+        let request = signed(scheme, &with_token);
+        // Alibaba: a token of another key (discrepancy alibaba-token-of-another-key).
+        assert_eq!(
+            condition(
+                Provider::Alibaba,
+                &request,
+                &key().with_session_token("TOKEN-2")
+            ),
+            (
+                C::TokenMismatch,
+                "InvalidSecurityToken.MismatchWithAccessKey".to_string()
+            ),
+            "{scheme}"
+        );
+        // Alibaba: temporary credentials without their token (one documented answer).
+        assert_eq!(
+            condition(Provider::Alibaba, &signed(scheme, &key()), &with_token),
+            (C::MissingToken, "MissingSecurityToken".to_string()),
+            "{scheme}"
+        );
+    }
 }

@@ -179,3 +179,48 @@ fn spec_files_stored_under_the_wrong_path_are_reported() {
         "{out}"
     );
 }
+
+/// A discrepancy about a protocol condition lists every answer the docs allow; an alternative
+/// the harness would not accept (no trigger on the condition), one whose evidence disagrees
+/// with its trigger's, and a code answering the condition that is missing from the list are
+/// each reported.
+#[test]
+fn discrepancy_alternatives_must_match_the_triggers() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&specs_dir(), tmp.path());
+    let file = "tencent/provider.json";
+    edit_json(tmp.path(), file, |v| {
+        let errors = v["errors"].as_array_mut().unwrap();
+        // InvalidParameter no longer answers a malformed timestamp.
+        let invalid = errors
+            .iter_mut()
+            .find(|e| e["code"] == "InvalidParameter")
+            .unwrap();
+        invalid["triggers"]
+            .as_array_mut()
+            .unwrap()
+            .retain(|t| t["condition"] != "malformed_timestamp");
+        let ds = v["discrepancies"].as_array_mut().unwrap();
+        let d = ds
+            .iter_mut()
+            .find(|d| d["condition"] == "malformed_timestamp")
+            .unwrap();
+        // The settled answer claims a stronger footing than its trigger.
+        d["alternatives"][0]["evidence"] = "documented".into();
+        // SignatureExpire still answers the condition but is left out.
+        let last = d["alternatives"].as_array_mut().unwrap().pop().unwrap();
+        assert_eq!(last["code"], "AuthFailure.SignatureExpire");
+    });
+    let (code, out) = lint(tmp.path());
+    assert_eq!(code, 1, "{out}");
+    for needle in [
+        "'InvalidParameter' is not listed with a 'malformed_timestamp' protocol trigger",
+        "the alternative says 'documented' but the trigger of 'InvalidParameterValue' rests on 'inferred'",
+        "'AuthFailure.SignatureExpire' answers 'malformed_timestamp' but is not among the alternatives",
+    ] {
+        assert!(
+            out.lines().any(|l| l.starts_with(file) && l.contains(needle)),
+            "no `{needle}` in:\n{out}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ use cloudconform::sign::{
     sources, verify, CredentialLookup, Credentials, HostReading, NonceCache, Provider, Secret,
     VerifyError, VerifyPolicy,
 };
+use cloudconform::spec::{SpecSet, Trigger};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -55,9 +56,12 @@ pub fn run(args: Args) -> u8 {
     match load(&args) {
         Ok((records, references, secrets)) => {
             let nonces = NonceCache::new();
+            // The codes a failure is answered with come from the provider specs; without them
+            // a failure is reported by its protocol condition alone.
+            let specs = SpecSet::load_default().ok();
             let mut failures = 0;
             for record in &records {
-                if !report(record, &references, &secrets, &nonces) {
+                if !report(record, &references, &secrets, &nonces, specs.as_ref()) {
                     failures += 1;
                 }
             }
@@ -149,6 +153,7 @@ fn report(
     references: &[ReferenceRecord],
     secrets: &Secrets,
     nonces: &NonceCache,
+    specs: Option<&SpecSet>,
 ) -> bool {
     let Some((provider, lookup)) = record
         .provider()
@@ -168,11 +173,32 @@ fn report(
             true
         }
         Err(error) => {
-            outln!("{head}: FAIL {} ({error})", error.code());
+            outln!("{head}: FAIL {} ({error})", answer(&error, specs));
             let reference = references.iter().find(|r| r.seq == record.seq);
             out!("{}", explain(&error, reference));
             false
         }
+    }
+}
+
+/// The condition a failure is, and the code its provider spec answers it with.
+fn answer(error: &VerifyError, specs: Option<&SpecSet>) -> String {
+    let trigger = error.trigger();
+    let condition = match &trigger {
+        Trigger::Protocol { condition, .. } => condition.as_str().to_string(),
+        Trigger::Parameter {
+            parameter,
+            violation,
+            ..
+        } => format!("{parameter} {}", violation.as_str()),
+        _ => String::new(),
+    };
+    let code = specs
+        .and_then(|s| s.provider(error.provider))
+        .and_then(|p| p.answer(&trigger));
+    match code {
+        Some(code) => format!("{} [{condition}]", code.code),
+        None => condition,
     }
 }
 

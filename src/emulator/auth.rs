@@ -2,9 +2,9 @@
 //!
 //! It looks secrets up in the world's accounts, takes "now" and the skew windows from the
 //! emulator's clock and the provider spec, and turns a [`VerifyError`] into the protocol
-//! condition the specs name (so the answering code comes from the spec), keeping the verifier's
-//! own code as the fallback. On a signature mismatch the message carries what the server
-//! computed (canonical request / string to sign) — never a secret or the expected signature.
+//! condition the specs name: the code, status and message come from the provider spec like
+//! every other answer's. On a signature mismatch the message carries what the server computed
+//! (canonical request / string to sign) — never a secret or the expected signature.
 use super::world::{AccountRole, World};
 use crate::http::RawRequest;
 use crate::sign::{
@@ -25,11 +25,11 @@ pub struct Caller {
 pub struct AuthFailure {
     /// The spec trigger that answers this failure.
     pub trigger: Trigger,
-    /// The verifier's own code, status and message (used when the spec has no code for the
-    /// condition, and as the message when the codes agree).
-    pub code: &'static str,
-    pub http_status: u16,
-    pub message: String,
+    /// What is wrong (a documented message's `<StringToSign>`: the server's string to sign).
+    pub detail: String,
+    /// What the server computed, appended to whichever message answers (a client author diffs
+    /// it against their own canonical request); empty when there is nothing to show.
+    pub appendix: String,
 }
 
 /// How tolerant verification is.
@@ -152,34 +152,32 @@ fn unverified_identity(request: &RawRequest, provider: Provider) -> Option<(Stri
 }
 
 fn failure(e: VerifyError) -> AuthFailure {
-    let mut message = e.message();
-    match (e.provider, e.debug.as_deref()) {
-        (sign::Provider::Tencent, Some(debug)) => {
-            // Tencent's message has no slot for it; append what the server computed so a client
-            // author can diff it against their own canonical request.
-            match &debug.canonical_request {
-                Some(canonical) => message.push_str(&format!(
-                    " Server canonical request:\n{canonical}\nServer string to sign:\n{}",
-                    debug.string_to_sign
-                )),
-                None => {
-                    message.push_str(&format!(" Server string to sign: {}", debug.string_to_sign))
-                }
-            }
+    let Some(debug) = e.debug.as_deref() else {
+        return AuthFailure {
+            trigger: e.trigger(),
+            detail: e.kind.to_string(),
+            appendix: String::new(),
+        };
+    };
+    let appendix = match (e.provider, &debug.canonical_request) {
+        // Tencent's messages have no slot for it.
+        (sign::Provider::Tencent, Some(canonical)) => format!(
+            " Server canonical request:\n{canonical}\nServer string to sign:\n{}",
+            debug.string_to_sign
+        ),
+        (sign::Provider::Tencent, None) => {
+            format!(" Server string to sign: {}", debug.string_to_sign)
         }
-        (sign::Provider::Alibaba, Some(debug)) if debug.scheme != sign::Scheme::RpcHmacSha1 => {
-            // The message already ends with the string to sign (aliyun-python-sdk-core parses
-            // it, RPC only); ACS3 clients also get the canonical request.
-            if let Some(canonical) = &debug.canonical_request {
-                message.push_str(&format!(" canonical request is:{canonical}"));
-            }
+        // Alibaba's message ends with the string to sign (aliyun-python-sdk-core parses it,
+        // RPC only); ACS3 clients also get the canonical request.
+        (sign::Provider::Alibaba, Some(canonical)) if debug.scheme != sign::Scheme::RpcHmacSha1 => {
+            format!(" canonical request is:{canonical}")
         }
-        _ => {}
-    }
+        (sign::Provider::Alibaba, _) => String::new(),
+    };
     AuthFailure {
-        trigger: e.kind.trigger(),
-        code: e.code(),
-        http_status: e.http_status(),
-        message,
+        trigger: e.trigger(),
+        detail: debug.string_to_sign.clone(),
+        appendix,
     }
 }

@@ -1,11 +1,13 @@
 //! Which error code answers a [`Violation`], read from the specs: the action's own codes whose
 //! trigger matches first, then the provider's common ones (`*` parameter triggers). When a spec
-//! lists several codes for one trigger (a listed and a live-observed spelling), the configured
-//! preference wins, then a code the caller suggests (the verifier's), then the first listed.
+//! lists several codes for one trigger (a listed and a live-observed spelling, or the answers a
+//! `discrepancies` entry allows), the configured preference wins, then the discrepancy's first
+//! alternative, then the first listed.
 use super::envelope::ErrorReply;
 use super::validate::{fallbacks, Violation};
 use crate::spec::{
-    code_matches, trigger_matches, ActionSpec, ErrorCode, ProviderSpec, Trigger, Violation as V,
+    code_matches, settled, trigger_matches, ActionSpec, ErrorCode, ProviderSpec, Trigger,
+    Violation as V,
 };
 
 pub struct Resolver<'a> {
@@ -78,10 +80,19 @@ impl<'a> Resolver<'a> {
         }
     }
 
-    /// The reply for `violation`. `hint` is a code, status and message another component chose
-    /// (the verifier); it answers when the spec has no code for the trigger, and its message is
-    /// kept when the spec lists its code.
-    pub fn reply(&self, violation: &Violation, hint: Option<(&str, u16, &str)>) -> ErrorReply {
+    /// The code a discrepancy settled for a protocol condition the docs leave open, the
+    /// action's discrepancies before the provider's.
+    fn settled(&self, trigger: &Trigger) -> Option<&'a str> {
+        let own = self
+            .action
+            .map(|a| a.discrepancies.as_slice())
+            .unwrap_or(&[]);
+        settled(own.iter().chain(&self.provider.discrepancies), trigger)
+    }
+
+    /// The reply for `violation`: the configured preference among the codes that answer it,
+    /// else the code a discrepancy settled, else the first listed.
+    pub fn reply(&self, violation: &Violation) -> ErrorReply {
         let candidates = self.candidates(&violation.trigger);
         let chosen = self
             .preferred
@@ -93,28 +104,31 @@ impl<'a> Resolver<'a> {
                     .map(|c| (*c, p.clone()))
             })
             .or_else(|| {
-                hint.and_then(|(h, _, _)| {
-                    candidates
-                        .iter()
-                        .find(|c| code_matches(&c.code, h))
-                        .map(|c| (*c, h.to_string()))
-                })
+                let settled = self.settled(&violation.trigger)?;
+                candidates
+                    .iter()
+                    .find(|c| c.code == settled)
+                    .map(|c| (*c, c.code.clone()))
             })
-            .or_else(|| candidates.first().map(|c| (*c, c.code.clone())));
+            .or_else(|| candidates.first().map(|c| (*c, c.code.clone())))
+            .or_else(|| {
+                // No spec lists a code for this fault: the provider's generic parameter error.
+                let generic = Trigger::Parameter {
+                    parameter: "*".into(),
+                    violation: V::Type,
+                    note: None,
+                    evidence: None,
+                };
+                let found = self.matching(&self.provider.errors, &generic);
+                found.first().map(|c| (*c, c.code.clone()))
+            });
         let slot = self.slot(&violation.trigger);
         let Some((error, code)) = chosen else {
-            return match hint {
-                Some((code, status, message)) => ErrorReply {
-                    code: code.to_string(),
-                    message: message.to_string(),
-                    http_status: status,
-                },
-                None => ErrorReply {
-                    // No spec lists a code for this fault: the generic parameter error.
-                    code: "InvalidParameter".into(),
-                    message: violation.detail.clone(),
-                    http_status: 400,
-                },
+            // Not even that (a provider spec without one): a plain client error.
+            return ErrorReply {
+                code: "InvalidParameter".into(),
+                message: violation.detail.clone(),
+                http_status: 400,
             };
         };
         let slot_text = slot.clone().unwrap_or_else(|| violation.detail.clone());
@@ -123,9 +137,8 @@ impl<'a> Resolver<'a> {
         } else {
             code
         };
-        let message = match (hint, &error.message) {
-            (Some((h, _, m)), _) if h == code => m.to_string(),
-            (_, Some(documented)) => {
+        let message = match &error.message {
+            Some(documented) => {
                 let mut text = documented
                     .replace("<StringToSign>", &violation.detail)
                     .replace("<Name>", &slot_text)
@@ -139,10 +152,17 @@ impl<'a> Resolver<'a> {
                         text = text.replace(&format!("\"{}\"", p.name), &format!("\"{slot}\""));
                     }
                 }
+                // A generic message ("The specified parameter is not valid.") says which
+                // parameter and why through the detail.
+                if let (Some(slot), Trigger::Parameter { .. }) = (&slot, &violation.trigger) {
+                    if !text.contains(slot.as_str()) && !violation.detail.is_empty() {
+                        text = format!("{} {}", text.trim_end(), violation.detail);
+                    }
+                }
                 text
             }
-            (_, None) if !violation.detail.is_empty() => violation.detail.clone(),
-            (_, None) => error.description.clone(),
+            None if !violation.detail.is_empty() => violation.detail.clone(),
+            None => error.description.clone(),
         };
         ErrorReply {
             code,

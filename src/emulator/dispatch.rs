@@ -37,15 +37,15 @@ struct Failure(Box<FailureData>);
 
 struct FailureData {
     violation: Violation,
-    /// A code, status and message the verifier chose.
-    hint: Option<(&'static str, u16, String)>,
+    /// Appended to the answer's message (what the verifier computed on a signature mismatch).
+    appendix: String,
 }
 
 impl From<Violation> for Failure {
     fn from(violation: Violation) -> Self {
         Failure(Box::new(FailureData {
             violation,
-            hint: None,
+            appendix: String::new(),
         }))
     }
 }
@@ -59,9 +59,9 @@ impl From<AuthFailure> for Failure {
         Failure(Box::new(FailureData {
             violation: Violation {
                 trigger: f.trigger,
-                detail: f.message.clone(),
+                detail: f.detail,
             },
-            hint: Some((f.code, f.http_status, f.message)),
+            appendix: f.appendix,
         }))
     }
 }
@@ -111,12 +111,8 @@ pub fn handle(
                 action: action_spec.as_deref(),
                 preferred: &settings.preferred_codes,
             };
-            let hint = failure
-                .0
-                .hint
-                .as_ref()
-                .map(|(c, s, m)| (*c, *s, m.as_str()));
-            let reply: ErrorReply = resolver.reply(&failure.0.violation, hint);
+            let mut reply: ErrorReply = resolver.reply(&failure.0.violation);
+            reply.message.push_str(&failure.0.appendix);
             envelope::error(
                 &pspec,
                 &origin(&request, action_spec.as_deref()),

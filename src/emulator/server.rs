@@ -1,4 +1,4 @@
-//! The HTTP side: the accept loop over the emulator's own HTTP/1.1 front (`front.rs`, so every
+//! The HTTP side: the accept loop over the emulator's own HTTP/1.1 front (`front/`, so every
 //! answer is an envelope and tccli's `Host: http://127.0.0.1:PORT` is just a header), optional
 //! TLS, the axum router (control API; the whole emulator for embedding) and the state-file saver.
 use super::dispatch::{self, ReadProblem};

@@ -334,9 +334,16 @@ impl<'a> Ctx<'a> {
     /// The expectation for a trigger: its documented codes with their statuses, or `None` when
     /// the specs document no code for it.
     pub fn expect_trigger(&self, trigger: &Trigger) -> Option<Expect> {
-        let codes = self.specs.errors_for_trigger(self.action, trigger);
+        let mut codes = self.specs.errors_for_trigger(self.action, trigger);
         if codes.is_empty() {
             return None;
+        }
+        // Where a discrepancy settled the answer, it leads (the rule cited is its code's).
+        let discrepancies = self.action.discrepancies.iter();
+        if let Some(code) =
+            crate::spec::settled(discrepancies.chain(&self.provider.discrepancies), trigger)
+        {
+            codes.sort_by_key(|c| c.code != code);
         }
         let always_200 = self.provider.http_status.errors == ErrorStatusRule::Always200;
         let one_of = codes

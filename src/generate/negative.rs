@@ -298,9 +298,10 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
         &default,
         Caller::Root,
     );
+    // A made-up session token with the root's permanent key: a token that is not the key's.
     add(
         "bad-token",
-        P::BadToken,
+        P::TokenMismatch,
         Some(Tamper::BadToken),
         &default,
         Caller::Root,

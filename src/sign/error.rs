@@ -1,9 +1,10 @@
-//! Signing and verification errors. A verification error is a protocol condition in spec terms
-//! ([`VerifyErrorKind::trigger`]; the emulator answers it with the provider spec's code), and
-//! for the standalone `verify` command and the signer tests it also names the provider's
-//! documented code and HTTP status (Tencent: always 200; Alibaba:
-//! `errors/alibaba-common.json`). On a signature mismatch it carries what the verifier computed
-//! — never the secret, a derived key or the expected signature (that would make the emulator a
+//! Signing and verification errors. A verification error says what is wrong with a request
+//! in protocol terms: [`VerifyErrorKind`] for the detail, [`VerifyErrorKind::trigger`] for the
+//! protocol condition (or common-parameter fault) the specs name. No provider code, status or
+//! message lives here: which code answers a condition is the provider spec's `errors`
+//! ([`crate::spec::ProviderSpec::codes_for`]; where the docs allow several, its
+//! `discrepancies`). On a signature mismatch the error carries what the verifier computed —
+//! never the secret, a derived key or the expected signature (that would make the emulator a
 //! signing oracle).
 use super::{Provider, Scheme};
 use crate::spec::{ProtocolCondition, Trigger, Violation};
@@ -18,7 +19,8 @@ pub enum SignError {
     TimestampOutOfRange(i64),
 }
 
-/// What the verifier found wrong, independent of provider. [`VerifyError::code`] maps it.
+/// What the verifier found wrong, independent of provider; [`VerifyErrorKind::trigger`] names
+/// it in spec terms. The text (Display) is a diagnostic, never a provider's message.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum VerifyErrorKind {
     #[error("request carries neither an Authorization header nor a Signature parameter")]
@@ -50,7 +52,7 @@ pub enum VerifyErrorKind {
     SignatureMismatch,
     #[error("signature nonce was already used")]
     NonceReused,
-    #[error("signature nonce is {length} bytes long; at most {max} are accepted")]
+    #[error("SignatureNonce is {length} bytes long; at most {max} are accepted")]
     NonceTooLong { length: usize, max: usize },
     #[error("the access key requires a security token and none was sent")]
     SecurityTokenMissing,
@@ -64,7 +66,9 @@ pub enum VerifyErrorKind {
 
 impl VerifyErrorKind {
     /// The protocol condition (or common-parameter fault) this failure is in spec terms: the
-    /// provider spec's errors say which code and status answer it.
+    /// provider spec's errors say which code and status answer it. Several kinds share one
+    /// condition (a missing Authorization and one without the required signed headers are both
+    /// an incomplete signature).
     pub fn trigger(&self) -> Trigger {
         use ProtocolCondition as C;
         use VerifyErrorKind as K;
@@ -80,7 +84,8 @@ impl VerifyErrorKind {
                 C::BadSignature
             }
             K::NonceReused => C::ReplayedNonce,
-            K::SecurityTokenMissing | K::SecurityTokenMismatch => C::BadToken,
+            K::SecurityTokenMissing => C::MissingToken,
+            K::SecurityTokenMismatch => C::TokenMismatch,
             K::InvalidEncoding => C::MalformedBody,
             K::UnsupportedSignatureMethod(_) => C::UnsupportedSignatureMethod,
             // An over-long nonce: the emulator's own bound, a too-long common parameter.
@@ -132,7 +137,8 @@ pub struct ComputedReading {
     pub string_to_sign: String,
 }
 
-/// A failed verification, ready to become a provider error envelope.
+/// A failed verification: the provider whose rules it broke, what broke, and (on a mismatch)
+/// what the verifier computed.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[error("{kind}")]
 pub struct VerifyError {
@@ -155,104 +161,8 @@ impl VerifyError {
         self
     }
 
-    /// The provider's error code.
-    pub fn code(&self) -> &'static str {
-        use VerifyErrorKind as K;
-        match self.provider {
-            Provider::Tencent => match &self.kind {
-                K::MissingParameter(_) => "MissingParameter",
-                // No signature at all: the provider spec's incomplete_signature trigger.
-                K::MissingAuthentication
-                | K::MalformedAuthorization(_)
-                | K::MissingSignedHeader(_)
-                | K::SignedHeaderAbsent(_) => "AuthFailure.InvalidAuthorization",
-                K::UnknownAccessKey(_) => "AuthFailure.SecretIdNotFound",
-                // No code is documented for a non-numeric X-TC-Timestamp.
-                K::InvalidTimestamp(_) => "InvalidParameterValue",
-                K::TimestampExpired { .. } => "AuthFailure.SignatureExpire",
-                K::SecurityTokenMissing | K::SecurityTokenMismatch => "AuthFailure.TokenFailure",
-                K::InvalidEncoding | K::NonceTooLong { .. } => "InvalidParameter",
-                K::CredentialScopeDate { .. }
-                | K::ContentHashMismatch
-                | K::SignatureMismatch
-                | K::NonceReused
-                | K::UnsupportedSignatureMethod(_) => "AuthFailure.SignatureFailure",
-            },
-            Provider::Alibaba => match &self.kind {
-                K::MissingAuthentication
-                | K::MalformedAuthorization(_)
-                | K::MissingSignedHeader(_)
-                | K::SignedHeaderAbsent(_) => "IncompleteSignature",
-                K::MissingParameter(_) => "MissingParameter",
-                K::UnknownAccessKey(_) => "InvalidAccessKeyId.NotFound",
-                K::InvalidTimestamp(_) => "InvalidTimeStamp.Format",
-                K::TimestampExpired { .. } => "InvalidTimeStamp.Expired",
-                K::NonceReused => "SignatureNonceUsed",
-                K::SecurityTokenMissing => "MissingSecurityToken",
-                K::SecurityTokenMismatch => "InvalidSecurityToken.MismatchWithAccessKey",
-                K::UnsupportedSignatureMethod(_) => "InvalidSignatureMethod",
-                K::InvalidEncoding | K::NonceTooLong { .. } => "InvalidParameter",
-                K::CredentialScopeDate { .. } | K::ContentHashMismatch | K::SignatureMismatch => {
-                    "SignatureDoesNotMatch"
-                }
-            },
-        }
-    }
-
-    /// The HTTP status the provider answers with.
-    pub fn http_status(&self) -> u16 {
-        match (self.provider, &self.kind) {
-            (Provider::Tencent, _) => 200,
-            (Provider::Alibaba, VerifyErrorKind::UnknownAccessKey(_)) => 404,
-            (Provider::Alibaba, _) => 400,
-        }
-    }
-
-    /// The provider's message for the code. Alibaba's `SignatureDoesNotMatch` carries the
-    /// server's string to sign, which aliyun-python-sdk-core parses after the first `:`.
-    pub fn message(&self) -> String {
-        use VerifyErrorKind as K;
-        let sts = self.debug.as_ref().map(|d| d.string_to_sign.as_str());
-        match self.provider {
-            Provider::Tencent => match &self.kind {
-                K::MissingAuthentication => {
-                    "The request is missing the required Authorization or Signature.".into()
-                }
-                K::MissingParameter(name) => {
-                    format!("The request is missing a required parameter `{name}`.")
-                }
-                K::MalformedAuthorization(_) | K::MissingSignedHeader(_) | K::SignedHeaderAbsent(_) => {
-                    "`Authorization` in the request header is invalid.".into()
-                }
-                K::UnknownAccessKey(_) => "The SecretId is not found, please ensure that your SecretId is correct.".into(),
-                K::InvalidTimestamp(value) => format!("The value `{value}` of Timestamp is invalid."),
-                K::TimestampExpired { .. } => "Signature expired. Timestamp and server time cannot differ by more than five minutes.".into(),
-                K::SecurityTokenMissing | K::SecurityTokenMismatch => "Token error.".into(),
-                K::InvalidEncoding => "The request parameters are not valid UTF-8.".into(),
-                K::NonceTooLong { .. } => format!("{}.", self.kind),
-                _ => "The provided credentials could not be validated. Please check your signature is correct.".into(),
-            },
-            Provider::Alibaba => match &self.kind {
-                K::MissingParameter(name) => format!(
-                    "The input parameter \"{name}\" that is mandatory for processing this request is not supplied."
-                ),
-                K::UnknownAccessKey(_) => "Specified access key is not found.".into(),
-                K::InvalidTimestamp(_) => "Specified time stamp or date value is not well formatted.".into(),
-                K::TimestampExpired { .. } => "Specified time stamp or date value is expired.".into(),
-                K::NonceReused => "Specified signature nonce was used already.".into(),
-                K::SecurityTokenMissing => "SecurityToken is mandatory for this action.".into(),
-                K::SecurityTokenMismatch => "Specified SecurityToken mismatch with the AccessKey.".into(),
-                K::UnsupportedSignatureMethod(_) => "Specified signature method is not valid.".into(),
-                K::InvalidEncoding => "The request parameters are not valid UTF-8.".into(),
-                K::NonceTooLong { length, max } => format!(
-                    "The specified parameter \"SignatureNonce\" is not valid: it is {length} bytes long; at most {max} are accepted."
-                ),
-                K::CredentialScopeDate { .. } | K::ContentHashMismatch | K::SignatureMismatch => format!(
-                    "Specified signature is not matched with our calculation. server string to sign is:{}",
-                    sts.unwrap_or_default()
-                ),
-                _ => "The request signature does not conform to Aliyun standards.".into(),
-            },
-        }
+    /// The failure in spec terms ([`VerifyErrorKind::trigger`]).
+    pub fn trigger(&self) -> Trigger {
+        self.kind.trigger()
     }
 }

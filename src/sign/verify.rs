@@ -1,6 +1,7 @@
 //! Server-side verification, as the emulator needs it: detect the scheme from the request,
-//! check it the way the provider does (rules 3–15 of the protocol README), and answer with the
-//! provider's error code. Time comes from [`VerifyPolicy::now`] so recorded traffic replays.
+//! check it the way the provider does (rules 3–15 of the protocol README), and say which
+//! protocol condition a request fails on (the provider spec names the code). Time comes from
+//! [`VerifyPolicy::now`] so recorded traffic replays.
 //!
 //! Order of checks: authentication syntax, access key, timestamp format and skew, session token,
 //! signature, then the nonce — a nonce is consumed only by a request that verified, so a forged
@@ -16,7 +17,7 @@ use super::nonce::NonceCache;
 use super::{clock, Provider, Scheme};
 use crate::http::RawRequest;
 
-/// Tencent: `|now − X-TC-Timestamp| > 300 s` ⇒ `AuthFailure.SignatureExpire`.
+/// Tencent: `|now − X-TC-Timestamp| > 300 s` is an expired timestamp.
 pub const TENCENT_SKEW_SECS: i64 = 300;
 /// Alibaba: 15 minutes (the RPC doc alone says 31; configurable).
 pub const ALIBABA_SKEW_SECS: i64 = 900;
@@ -129,14 +130,26 @@ pub fn verify(
         };
     }
     Err(match authorization {
-        Some(_) => fail(VerifyErrorKind::MalformedAuthorization(format!(
-            "unsupported algorithm for {provider}"
-        ))),
+        Some(a) => match other_tc3_algorithm(provider, a) {
+            Some(algorithm) => fail(VerifyErrorKind::UnsupportedSignatureMethod(algorithm)),
+            None => fail(VerifyErrorKind::MalformedAuthorization(format!(
+                "unsupported algorithm for {provider}"
+            ))),
+        },
         None => fail(VerifyErrorKind::MissingAuthentication),
     })
 }
 
-/// `|now − timestamp| ≤ window`, else the provider's "expired" error.
+/// A Tencent Authorization of the TC3 form naming another algorithm (`TC3-HMAC-MD5
+/// Credential=…`): an unsupported signature method rather than a header of no known form.
+fn other_tc3_algorithm(provider: Provider, authorization: &str) -> Option<String> {
+    let (algorithm, rest) = authorization.split_once(' ')?;
+    let tc3_family = provider == Provider::Tencent && algorithm.starts_with("TC3-");
+    (tc3_family && rest.trim_start().starts_with("Credential="))
+        .then(|| algorithm.chars().take(64).collect())
+}
+
+/// `|now − timestamp| ≤ window`, else an expired timestamp.
 fn check_skew(
     provider: Provider,
     timestamp: i64,

@@ -76,6 +76,84 @@ pub(super) fn check_provider(file: &str, p: &ProviderSpec, problems: &mut Vec<Pr
         },
         problems,
     );
+    let errors: Vec<&ErrorCode> = p.errors.iter().collect();
+    check_alternatives(file, &p.discrepancies, &errors, problems);
+}
+
+/// A discrepancy about a protocol condition lists every answer the docs allow; each must be a
+/// code listed with a trigger on that condition (so the harness accepts it) and the same
+/// evidence, and every code listed for the condition must be one of them.
+fn check_alternatives(
+    file: &str,
+    discrepancies: &[Discrepancy],
+    errors: &[&ErrorCode],
+    problems: &mut Vec<Problem>,
+) {
+    for (i, d) in discrepancies.iter().enumerate() {
+        let Some(condition) = d.condition else {
+            continue;
+        };
+        let declared = |e: &ErrorCode| {
+            e.triggers
+                .iter()
+                .find(|t| matches!(t, Trigger::Protocol { condition: c, .. } if *c == condition))
+                .cloned()
+        };
+        for (j, alt) in d.alternatives.iter().enumerate() {
+            let ptr = format!("/discrepancies/{i}/alternatives/{j}");
+            let found = errors.iter().find(|e| e.code == alt.code);
+            match found.and_then(|e| declared(e).map(|t| (e, t))) {
+                None => problems.push(Problem::new(
+                    file,
+                    format!("{ptr}/code"),
+                    format!(
+                        "'{}' is not listed with a '{}' protocol trigger, so the harness would not accept it",
+                        alt.code,
+                        condition.as_str()
+                    ),
+                    "add the trigger to that error code, or drop the alternative",
+                )),
+                Some((e, t)) => {
+                    let (evidence, _) = e.evidence_for(Some(&t));
+                    if evidence != alt.evidence {
+                        problems.push(Problem::new(
+                            file,
+                            format!("{ptr}/evidence"),
+                            format!(
+                                "the alternative says '{}' but the trigger of '{}' rests on '{}'",
+                                alt.evidence.as_str(),
+                                alt.code,
+                                evidence.as_str()
+                            ),
+                            "make the trigger's evidence and the alternative's agree",
+                        ));
+                    }
+                }
+            }
+        }
+        for e in errors.iter().filter(|e| declared(e).is_some()) {
+            if !d.alternatives.iter().any(|a| a.code == e.code) {
+                problems.push(Problem::new(
+                    file,
+                    format!("/discrepancies/{i}/alternatives"),
+                    format!(
+                        "'{}' answers '{}' but is not among the alternatives",
+                        e.code,
+                        condition.as_str()
+                    ),
+                    "list it as an alternative with its sources, or drop its trigger",
+                ));
+            }
+        }
+        if d.alternatives.len() < 2 {
+            problems.push(Problem::new(
+                file,
+                format!("/discrepancies/{i}/alternatives"),
+                "a discrepancy about a condition needs at least two alternatives",
+                "list every answer the docs allow, or drop `condition`",
+            ));
+        }
+    }
 }
 
 type TriggerCheck<'a> = dyn FnMut(&ErrorCode, &Trigger, String, &mut Vec<Problem>) + 'a;
@@ -118,6 +196,8 @@ pub(super) fn check_action(
         ));
         return;
     };
+    let errors: Vec<&ErrorCode> = a.errors.iter().chain(&provider.errors).collect();
+    check_alternatives(file, &a.discrepancies, &errors, problems);
     let params: BTreeSet<&str> = a.parameters.iter().map(|p| p.name.as_str()).collect();
     let param_ref = |name: &str, ptr: String, problems: &mut Vec<Problem>| {
         if !params.contains(name) {

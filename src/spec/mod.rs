@@ -204,14 +204,46 @@ impl SpecSet {
             return own;
         }
         self.provider(action.provider)
-            .map(|p| {
-                p.errors
-                    .iter()
-                    .filter(|e| e.triggers.iter().any(|t| trigger_matches(t, trigger, true)))
-                    .collect()
-            })
+            .map(|p| p.codes_for(trigger))
             .unwrap_or_default()
     }
+}
+
+impl ProviderSpec {
+    /// The provider-wide codes that answer `trigger`, in the order listed: the first is the one
+    /// an emulator answers, and every one is an answer the harness accepts (`*` parameter
+    /// triggers match any parameter).
+    pub fn codes_for(&self, trigger: &Trigger) -> Vec<&ErrorCode> {
+        self.errors
+            .iter()
+            .filter(|e| e.triggers.iter().any(|t| trigger_matches(t, trigger, true)))
+            .collect()
+    }
+
+    /// The provider-wide code that answers `trigger`: the one a discrepancy settled for it,
+    /// else the first listed.
+    pub fn answer(&self, trigger: &Trigger) -> Option<&ErrorCode> {
+        let codes = self.codes_for(trigger);
+        settled(&self.discrepancies, trigger)
+            .and_then(|code| codes.iter().find(|c| c.code == code).copied())
+            .or_else(|| codes.first().copied())
+    }
+}
+
+/// The code a discrepancy settled for a protocol condition the docs leave open: the first
+/// alternative of the first discrepancy about it.
+pub fn settled<'a>(
+    discrepancies: impl IntoIterator<Item = &'a Discrepancy>,
+    trigger: &Trigger,
+) -> Option<&'a str> {
+    let Trigger::Protocol { condition, .. } = trigger else {
+        return None;
+    };
+    discrepancies
+        .into_iter()
+        .find(|d| d.condition == Some(*condition))
+        .and_then(|d| d.alternatives.first())
+        .map(|a| a.code.as_str())
 }
 
 /// Whether a declared trigger answers a wanted one (notes ignored; `*` matches any parameter

@@ -260,6 +260,24 @@ pub struct Discrepancy {
     pub why: String,
     #[serde(default)]
     pub configurable: Option<String>,
+    /// The protocol condition whose answer the docs leave open, when the discrepancy is about
+    /// one; `alternatives` then lists every code the docs allow for it.
+    #[serde(default)]
+    pub condition: Option<ProtocolCondition>,
+    #[serde(default)]
+    pub alternatives: Vec<Alternative>,
+}
+
+/// One answer the docs allow for a discrepancy's condition. Lint checks that the code is
+/// listed with a trigger on that condition and the same evidence, so every alternative is an
+/// answer the harness accepts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Alternative {
+    pub code: String,
+    pub evidence: Evidence,
+    pub sources: Vec<String>,
+    /// Why the docs allow this answer.
+    pub reading: String,
 }
 
 // ---------------------------------------------------------------- errors
@@ -444,7 +462,12 @@ pub enum ProtocolCondition {
     ExpiredTimestamp,
     MalformedTimestamp,
     ReplayedNonce,
-    BadToken,
+    /// The access key was issued with a session token (temporary credentials) and the request
+    /// carries none.
+    MissingToken,
+    /// The request carries a session token that does not belong to its access key (another
+    /// key's token, or any token with a permanent key).
+    TokenMismatch,
     UnknownAction,
     UnsupportedVersion,
     MissingAction,
@@ -470,7 +493,8 @@ impl ProtocolCondition {
             ProtocolCondition::ExpiredTimestamp => "expired_timestamp",
             ProtocolCondition::MalformedTimestamp => "malformed_timestamp",
             ProtocolCondition::ReplayedNonce => "replayed_nonce",
-            ProtocolCondition::BadToken => "bad_token",
+            ProtocolCondition::MissingToken => "missing_token",
+            ProtocolCondition::TokenMismatch => "token_mismatch",
             ProtocolCondition::UnknownAction => "unknown_action",
             ProtocolCondition::UnsupportedVersion => "unsupported_version",
             ProtocolCondition::MissingAction => "missing_action",
