@@ -479,6 +479,9 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                 one_of.extend(bad);
             }
         }
+        if cond == P::MissingRegion {
+            also_region_optional(ctx, &mut e);
+        }
         let b = base::build(ctx, &Shape::default());
         let mut c = case_with(
             ctx,
@@ -518,6 +521,44 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                     condition: "unknown_region".into(),
                 }],
             ));
+        }
+    }
+}
+
+/// Where pages disagree on whether the region is required (`region.optional_by`), a service
+/// that treats it as optional processes the call: its made-up ids (the world of a protocol
+/// case) then fail their existence checks. Those codes join the expected set, as the
+/// harness's reading of the other pages (`inferred`).
+fn also_region_optional(ctx: &Ctx, e: &mut Expect) {
+    let Some(by) = ctx.action.region.optional_by.first() else {
+        return;
+    };
+    let Expect::Error { one_of, .. } = e else {
+        return;
+    };
+    for pre in ctx
+        .action
+        .preconditions
+        .iter()
+        .filter(|p| matches!(p.require, crate::spec::Requirement::Exists(_)))
+    {
+        let trigger = crate::spec::Trigger::Precondition {
+            precondition: pre.id.clone(),
+            note: None,
+            evidence: None,
+        };
+        if let Some(Expect::Error { one_of: codes, .. }) = ctx.expect_trigger(&trigger) {
+            for mut c in codes {
+                if one_of.iter().any(|x| x.code == c.code) {
+                    continue;
+                }
+                c.evidence = crate::spec::Evidence::Inferred;
+                c.source = format!(
+                    "inferred: {by} says the region is not required; the call then reaches \
+                     the existence check of its made-up ids"
+                );
+                one_of.push(c);
+            }
         }
     }
 }

@@ -1,14 +1,15 @@
 //! `cloudconform cleanup`: find key pairs a run left behind — by the profile's `key_prefix`,
-//! never anything else — through each service's describe fixture (every page), and delete them
+//! never anything else — through each service's describe fixture (every page its spec's
+//! `paging` describes), and delete them
 //! through its delete fixture within the documented batch limit. Services whose keys no API
 //! deletes (ECM) are reported, not touched.
 use super::bind::{Bindings, Bound};
 use super::exec::Endpoint;
-use super::fixture_calls::{call, fixture_in};
+use super::fixture_calls::{call, call_pages, fixture_in};
 use super::{Runner, TargetKind};
 use crate::check::effects::{flatten, select};
-use crate::spec::{ActionKey, ParamType};
-use serde_json::{json, Value};
+use crate::spec::ActionKey;
+
 use std::collections::BTreeMap;
 
 /// A key pair found by prefix.
@@ -26,28 +27,6 @@ pub struct ServiceReport {
     pub found: Vec<Found>,
     pub deleted: Vec<Found>,
     pub problems: Vec<String>,
-}
-
-/// Paging parameters of a describe action: (page index parameter, 0-based offset or 1-based
-/// page number, page size parameter and its documented maximum).
-struct Paging {
-    index: Option<(String, bool)>,
-    size: Option<(String, i64)>,
-}
-
-fn paging(spec: &crate::spec::ActionSpec) -> Paging {
-    // The providers' two paging conventions: Offset/Limit (Tencent), PageNumber/PageSize
-    // (Alibaba).
-    let by = |n: &str| spec.parameters.iter().find(|p| p.name == n);
-    let index = by("Offset")
-        .map(|p| (p.name.clone(), true))
-        .or_else(|| by("PageNumber").map(|p| (p.name.clone(), false)));
-    let size = ["Limit", "PageSize"]
-        .iter()
-        .filter_map(|n| by(n))
-        .find(|p| p.ty == ParamType::Integer)
-        .map(|p| (p.name.clone(), p.maximum.unwrap_or(10)));
-    Paging { index, size }
 }
 
 /// Every key pair of one service whose name starts with `prefix`; deleted too when `delete`.
@@ -146,42 +125,15 @@ async fn list(
         .get("each_key_name")
         .ok_or_else(|| format!("{}: the spec has no each_key_name output", describe.action))?;
     let ids_at = describe.response.outputs.get("each_key_id");
-    let paging = paging(describe);
     let mut found = Vec::new();
     let vars = BTreeMap::new();
-    // Bounded: 200 pages of the largest page size is far more than any account holds.
-    for page in 0..200i64 {
-        let mut extra: Vec<(String, Value)> = Vec::new();
-        let size = paging.size.as_ref().map(|(n, m)| {
-            extra.push((n.clone(), json!(m)));
-            *m
-        });
-        if let Some((name, offset)) = &paging.index {
-            let v = if *offset {
-                page * size.unwrap_or(20)
-            } else {
-                page + 1
-            };
-            extra.push((name.clone(), json!(v)));
-        } else if page > 0 {
-            break;
-        }
-        let body = call(
-            runner,
-            endpoint,
-            describe,
-            &BTreeMap::new(),
-            &extra,
-            bindings,
-        )
-        .await?;
-        let names = flatten(&select(&body, names_at, &vars));
+    // Every page, as the describe spec's `paging` says.
+    let pages = call_pages(runner, endpoint, describe, &BTreeMap::new(), &[], bindings).await?;
+    for body in &pages {
+        let names = flatten(&select(body, names_at, &vars));
         let ids = ids_at
-            .map(|p| flatten(&select(&body, p, &vars)))
+            .map(|p| flatten(&select(body, p, &vars)))
             .unwrap_or_else(|| names.clone());
-        if names.is_empty() {
-            break;
-        }
         for (name, id) in names.iter().zip(ids.iter()) {
             if name.starts_with(prefix) {
                 found.push(Found {
@@ -190,9 +142,6 @@ async fn list(
                     name: name.clone(),
                 });
             }
-        }
-        if size.is_some_and(|s| (names.len() as i64) < s) {
-            break;
         }
     }
     Ok(found)
