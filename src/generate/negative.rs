@@ -503,6 +503,48 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
         }
         out.push(c);
     }
+    // A missing action under each signing method that signs `Action` as a parameter (Tencent
+    // v1, Alibaba RPC) and that the default style does not use: the runner signs what remains,
+    // so the missing action stays the only fault there too.
+    let default_signing = ctx
+        .provider
+        .request_styles
+        .iter()
+        .find(|s| s.id == default)
+        .and_then(|s| s.signing.first().cloned());
+    for m in ctx
+        .provider
+        .signing
+        .iter()
+        .filter(|m| m.carrier == "signature-parameter")
+        .filter(|m| Some(&m.id) != default_signing.as_ref())
+    {
+        let Some(style) = ctx.provider.request_styles.iter().find(|s| {
+            ctx.styles.contains(&s.id) && s.signing.contains(&m.id)
+        }) else {
+            continue;
+        };
+        let Some(e) = protocol(ctx, P::MissingAction) else {
+            continue;
+        };
+        let b = base::build(ctx, &Shape::default());
+        let mut c = case_with(
+            ctx,
+            CaseKind::Negative,
+            &format!("missing-action-{}", m.id),
+            format!("Protocol fault: missing_action, signed with {}", m.id),
+            b.world,
+            b.params,
+            &style.id,
+            e,
+            vec![Cover::Protocol {
+                condition: P::MissingAction.as_str().to_string(),
+            }],
+        );
+        c.steps[0].wire.tamper = Some(Tamper::MissingAction);
+        c.steps[0].wire.signing = Some(m.id.clone());
+        out.push(c);
+    }
     // Alibaba: an unknown region travels as a business parameter.
     if let Some(rp) = ctx.region_param() {
         if let Some(e) = protocol(ctx, P::UnknownRegion) {
