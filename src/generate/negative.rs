@@ -519,9 +519,12 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
         .filter(|m| m.carrier == "signature-parameter")
         .filter(|m| Some(&m.id) != default_signing.as_ref())
     {
-        let Some(style) = ctx.provider.request_styles.iter().find(|s| {
-            ctx.styles.contains(&s.id) && s.signing.contains(&m.id)
-        }) else {
+        let Some(style) = ctx
+            .provider
+            .request_styles
+            .iter()
+            .find(|s| ctx.styles.contains(&s.id) && s.signing.contains(&m.id))
+        else {
             continue;
         };
         let Some(e) = protocol(ctx, P::MissingAction) else {

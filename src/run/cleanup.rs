@@ -39,26 +39,13 @@ pub async fn sweep(
 ) -> ServiceReport {
     let mut report = ServiceReport::default();
     let service = format!("{}/{}", key.provider, key.service);
-    let endpoint = match &runner.target().kind {
-        TargetKind::Live { endpoints, .. } => {
-            let Some(any) = runner
-                .specs()
-                .find(key.provider, &key.service, &key.action)
-                .into_iter()
-                .next()
-                .cloned()
-            else {
-                return report;
-            };
-            match endpoints.for_action(&any) {
-                Ok(e) => e,
-                Err(e) => {
-                    report.problems.push(e);
-                    return report;
-                }
-            }
+    let endpoint = match service_endpoint(runner, key) {
+        Ok(Some(e)) => e,
+        Ok(None) => return report,
+        Err(e) => {
+            report.problems.push(e);
+            return report;
         }
-        TargetKind::Emulator { endpoints } => endpoints[0].clone(),
     };
     let bindings = Bindings {
         region: region.to_string(),
@@ -109,6 +96,107 @@ pub async fn sweep(
         }
     }
     report
+}
+
+/// Where the service of `key` is reached (`None`: no spec of that action).
+fn service_endpoint(runner: &Runner, key: &ActionKey) -> Result<Option<Endpoint>, String> {
+    match &runner.target().kind {
+        TargetKind::Live { endpoints, .. } => {
+            let Some(any) = runner
+                .specs()
+                .find(key.provider, &key.service, &key.action)
+                .into_iter()
+                .next()
+                .cloned()
+            else {
+                return Ok(None);
+            };
+            endpoints.for_action(&any).map(Some)
+        }
+        TargetKind::Emulator { endpoints } => Ok(Some(endpoints[0].clone())),
+    }
+}
+
+/// The key pair of the service of `key` named exactly `name`, through its describe fixture
+/// (every page): how a run finds a key whose CreateKeyPair answer was lost. `Ok(None)` when
+/// the describe lists no such key; an error when no describe call exists or it failed.
+pub async fn find_named(
+    runner: &Runner,
+    key: &ActionKey,
+    region: &str,
+    name: &str,
+) -> Result<Option<Found>, String> {
+    let service = format!("{}/{}", key.provider, key.service);
+    let endpoint = service_endpoint(runner, key)?.ok_or("no endpoint for the service")?;
+    let describe = fixture_in(runner, key, "describe", "key_pair")
+        .ok_or_else(|| format!("{service}: no API lists key pairs"))?;
+    let bindings = Bindings {
+        region: region.to_string(),
+        ..Default::default()
+    };
+    let found = list(runner, &endpoint, &describe, &bindings, &service, name).await?;
+    Ok(found.into_iter().find(|f| f.name == name))
+}
+
+/// The leak check's confirmation: every key pair whose delete call was answered is looked up
+/// through its service's describe fixture (every page); one still listed is a leak after all,
+/// one no Describe can look up stays a problem, never a silent success.
+pub async fn confirm_deleted(runner: &Runner) {
+    let pending = runner
+        .ledger
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unconfirmed();
+    let mut by_service: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (id, service, name) in pending {
+        by_service.entry(service).or_default().push((id, name));
+    }
+    for (service, keys) in by_service {
+        let listed = listed_keys(runner, &service).await;
+        let mut ledger = runner.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, name) in keys {
+            match &listed {
+                Ok(all) if all.iter().any(|f| f.id == id || f.name == name) => {
+                    ledger.still_listed(&id)
+                }
+                Ok(_) => ledger.confirmed_gone(&id),
+                Err(e) => {
+                    ledger.confirmed_gone(&id);
+                    ledger.problem(
+                        &service,
+                        "key_pair",
+                        &id,
+                        &format!("`{name}`: deletion not confirmed by a Describe: {e}"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Every key pair of a service (`tencent/cvm`) in the run's region for it.
+async fn listed_keys(runner: &Runner, service: &str) -> Result<Vec<Found>, String> {
+    let key = runner
+        .specs()
+        .actions()
+        .find(|a| format!("{}/{}", a.provider, a.service) == service)
+        .map(|a| a.key())
+        .ok_or_else(|| format!("no spec for {service}"))?;
+    let region = match &runner.target().kind {
+        TargetKind::Live { profile, .. } => profile
+            .for_provider(key.provider)
+            .region_for(key.provider)
+            .to_string(),
+        TargetKind::Emulator { .. } => String::new(),
+    };
+    let endpoint = service_endpoint(runner, &key)?.ok_or("no endpoint for the service")?;
+    let describe = fixture_in(runner, &key, "describe", "key_pair")
+        .ok_or_else(|| format!("{service}: no API lists key pairs"))?;
+    let bindings = Bindings {
+        region,
+        ..Default::default()
+    };
+    list(runner, &endpoint, &describe, &bindings, service, "").await
 }
 
 async fn list(
