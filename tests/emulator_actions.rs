@@ -533,6 +533,13 @@ async fn ecm_disassociate_instances_key_pairs() {
             req(json!({"InstanceIds": ["ein-zzzzzzzz"], "KeyIds": ["skey-ecmbound"]})),
             code("InvalidParameterValue.InstanceIdNotSupported"),
         ),
+        // The sibling ECM APIs' code, the other accepted answer (ecm-instance-code-choices).
+        case(
+            "unknown instance, sibling code",
+            req(json!({"InstanceIds": ["ein-zzzzzzzz"], "KeyIds": ["skey-ecmbound"]})),
+            code("ResourceNotFound.InstanceNotExist"),
+        )
+        .prefer("ResourceNotFound.InstanceNotExist"),
         case(
             "unknown key",
             req(json!({"InstanceIds": ["ein-linstop1"], "KeyIds": ["skey-zzzzzzzz"]})),

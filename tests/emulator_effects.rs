@@ -205,6 +205,9 @@ fn ecs_detach_from_an_instance_without_the_key_accepts_every_documented_outcome(
             open: if open { vec!["${i1}".into()] } else { vec![] },
         }),
         capture: Default::default(),
+        evidence: Default::default(),
+        source: String::new(),
+        or_error: vec![],
     };
     let failed_entry = {
         let mut b = body.clone();

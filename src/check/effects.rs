@@ -72,8 +72,10 @@ pub fn evaluate(
     let mentions = |k: &Bound| seen.iter().any(|s| s == &k.id || s == &k.name);
     let fail = |message: String| {
         Some(Finding {
-            evidence: Default::default(),
-            source: String::new(),
+            // An observation no page promises at once (ECS: visible after a restart) is the
+            // harness's reading: a change not shown yet is a divergence.
+            evidence: effect.evidence.unwrap_or_default(),
+            source: effect.source.clone(),
             rule: rule.to_string(),
             location: location.to_string(),
             message,

@@ -144,6 +144,33 @@ pub fn render(set: &SpecSet, a: &ActionSpec) -> String {
             .map(|p| format!(" ({p})"))
             .unwrap_or_default()
     );
+    if !a.region.optional_by.is_empty() {
+        let _ = writeln!(
+            out,
+            "  region not required per: {}",
+            a.region.optional_by.join(", ")
+        );
+    }
+    if let Some(l) = &a.region.listed_regions {
+        let _ = writeln!(
+            out,
+            "  regions listed{}: {} ({})",
+            if l.complete { "" } else { " (incomplete)" },
+            l.regions.join(", "),
+            l.source
+        );
+    }
+    if let Some(pg) = &a.paging {
+        let _ = writeln!(
+            out,
+            "  paging: {} ({:?}), {} up to {}, items {}",
+            pg.index,
+            pg.index_kind,
+            pg.size,
+            pg.page_size(a),
+            pg.items
+        );
+    }
     match &a.rate_limit {
         Some(r) => {
             let _ = writeln!(out, "  rate limit: {}/s ({})", r.per_second, r.source);
@@ -315,6 +342,15 @@ pub fn render(set: &SpecSet, a: &ActionSpec) -> String {
     }
     if !a.error_precedence.is_empty() {
         let _ = writeln!(out, "  precedence: {}", a.error_precedence.join(" > "));
+    }
+    if !a.hidden_parameters.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nHidden parameters (accepted, not on the page; never sent)"
+        );
+        for h in &a.hidden_parameters {
+            let _ = writeln!(out, "  {:<22} {:?}  {}", h.name, h.ty, h.source);
+        }
     }
     if !a.discrepancies.is_empty() {
         let _ = writeln!(out, "\nDiscrepancies in the docs");

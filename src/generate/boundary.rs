@@ -137,14 +137,25 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                         b.params
                             .insert(p.name.clone(), json!([first.clone(), first.clone()]));
                         let e = dup.unwrap_or_else(|| {
-                            // Undocumented de-duplication: success, item counts not asserted.
+                            // No page says how a repeated item is treated (each seed spec's
+                            // `*-duplicate-ids` discrepancy): success is the harness's reading,
+                            // so a rejection is a divergence; item counts are not asserted.
                             match success(ctx, &b.params) {
                                 Expect::Success {
-                                    effects, capture, ..
+                                    effects,
+                                    capture,
+                                    or_error,
+                                    ..
                                 } => Expect::Success {
                                     effects,
                                     batch: None,
                                     capture,
+                                    evidence: crate::spec::Evidence::Inferred,
+                                    source: format!(
+                                        "inferred: no source says how a repeated {} item is treated",
+                                        p.name
+                                    ),
+                                    or_error,
                                 },
                                 other => other,
                             }

@@ -292,6 +292,17 @@ pub enum Expect {
         /// Outputs to remember under a symbol for later steps (`{"k9": "/KeyPair/KeyId"}`).
         #[serde(default, skip_serializing_if = "Map::is_empty")]
         capture: Map<String, Value>,
+        /// What the success rests on: `inferred` where no source says the call succeeds
+        /// (repeated ids), so another answer is a divergence, not a failure.
+        #[serde(default, skip_serializing_if = "is_documented")]
+        evidence: crate::spec::Evidence,
+        /// The source of that reading, when it is not the action's own page.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        source: String,
+        /// Error answers the docs allow instead of the success (a spec discrepancy names them
+        /// and their sources); when one of them comes back, the effects are not checked.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        or_error: Vec<ExpectedError>,
     },
     /// An error envelope with one of these codes, each with its HTTP status.
     Error {
@@ -315,12 +326,16 @@ impl Expect {
             effects: Vec::new(),
             batch: None,
             capture: Map::new(),
+            evidence: Default::default(),
+            source: String::new(),
+            or_error: Vec::new(),
         }
     }
 
     pub fn codes(&self) -> impl Iterator<Item = &str> {
         let v: &[ExpectedError] = match self {
             Expect::Error { one_of, .. } => one_of,
+            Expect::Success { or_error, .. } => or_error,
             _ => &[],
         };
         v.iter().map(|e| e.code.as_str())
@@ -333,44 +348,73 @@ impl Expect {
     /// As [`Expect::summary`], each error alternative with its evidence and source:
     /// `error InvalidX (400; documented, seed:...) | InvalidY (400; inferred, protocol:...)`.
     pub fn summary_with_evidence(&self) -> String {
+        let alternatives = |one_of: &[ExpectedError]| -> String {
+            one_of
+                .iter()
+                .map(|e| {
+                    let mut s = format!("{} ({}; {}", e.code, e.http_status, e.evidence.as_str());
+                    if !e.source.is_empty() {
+                        s.push_str(&format!(", {}", e.source));
+                    }
+                    s.push(')');
+                    s
+                })
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
         match self {
-            Expect::Error { one_of, .. } => {
-                let alts: Vec<String> = one_of
-                    .iter()
-                    .map(|e| {
-                        let mut s =
-                            format!("{} ({}; {}", e.code, e.http_status, e.evidence.as_str());
-                        if !e.source.is_empty() {
-                            s.push_str(&format!(", {}", e.source));
-                        }
-                        s.push(')');
-                        s
-                    })
-                    .collect();
-                format!("error {}", alts.join(" | "))
+            Expect::Error { one_of, .. } => format!("error {}", alternatives(one_of)),
+            Expect::Success {
+                evidence,
+                source,
+                or_error,
+                ..
+            } => {
+                let mut s = self.summary_success();
+                s.push_str(&format!(" ({}", evidence.as_str()));
+                if !source.is_empty() {
+                    s.push_str(&format!(", {source}"));
+                }
+                s.push(')');
+                if !or_error.is_empty() {
+                    s.push_str(&format!(" | error {}", alternatives(or_error)));
+                }
+                s
             }
             other => other.summary(),
         }
     }
 
+    /// `success (batch …) + effects …`, without the alternatives.
+    fn summary_success(&self) -> String {
+        let Expect::Success { effects, batch, .. } = self else {
+            return String::new();
+        };
+        let mut s = "success".to_string();
+        if let Some(b) = batch {
+            s.push_str(&format!(
+                " (batch {} item(s), {} failed",
+                b.total,
+                b.failed.len()
+            ));
+            if !b.open.is_empty() {
+                s.push_str(&format!(", {} open", b.open.len()));
+            }
+            s.push(')');
+        }
+        if !effects.is_empty() {
+            s.push_str(&format!(" + effects {}", effects.join(", ")));
+        }
+        s
+    }
+
     /// One line: `success`, `error InvalidX (400) | InvalidY (400)`.
     pub fn summary(&self) -> String {
         match self {
-            Expect::Success { effects, batch, .. } => {
-                let mut s = "success".to_string();
-                if let Some(b) = batch {
-                    s.push_str(&format!(
-                        " (batch {} item(s), {} failed",
-                        b.total,
-                        b.failed.len()
-                    ));
-                    if !b.open.is_empty() {
-                        s.push_str(&format!(", {} open", b.open.len()));
-                    }
-                    s.push(')');
-                }
-                if !effects.is_empty() {
-                    s.push_str(&format!(" + effects {}", effects.join(", ")));
+            Expect::Success { or_error, .. } => {
+                let mut s = self.summary_success();
+                for e in or_error {
+                    s.push_str(&format!(" | error {} ({})", e.code, e.http_status));
                 }
                 s
             }

@@ -79,6 +79,7 @@ pub fn generate_action(
     boundary::cases(&ctx, &mut out);
     negative::cases(&ctx, &mut out);
     state::cases(&ctx, &mut out);
+    state::mixed_cases(&ctx, &mut out);
     for case in &mut out {
         minimise_world(action, case);
     }
@@ -474,10 +475,8 @@ pub(crate) fn single(
 
 /// Parameters for a fixture call (describe, create, bind...): every required parameter, plus
 /// every parameter that names a resource `given` has symbols for (`resource` → symbols),
-/// written as placeholders (`${i1}`, `${k1.name}`).
-/// Page-size parameters of describe fixtures (the first present is set to its maximum).
-const PAGE_SIZE: [&str; 2] = ["Limit", "PageSize"];
-
+/// written as placeholders (`${i1}`, `${k1.name}`), and a describe fixture's page size (the
+/// largest its spec's `paging` allows).
 pub fn fixture_params(
     specs: &SpecSet,
     fixture: &ActionSpec,
@@ -513,11 +512,9 @@ pub fn fixture_params(
                 values[0].clone()
             };
             out.insert(p.name.clone(), v);
-        } else if PAGE_SIZE.contains(&p.name.as_str()) && p.maximum.is_some() {
-            // Observations list the case's own resources in one page where the page allows.
-            if !PAGE_SIZE.iter().any(|q| out.contains_key(*q)) {
-                out.insert(p.name.clone(), Value::from(p.maximum.unwrap_or_default()));
-            }
+        } else if let Some(pg) = fixture.paging.as_ref().filter(|pg| pg.size == p.name) {
+            // The largest page the spec allows; callers add the page index and follow pages.
+            out.insert(p.name.clone(), Value::from(pg.page_size(fixture)));
         } else if p.required {
             let v = if ctx.is_region_param(p) {
                 Value::String("${region}".into())

@@ -480,6 +480,9 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                 one_of.extend(bad);
             }
         }
+        if cond == P::MissingRegion {
+            also_region_optional(ctx, &mut e);
+        }
         let b = base::build(ctx, &Shape::default());
         let mut c = case_with(
             ctx,
@@ -501,6 +504,51 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
         }
         out.push(c);
     }
+    // A missing action under each signing method that signs `Action` as a parameter (Tencent
+    // v1, Alibaba RPC) and that the default style does not use: the runner signs what remains,
+    // so the missing action stays the only fault there too.
+    let default_signing = ctx
+        .provider
+        .request_styles
+        .iter()
+        .find(|s| s.id == default)
+        .and_then(|s| s.signing.first().cloned());
+    for m in ctx
+        .provider
+        .signing
+        .iter()
+        .filter(|m| m.carrier == "signature-parameter")
+        .filter(|m| Some(&m.id) != default_signing.as_ref())
+    {
+        let Some(style) = ctx
+            .provider
+            .request_styles
+            .iter()
+            .find(|s| ctx.styles.contains(&s.id) && s.signing.contains(&m.id))
+        else {
+            continue;
+        };
+        let Some(e) = protocol(ctx, P::MissingAction) else {
+            continue;
+        };
+        let b = base::build(ctx, &Shape::default());
+        let mut c = case_with(
+            ctx,
+            CaseKind::Negative,
+            &format!("missing-action-{}", m.id),
+            format!("Protocol fault: missing_action, signed with {}", m.id),
+            b.world,
+            b.params,
+            &style.id,
+            e,
+            vec![Cover::Protocol {
+                condition: P::MissingAction.as_str().to_string(),
+            }],
+        );
+        c.steps[0].wire.tamper = Some(Tamper::MissingAction);
+        c.steps[0].wire.signing = Some(m.id.clone());
+        out.push(c);
+    }
     // Alibaba: an unknown region travels as a business parameter.
     if let Some(rp) = ctx.region_param() {
         if let Some(e) = protocol(ctx, P::UnknownRegion) {
@@ -519,6 +567,44 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                     condition: "unknown_region".into(),
                 }],
             ));
+        }
+    }
+}
+
+/// Where pages disagree on whether the region is required (`region.optional_by`), a service
+/// that treats it as optional processes the call: its made-up ids (the world of a protocol
+/// case) then fail their existence checks. Those codes join the expected set, as the
+/// harness's reading of the other pages (`inferred`).
+fn also_region_optional(ctx: &Ctx, e: &mut Expect) {
+    let Some(by) = ctx.action.region.optional_by.first() else {
+        return;
+    };
+    let Expect::Error { one_of, .. } = e else {
+        return;
+    };
+    for pre in ctx
+        .action
+        .preconditions
+        .iter()
+        .filter(|p| matches!(p.require, crate::spec::Requirement::Exists(_)))
+    {
+        let trigger = crate::spec::Trigger::Precondition {
+            precondition: pre.id.clone(),
+            note: None,
+            evidence: None,
+        };
+        if let Some(Expect::Error { one_of: codes, .. }) = ctx.expect_trigger(&trigger) {
+            for mut c in codes {
+                if one_of.iter().any(|x| x.code == c.code) {
+                    continue;
+                }
+                c.evidence = crate::spec::Evidence::Inferred;
+                c.source = format!(
+                    "inferred: {by} says the region is not required; the call then reaches \
+                     the existence check of its made-up ids"
+                );
+                one_of.push(c);
+            }
         }
     }
 }

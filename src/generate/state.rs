@@ -266,7 +266,13 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
                         effects,
                         batch,
                         capture,
+                        evidence,
+                        source,
+                        or_error,
                     } => Expect::Success {
+                        evidence,
+                        source,
+                        or_error,
                         effects,
                         batch: batch.map(|b| BatchExpect {
                             total: b.total,
@@ -336,6 +342,116 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
         }
     }
     let _ = RefBy::Id;
+}
+
+/// The `mixed` case of a precondition whose spec says a mixed batch is left open: two items,
+/// the last violating the precondition, the first meeting it. Accepted: the whole call fails
+/// with the trigger's codes, or it succeeds (the violating item may fail in the batch
+/// results); effects are not checked, since which items changed is what the docs leave open.
+pub(crate) fn mixed_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
+    let style = ctx.default_style().to_string();
+    for pre in &ctx.action.preconditions {
+        let Some(mixed) = &pre.mixed_batch else {
+            continue;
+        };
+        let Some(p) = subject_resource(ctx, pre) else {
+            continue;
+        };
+        if p.ty != ParamType::Array || p.max_items.is_some_and(|m| m < 2) {
+            continue;
+        }
+        let mut b = base::build(ctx, &shape_for(ctx, pre).count(&p.name, 2));
+        let syms = b.syms.get(&p.name).cloned().unwrap_or_default();
+        let (Some(ok), Some(bad)) = (syms.first().cloned(), syms.get(1).cloned()) else {
+            continue;
+        };
+        let label = match &pre.require {
+            Requirement::NotInUse(kinds) => {
+                let Some(kind) = kinds.first() else { continue };
+                match kind.as_str() {
+                    "instance" => b.world.instances.push(InstanceFixture {
+                        sym: "i9".into(),
+                        os: "linux".into(),
+                        state: base::default_state(ctx),
+                        keys: vec![bad.clone()],
+                    }),
+                    _ => b.world.images.push(ImageFixture {
+                        sym: "m9".into(),
+                        keys: vec![bad.clone()],
+                    }),
+                }
+                format!("one key pair free ({ok}), one bound to an {kind} ({bad})")
+            }
+            Requirement::OsIn(allowed) => {
+                let Some(os) = ctx
+                    .provider
+                    .resources
+                    .get("instance")
+                    .and_then(|r| r.os.iter().find(|o| !allowed.contains(o)).cloned())
+                else {
+                    continue;
+                };
+                let Some(i) = b.world.instance_mut(&bad) else {
+                    continue;
+                };
+                i.os = os.clone();
+                i.keys.clear();
+                format!(
+                    "one {} instance ({ok}), one {os} instance ({bad})",
+                    allowed.join("/")
+                )
+            }
+            _ => continue,
+        };
+        let trigger = Trigger::Precondition {
+            precondition: pre.id.clone(),
+            note: None,
+            evidence: None,
+        };
+        let Some(Expect::Error { one_of, .. }) = ctx.expect_trigger(&trigger) else {
+            continue;
+        };
+        let source = ctx
+            .action
+            .discrepancies
+            .iter()
+            .find(|d| d.id == mixed.discrepancy)
+            .and_then(|d| d.sources.first().cloned())
+            .unwrap_or_else(|| pre.source.clone());
+        let expect = match success(ctx, &b.params) {
+            Expect::Success { batch, capture, .. } => Expect::Success {
+                effects: Vec::new(),
+                batch: batch.map(|bt| BatchExpect {
+                    total: bt.total,
+                    failed: Vec::new(),
+                    open: vec![format!("${{{bad}}}")],
+                }),
+                capture,
+                evidence: crate::spec::Evidence::of_source(&source),
+                source,
+                or_error: one_of,
+            },
+            other => other,
+        };
+        out.push(case_with(
+            ctx,
+            CaseKind::State,
+            &format!("{}/mixed", pre.id),
+            format!(
+                "Precondition {} met by one item and violated by the other: {label} \
+                 (discrepancy {})",
+                pre.id, mixed.discrepancy
+            ),
+            b.world,
+            b.params,
+            &style,
+            expect,
+            vec![Cover::Precondition {
+                id: pre.id.clone(),
+                satisfied: false,
+            }],
+        ));
+    }
 }
 
 fn precondition_index(ctx: &Ctx, id: &str) -> usize {

@@ -68,6 +68,9 @@ pub(crate) fn success(ctx: &Ctx, params: &Map<String, Value>) -> Expect {
         effects,
         batch,
         capture: Map::new(),
+        evidence: Default::default(),
+        source: String::new(),
+        or_error: Vec::new(),
     }
 }
 

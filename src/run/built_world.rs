@@ -87,12 +87,22 @@ pub async fn realise(
     }
     let bind = fixture(runner, case, "bind", "key_pair")
         .or_else(|| fixture(runner, case, "bind", "instance"));
-    let lends_keys = bind.is_none() && case.world.instances.iter().any(|i| !i.keys.is_empty());
+    let mut lends_keys = bind.is_none() && case.world.instances.iter().any(|i| !i.keys.is_empty());
+    let unbound;
+    let mut case = case;
     if lends_keys && !control && case.steps.iter().any(|s| s.expect.is_success()) {
-        return Err(format!(
-            "would remove a key binding of {} that no documented call can restore (keys are bound only at RunInstances)",
-            case.action.service
-        ));
+        if binding_matters(runner, case) {
+            return Err(format!(
+                "would remove a key binding of {} that no documented call can restore (keys are bound only at RunInstances)",
+                case.action.service
+            ));
+        }
+        // Nothing the run can judge here depends on the binding (no precondition asks for
+        // it, no call shows it): the run's own keys, unbound, on lent instances decide the
+        // case without touching what no call restores.
+        unbound = without_bindings(case);
+        case = &unbound;
+        lends_keys = false;
     }
     let needs: Vec<(&str, &str, usize)> = case
         .world
@@ -218,17 +228,34 @@ pub async fn realise(
                 Ok(b) => b,
                 Err(e) => {
                     if e.contains(super::send::MAY_HAVE_RUN) {
-                        // Maybe created: the leak check lists it, `cleanup` finds it by prefix.
-                        runner
-                            .ledger
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .problem(
+                        // Maybe created: described by the name the run chose, so teardown
+                        // deletes it if it exists; listed as "may exist" only where no call
+                        // can tell.
+                        let region = r.bindings.region.clone();
+                        let found =
+                            super::cleanup::find_named(runner, &case.action, &region, &name).await;
+                        let mut ledger = runner.ledger.lock().unwrap_or_else(|e| e.into_inner());
+                        match found {
+                            Ok(Some(f)) if deletable => {
+                                ledger.created(&service, &f.id, &f.name);
+                                r.created_keys.push(f.id.clone());
+                                r.bindings.objects.insert(
+                                    k.sym.clone(),
+                                    Bound {
+                                        id: f.id,
+                                        name: f.name,
+                                    },
+                                );
+                            }
+                            Ok(Some(f)) => ledger.add_reusable(&service, &f.id, &f.name),
+                            Ok(None) => {}
+                            Err(why) => ledger.problem(
                                 &service,
                                 "key_pair",
                                 &name,
-                                "CreateKeyPair answer lost; may exist",
-                            );
+                                &format!("CreateKeyPair answer lost; may exist ({why})"),
+                            ),
+                        }
                     }
                     return Err(e);
                 }
@@ -322,6 +349,36 @@ pub async fn realise(
             .await?;
     }
     Ok(())
+}
+
+/// Whether the case's outcome on this target depends on which keys its instances hold: a
+/// precondition asks for a binding, or a declared effect is observed through a describe call.
+fn binding_matters(runner: &Runner, case: &Case) -> bool {
+    let Some(action) = runner.specs.action(&case.action) else {
+        return true;
+    };
+    let precondition = action
+        .preconditions
+        .iter()
+        .any(|p| matches!(p.require, crate::spec::Requirement::BoundTo { .. }));
+    let observed = case.steps.iter().any(|s| match &s.expect {
+        crate::generate::Expect::Success { effects, .. } => effects.iter().any(|id| {
+            action.effects.iter().any(|e| {
+                &e.id == id && matches!(e.observe, Some(crate::spec::Observe::Action { .. }))
+            })
+        }),
+        _ => false,
+    });
+    precondition || observed
+}
+
+/// The case with no key bound to its instances (its key pairs are still created).
+fn without_bindings(case: &Case) -> Case {
+    let mut c = case.clone();
+    for i in &mut c.world.instances {
+        i.keys.clear();
+    }
+    c
 }
 
 /// Names of the run's key pairs start with the profile's top-level `key_prefix` (what
@@ -451,8 +508,10 @@ pub async fn teardown(
         match edit {
             Ok(()) => {
                 let mut ledger = runner.ledger.lock().unwrap_or_else(|e| e.into_inner());
+                // The control API's world is what it edits: gone, no Describe needed.
                 for id in created {
                     ledger.deleted(id);
+                    ledger.confirmed_gone(id);
                 }
             }
             Err(e) => problems.push(e),

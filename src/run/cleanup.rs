@@ -1,14 +1,15 @@
 //! `cloudconform cleanup`: find key pairs a run left behind — by the profile's `key_prefix`,
-//! never anything else — through each service's describe fixture (every page), and delete them
+//! never anything else — through each service's describe fixture (every page its spec's
+//! `paging` describes), and delete them
 //! through its delete fixture within the documented batch limit. Services whose keys no API
 //! deletes (ECM) are reported, not touched.
 use super::bind::{Bindings, Bound};
 use super::exec::Endpoint;
-use super::fixture_calls::{call, fixture_in};
+use super::fixture_calls::{call, call_pages, fixture_in};
 use super::{Runner, TargetKind};
 use crate::check::effects::{flatten, select};
-use crate::spec::{ActionKey, ParamType};
-use serde_json::{json, Value};
+use crate::spec::ActionKey;
+
 use std::collections::BTreeMap;
 
 /// A key pair found by prefix.
@@ -28,28 +29,6 @@ pub struct ServiceReport {
     pub problems: Vec<String>,
 }
 
-/// Paging parameters of a describe action: (page index parameter, 0-based offset or 1-based
-/// page number, page size parameter and its documented maximum).
-struct Paging {
-    index: Option<(String, bool)>,
-    size: Option<(String, i64)>,
-}
-
-fn paging(spec: &crate::spec::ActionSpec) -> Paging {
-    // The providers' two paging conventions: Offset/Limit (Tencent), PageNumber/PageSize
-    // (Alibaba).
-    let by = |n: &str| spec.parameters.iter().find(|p| p.name == n);
-    let index = by("Offset")
-        .map(|p| (p.name.clone(), true))
-        .or_else(|| by("PageNumber").map(|p| (p.name.clone(), false)));
-    let size = ["Limit", "PageSize"]
-        .iter()
-        .filter_map(|n| by(n))
-        .find(|p| p.ty == ParamType::Integer)
-        .map(|p| (p.name.clone(), p.maximum.unwrap_or(10)));
-    Paging { index, size }
-}
-
 /// Every key pair of one service whose name starts with `prefix`; deleted too when `delete`.
 pub async fn sweep(
     runner: &Runner,
@@ -60,26 +39,13 @@ pub async fn sweep(
 ) -> ServiceReport {
     let mut report = ServiceReport::default();
     let service = format!("{}/{}", key.provider, key.service);
-    let endpoint = match &runner.target().kind {
-        TargetKind::Live { endpoints, .. } => {
-            let Some(any) = runner
-                .specs()
-                .find(key.provider, &key.service, &key.action)
-                .into_iter()
-                .next()
-                .cloned()
-            else {
-                return report;
-            };
-            match endpoints.for_action(&any) {
-                Ok(e) => e,
-                Err(e) => {
-                    report.problems.push(e);
-                    return report;
-                }
-            }
+    let endpoint = match service_endpoint(runner, key) {
+        Ok(Some(e)) => e,
+        Ok(None) => return report,
+        Err(e) => {
+            report.problems.push(e);
+            return report;
         }
-        TargetKind::Emulator { endpoints } => endpoints[0].clone(),
     };
     let bindings = Bindings {
         region: region.to_string(),
@@ -132,6 +98,107 @@ pub async fn sweep(
     report
 }
 
+/// Where the service of `key` is reached (`None`: no spec of that action).
+fn service_endpoint(runner: &Runner, key: &ActionKey) -> Result<Option<Endpoint>, String> {
+    match &runner.target().kind {
+        TargetKind::Live { endpoints, .. } => {
+            let Some(any) = runner
+                .specs()
+                .find(key.provider, &key.service, &key.action)
+                .into_iter()
+                .next()
+                .cloned()
+            else {
+                return Ok(None);
+            };
+            endpoints.for_action(&any).map(Some)
+        }
+        TargetKind::Emulator { endpoints } => Ok(Some(endpoints[0].clone())),
+    }
+}
+
+/// The key pair of the service of `key` named exactly `name`, through its describe fixture
+/// (every page): how a run finds a key whose CreateKeyPair answer was lost. `Ok(None)` when
+/// the describe lists no such key; an error when no describe call exists or it failed.
+pub async fn find_named(
+    runner: &Runner,
+    key: &ActionKey,
+    region: &str,
+    name: &str,
+) -> Result<Option<Found>, String> {
+    let service = format!("{}/{}", key.provider, key.service);
+    let endpoint = service_endpoint(runner, key)?.ok_or("no endpoint for the service")?;
+    let describe = fixture_in(runner, key, "describe", "key_pair")
+        .ok_or_else(|| format!("{service}: no API lists key pairs"))?;
+    let bindings = Bindings {
+        region: region.to_string(),
+        ..Default::default()
+    };
+    let found = list(runner, &endpoint, &describe, &bindings, &service, name).await?;
+    Ok(found.into_iter().find(|f| f.name == name))
+}
+
+/// The leak check's confirmation: every key pair whose delete call was answered is looked up
+/// through its service's describe fixture (every page); one still listed is a leak after all,
+/// one no Describe can look up stays a problem, never a silent success.
+pub async fn confirm_deleted(runner: &Runner) {
+    let pending = runner
+        .ledger
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .unconfirmed();
+    let mut by_service: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    for (id, service, name) in pending {
+        by_service.entry(service).or_default().push((id, name));
+    }
+    for (service, keys) in by_service {
+        let listed = listed_keys(runner, &service).await;
+        let mut ledger = runner.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, name) in keys {
+            match &listed {
+                Ok(all) if all.iter().any(|f| f.id == id || f.name == name) => {
+                    ledger.still_listed(&id)
+                }
+                Ok(_) => ledger.confirmed_gone(&id),
+                Err(e) => {
+                    ledger.confirmed_gone(&id);
+                    ledger.problem(
+                        &service,
+                        "key_pair",
+                        &id,
+                        &format!("`{name}`: deletion not confirmed by a Describe: {e}"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Every key pair of a service (`tencent/cvm`) in the run's region for it.
+async fn listed_keys(runner: &Runner, service: &str) -> Result<Vec<Found>, String> {
+    let key = runner
+        .specs()
+        .actions()
+        .find(|a| format!("{}/{}", a.provider, a.service) == service)
+        .map(|a| a.key())
+        .ok_or_else(|| format!("no spec for {service}"))?;
+    let region = match &runner.target().kind {
+        TargetKind::Live { profile, .. } => profile
+            .for_provider(key.provider)
+            .region_for(key.provider)
+            .to_string(),
+        TargetKind::Emulator { .. } => String::new(),
+    };
+    let endpoint = service_endpoint(runner, &key)?.ok_or("no endpoint for the service")?;
+    let describe = fixture_in(runner, &key, "describe", "key_pair")
+        .ok_or_else(|| format!("{service}: no API lists key pairs"))?;
+    let bindings = Bindings {
+        region,
+        ..Default::default()
+    };
+    list(runner, &endpoint, &describe, &bindings, service, "").await
+}
+
 async fn list(
     runner: &Runner,
     endpoint: &Endpoint,
@@ -146,42 +213,15 @@ async fn list(
         .get("each_key_name")
         .ok_or_else(|| format!("{}: the spec has no each_key_name output", describe.action))?;
     let ids_at = describe.response.outputs.get("each_key_id");
-    let paging = paging(describe);
     let mut found = Vec::new();
     let vars = BTreeMap::new();
-    // Bounded: 200 pages of the largest page size is far more than any account holds.
-    for page in 0..200i64 {
-        let mut extra: Vec<(String, Value)> = Vec::new();
-        let size = paging.size.as_ref().map(|(n, m)| {
-            extra.push((n.clone(), json!(m)));
-            *m
-        });
-        if let Some((name, offset)) = &paging.index {
-            let v = if *offset {
-                page * size.unwrap_or(20)
-            } else {
-                page + 1
-            };
-            extra.push((name.clone(), json!(v)));
-        } else if page > 0 {
-            break;
-        }
-        let body = call(
-            runner,
-            endpoint,
-            describe,
-            &BTreeMap::new(),
-            &extra,
-            bindings,
-        )
-        .await?;
-        let names = flatten(&select(&body, names_at, &vars));
+    // Every page, as the describe spec's `paging` says.
+    let pages = call_pages(runner, endpoint, describe, &BTreeMap::new(), &[], bindings).await?;
+    for body in &pages {
+        let names = flatten(&select(body, names_at, &vars));
         let ids = ids_at
-            .map(|p| flatten(&select(&body, p, &vars)))
+            .map(|p| flatten(&select(body, p, &vars)))
             .unwrap_or_else(|| names.clone());
-        if names.is_empty() {
-            break;
-        }
         for (name, id) in names.iter().zip(ids.iter()) {
             if name.starts_with(prefix) {
                 found.push(Found {
@@ -190,9 +230,6 @@ async fn list(
                     name: name.clone(),
                 });
             }
-        }
-        if size.is_some_and(|s| (names.len() as i64) < s) {
-            break;
         }
     }
     Ok(found)

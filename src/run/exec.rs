@@ -213,14 +213,16 @@ pub fn build(call: &Call) -> Result<RawRequest, BuildError> {
     if !pre_signed {
         apply_post_sign(&mut req, call.tamper, scheme);
     }
-    // One fault only: without its action an ACS3 or RPC request (whose action is signed) is
-    // signed again over what remains, so the answer is about the missing action, not a broken
-    // signature. (TC3 does not sign X-TC-Action; Tencent v1 missing-action stays two faults.)
+    // One fault only: without its action a request whose action is signed (ACS3, RPC, Tencent
+    // v1) is signed again over what remains, so the answer is about the missing action, not a
+    // broken signature. (TC3 does not sign X-TC-Action.)
     if matches!(call.tamper, Some(Tamper::MissingAction)) {
         if let Some(algorithm) = acs3_algorithm(scheme) {
             resign_acs3(&mut req, algorithm, &credentials);
         } else if scheme == Scheme::RpcHmacSha1 {
             resign_rpc(&mut req, &credentials);
+        } else if let Some(method) = tencent_v1_method(scheme) {
+            resign_tencent_v1(&mut req, method, &credentials);
         }
     }
     Ok(req)
@@ -232,6 +234,34 @@ fn acs3_algorithm(scheme: Scheme) -> Option<sign::acs3::Acs3Algorithm> {
         Scheme::Acs3HmacSm3 => Some(sign::acs3::Acs3Algorithm::HmacSm3),
         _ => None,
     }
+}
+
+fn tencent_v1_method(scheme: Scheme) -> Option<sign::tencent_v1::V1Method> {
+    match scheme {
+        Scheme::TencentHmacSha1 => Some(sign::tencent_v1::V1Method::HmacSha1),
+        Scheme::TencentHmacSha256 => Some(sign::tencent_v1::V1Method::HmacSha256),
+        _ => None,
+    }
+}
+
+/// Sign a Tencent v1 request again over the parameters it still carries (method, host and
+/// path as sent).
+fn resign_tencent_v1(
+    req: &mut RawRequest,
+    method: sign::tencent_v1::V1Method,
+    creds: &Credentials,
+) {
+    let params = sign::encoding::query_and_form_params(req);
+    let Some(host) = req.host().map(str::to_string) else {
+        return;
+    };
+    let path = if req.path.is_empty() { "/" } else { &req.path };
+    let Some(string_to_sign) = sign::tencent_v1::string_to_sign(&req.method, &host, path, &params)
+    else {
+        return;
+    };
+    let sig = sign::tencent_v1::sign_string(method, &creds.secret, string_to_sign);
+    in_query_and_body(req, |s| replace_param(s, "Signature", &sig.signature));
 }
 
 /// Sign an RPC request again over the parameters it still carries.
@@ -509,6 +539,40 @@ mod resign_tests {
         .with_param("RegionId", "cn-hangzhou")
         .with_param("KeyPairName", "k1");
         (sign::sign(scheme, &input, &creds).unwrap().request, creds)
+    }
+
+    /// Tencent v1 signs `Action` with every other parameter: without it, what remains is
+    /// signed again and verifies, so the missing action is the only fault.
+    #[test]
+    fn tencent_v1_missing_action_is_signed_again() {
+        for scheme in [Scheme::TencentHmacSha1, Scheme::TencentHmacSha256] {
+            let creds = Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE");
+            for method in ["GET", "POST"] {
+                let input = SignInput::fresh(
+                    Provider::Tencent,
+                    method,
+                    "cvm.tencentcloudapi.com",
+                    "DeleteKeyPairs",
+                    "2017-03-12",
+                )
+                .with_param("KeyIds.0", "skey-mv9yzyjj");
+                let mut req = sign::sign(scheme, &input, &creds).unwrap().request;
+                apply_post_sign(&mut req, Some(&Tamper::MissingAction), scheme);
+                let policy = verify::VerifyPolicy::at(crate::sign::clock::unix_now());
+                let broken =
+                    verify::verify(Provider::Tencent, &req, &creds, &NonceCache::new(), &policy);
+                assert!(
+                    broken.is_err(),
+                    "{scheme:?}: dropping Action breaks the signature"
+                );
+                resign_tencent_v1(&mut req, tencent_v1_method(scheme).unwrap(), &creds);
+                let carried = format!("{}&{}", req.raw_query, String::from_utf8_lossy(&req.body));
+                assert!(!carried.contains("Action="), "{carried}");
+                let again =
+                    verify::verify(Provider::Tencent, &req, &creds, &NonceCache::new(), &policy);
+                assert!(again.is_ok(), "{scheme:?} {method}: {:?}", again.err());
+            }
+        }
     }
 
     /// A missing action is the only fault: what remains carries a valid signature (RPC), or the

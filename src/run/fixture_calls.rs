@@ -130,6 +130,35 @@ pub(super) async fn call(
     }
 }
 
+/// [`call`] for a describe fixture, following every page its spec's `paging` describes (one
+/// call when it has none): the answer of each page, in order.
+pub(super) async fn call_pages(
+    runner: &Runner,
+    endpoint: &Endpoint,
+    spec: &ActionSpec,
+    given: &BTreeMap<String, Vec<String>>,
+    extra: &[(String, Value)],
+    bindings: &Bindings,
+) -> Result<Vec<Value>, String> {
+    let Some(paging) = &spec.paging else {
+        return Ok(vec![
+            call(runner, endpoint, spec, given, extra, bindings).await?,
+        ]);
+    };
+    let mut pages = Vec::new();
+    for n in 0..crate::spec::MAX_PAGES {
+        let mut with_page = extra.to_vec();
+        with_page.extend(paging.params(spec, n));
+        let body = call(runner, endpoint, spec, given, &with_page, bindings).await?;
+        let last = paging.is_last(spec, &body, n);
+        pages.push(body);
+        if last {
+            break;
+        }
+    }
+    Ok(pages)
+}
+
 pub(super) fn output<'a>(spec: &ActionSpec, body: &'a Value, hint: &str) -> Option<&'a Value> {
     spec.response
         .outputs

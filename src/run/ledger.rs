@@ -20,6 +20,9 @@ pub struct Leftover {
 pub struct Ledger {
     /// Created key pairs not yet deleted, by id: (service, name).
     created: BTreeMap<String, (String, String)>,
+    /// Key pairs whose delete call was answered but that no Describe has yet shown gone, by
+    /// id: (service, name). The leak check at the end confirms them.
+    unconfirmed: BTreeMap<String, (String, String)>,
     /// Reusable key pairs per service (no delete API), in creation order: (id, name).
     reusable: BTreeMap<String, Vec<(String, String)>>,
     /// Problems found while restoring (instances) or reconciling.
@@ -32,8 +35,39 @@ impl Ledger {
             .insert(id.to_string(), (service.to_string(), name.to_string()));
     }
 
+    /// The delete call was answered (or the key was already gone): off the leaks, to be
+    /// confirmed by a Describe.
     pub fn deleted(&mut self, id: &str) {
-        self.created.remove(id);
+        if let Some(k) = self.created.remove(id) {
+            self.unconfirmed.insert(id.to_string(), k);
+        }
+    }
+
+    /// Keys deleted by answer only, not yet shown gone: (id, service, name).
+    pub fn unconfirmed(&self) -> Vec<(String, String, String)> {
+        self.unconfirmed
+            .iter()
+            .map(|(id, (service, name))| (id.clone(), service.clone(), name.clone()))
+            .collect()
+    }
+
+    /// A Describe no longer lists the key: its deletion is confirmed.
+    pub fn confirmed_gone(&mut self, id: &str) {
+        self.unconfirmed.remove(id);
+    }
+
+    /// A Describe still lists a key whose delete call was answered: a leak after all.
+    pub fn still_listed(&mut self, id: &str) {
+        if let Some((service, name)) = self.unconfirmed.remove(id) {
+            self.problems.push(Leftover {
+                service,
+                resource: "key_pair".into(),
+                id: id.to_string(),
+                note: format!(
+                    "`{name}`: its delete call was answered, but Describe still lists it"
+                ),
+            });
+        }
     }
 
     /// The `n`-th reusable key of a service, if the run made one already.

@@ -213,6 +213,11 @@ impl Runner {
                 results.append(&mut r);
             }
         }
+        if !self.target.is_emulator() {
+            // The leak check: a key pair counts as deleted once a Describe no longer lists
+            // it, not because its delete call was answered.
+            super::cleanup::confirm_deleted(self).await;
+        }
         results.sort_by(|a, b| a.id.cmp(&b.id));
         results
     }

@@ -45,12 +45,14 @@ impl Runner {
         });
         result.last_response = Some(resp.clone());
         let mut findings = self.checker.check(&action, &step.expect, &resp, bindings);
-        if findings.is_empty() {
+        let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        // An error the expectation also allows (`or_error`) has no effects to observe.
+        let answered_error = self.checker.is_error(action.provider, resp.status, &body);
+        if findings.is_empty() && !answered_error {
             if let Expect::Success {
                 effects, capture, ..
             } = &step.expect
             {
-                let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
                 // `k1` captures an id, `k1.name` a name: both bind the symbol for later steps
                 // (and for effect checks), like a world object.
                 for (sym, pointer) in capture {
@@ -210,47 +212,72 @@ impl Runner {
                 given.insert("key_pair".to_string(), key_syms.clone());
                 let params = crate::generate::fixture_params(&self.specs, &fixture, &given)
                     .ok_or_else(|| format!("cannot build a {describe} request"))?;
-                let observe_step = Step {
-                    action: describe.clone(),
-                    params,
-                    wire: Default::default(),
-                    caller: Default::default(),
-                    expect: Expect::Any,
+                // Filtered to the case's own resources; every page the describe spec's
+                // `paging` describes is read (one call without paging).
+                let mut selected: Vec<Value> = Vec::new();
+                let pages = if fixture.paging.is_some() {
+                    crate::spec::MAX_PAGES
+                } else {
+                    1
                 };
-                let sent = {
-                    let _gate = self.control.gate.read().await;
-                    self.send_step(&fixture, &observe_step, endpoint, bindings, creds)
-                        .await
-                };
-                let (_, resp) = match sent {
-                    Sent::Ok(req, resp) => (req, resp),
-                    Sent::Transport(e) => return Err(format!("observing {effect_id}: {e}")),
-                    Sent::Build(e) => return Err(format!("observing {effect_id}: {e}")),
-                };
-                let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
-                let selected = if self
-                    .checker
-                    .is_error(case.action.provider, resp.status, &body)
-                {
-                    match effect.op {
-                        // Describing deleted keys may fail with "not found": nothing listed.
-                        crate::spec::EffectOp::Delete => vec![],
-                        _ => {
-                            let code = Checker::error_code(&body).map(|c| c.1).unwrap_or_default();
-                            return Ok(Some(Finding {
-                                evidence: Default::default(),
-                                source: String::new(),
-                                rule,
-                                location: format!("{describe} response"),
-                                message: format!(
-                                    "observing effect {effect_id}: {describe} failed with {code}"
-                                ),
-                            }));
+                for n in 0..pages {
+                    let mut params = params.clone();
+                    if let Some(pg) = &fixture.paging {
+                        params.extend(pg.params(&fixture, n));
+                    }
+                    let observe_step = Step {
+                        action: describe.clone(),
+                        params,
+                        wire: Default::default(),
+                        caller: Default::default(),
+                        expect: Expect::Any,
+                    };
+                    let sent = {
+                        let _gate = self.control.gate.read().await;
+                        self.send_step(&fixture, &observe_step, endpoint, bindings, creds)
+                            .await
+                    };
+                    let resp = match sent {
+                        Sent::Ok(_, resp) => resp,
+                        Sent::Transport(e) => return Err(format!("observing {effect_id}: {e}")),
+                        Sent::Build(e) => return Err(format!("observing {effect_id}: {e}")),
+                    };
+                    let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+                    if self
+                        .checker
+                        .is_error(case.action.provider, resp.status, &body)
+                    {
+                        match effect.op {
+                            // Describing deleted keys may fail with "not found": nothing listed.
+                            crate::spec::EffectOp::Delete => break,
+                            _ => {
+                                let code =
+                                    Checker::error_code(&body).map(|c| c.1).unwrap_or_default();
+                                return Ok(Some(Finding {
+                                    evidence: Default::default(),
+                                    source: String::new(),
+                                    rule,
+                                    location: format!("{describe} response"),
+                                    message: format!(
+                                        "observing effect {effect_id}: {describe} failed with {code}"
+                                    ),
+                                }));
+                            }
                         }
                     }
-                } else {
-                    crate::check::effects::select(&body, select, &BTreeMap::new())
-                };
+                    selected.extend(crate::check::effects::select(
+                        &body,
+                        select,
+                        &BTreeMap::new(),
+                    ));
+                    if fixture
+                        .paging
+                        .as_ref()
+                        .is_none_or(|pg| pg.is_last(&fixture, &body, n))
+                    {
+                        break;
+                    }
+                }
                 Ok(crate::check::effects::evaluate(
                     effect,
                     &rule,

@@ -302,8 +302,31 @@ pub(super) fn check_action(
                 problems,
             );
         }
+        if let Some(m) = &pc.mixed_batch {
+            if !a.discrepancies.iter().any(|d| d.id == m.discrepancy) {
+                problems.push(Problem::new(
+                    file,
+                    format!("/preconditions/{i}/mixed_batch/discrepancy"),
+                    format!("names unknown discrepancy '{}'", m.discrepancy),
+                    "add a discrepancies entry with that id recording the alternatives and their sources",
+                ));
+            }
+        }
         if pc.scope == Scope::Request && !a.errors.iter().any(|e| e.triggers.iter().any(|t| matches!(t, Trigger::Precondition { precondition, .. } if precondition == &pc.id))) {
             problems.push(Problem::new(file, format!("/preconditions/{i}"), format!("no error code is triggered by precondition '{}'", pc.id), "add a trigger {\"on\": \"precondition\", ...} to the error it provokes, or make it per_item"));
+        }
+    }
+    if let Some(pg) = &a.paging {
+        for (field, name) in [("index", &pg.index), ("size", &pg.size)] {
+            match a.parameter(name) {
+                Some(p) if p.ty == crate::spec::ParamType::Integer => {}
+                _ => problems.push(Problem::new(
+                    file,
+                    format!("/paging/{field}"),
+                    format!("'{name}' is not an integer parameter of this action"),
+                    "name the action's integer paging parameter (Offset/Limit, PageNumber/PageSize)",
+                )),
+            }
         }
     }
     for (i, e) in a.effects.iter().enumerate() {

@@ -554,7 +554,110 @@ pub struct ActionSpec {
     pub examples: Vec<Example>,
     #[serde(default)]
     pub discrepancies: Vec<Discrepancy>,
+    /// Parameters the service accepts that its page does not list (ECS's owner parameters in
+    /// the SDK models): recorded, never sent by the harness, ignored by the emulator.
+    #[serde(default)]
+    pub hidden_parameters: Vec<HiddenParameter>,
+    /// How a describe action pages its results (fixture actions that list resources).
+    #[serde(default)]
+    pub paging: Option<Paging>,
 }
+
+/// A parameter the service accepts although the action's page does not list it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HiddenParameter {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    pub description: String,
+    pub source: String,
+}
+
+/// How a describe action pages: the page parameter (an offset of items or a 1-based page
+/// number), the page-size parameter (its documented `maximum`, else its `default`, is the
+/// page size asked for), where the page's items are, and where the total count is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Paging {
+    pub index: String,
+    pub index_kind: PageIndex,
+    pub size: String,
+    /// JSON pointer to the array of this page's items.
+    pub items: String,
+    /// JSON pointer to the total number of items, when the response carries it.
+    #[serde(default)]
+    pub total: Option<String>,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PageIndex {
+    /// Items skipped, from 0 (Tencent `Offset`).
+    Offset,
+    /// Page number, from 1 (Alibaba `PageNumber`).
+    PageNumber,
+}
+
+impl Paging {
+    /// The page size to ask for: the size parameter's documented maximum, else its default,
+    /// else 10.
+    pub fn page_size(&self, action: &ActionSpec) -> i64 {
+        action
+            .parameter(&self.size)
+            .and_then(|p| {
+                p.maximum
+                    .or_else(|| p.default.as_ref().and_then(serde_json::Value::as_i64))
+            })
+            .unwrap_or(10)
+            .max(1)
+    }
+
+    /// The value of the page parameter for page `n` (0-based) of `size` items.
+    pub fn index_value(&self, n: i64, size: i64) -> i64 {
+        match self.index_kind {
+            PageIndex::Offset => n * size,
+            PageIndex::PageNumber => n + 1,
+        }
+    }
+
+    /// The paging parameters of page `n` (0-based).
+    pub fn params(&self, action: &ActionSpec, n: i64) -> [(String, serde_json::Value); 2] {
+        let size = self.page_size(action);
+        [
+            (
+                self.index.clone(),
+                serde_json::Value::from(self.index_value(n, size)),
+            ),
+            (self.size.clone(), serde_json::Value::from(size)),
+        ]
+    }
+
+    /// Whether page `n` (0-based) of this answer is the last: fewer items than a full page,
+    /// or the total count reached.
+    pub fn is_last(&self, action: &ActionSpec, body: &serde_json::Value, n: i64) -> bool {
+        let size = self.page_size(action);
+        let items = body
+            .pointer(&self.items)
+            .and_then(serde_json::Value::as_array)
+            .map_or(0, |a| a.len() as i64);
+        if items < size {
+            return true;
+        }
+        let total = self
+            .total
+            .as_ref()
+            .and_then(|t| body.pointer(t))
+            .and_then(|v| {
+                v.as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+            });
+        total.is_some_and(|t| (n + 1) * size >= t)
+    }
+}
+
+/// At most this many pages are read from one describe call: far more than any account holds
+/// at the largest page size, and a bound against a target that pages forever.
+pub const MAX_PAGES: i64 = 200;
 
 impl ActionSpec {
     /// How many resources of this kind one call may name: the documented `max_items` of the
@@ -623,6 +726,21 @@ pub struct RegionRule {
     pub parameter: Option<String>,
     #[serde(default)]
     pub tolerated: bool,
+    pub source: String,
+    /// Sources that say the region is NOT required although `required` is true (disputed
+    /// pages): a call without it may then be processed as usual.
+    #[serde(default)]
+    pub optional_by: Vec<String>,
+    /// The regions a page restricts the action to (possibly a cut-off list).
+    #[serde(default)]
+    pub listed_regions: Option<ListedRegions>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ListedRegions {
+    pub regions: Vec<String>,
+    /// Whether the list is known to be whole (false: the available copy is cut off).
+    pub complete: bool,
     pub source: String,
 }
 
@@ -805,8 +923,19 @@ pub struct Precondition {
     pub scope: Scope,
     #[serde(default)]
     pub item_failure: Option<ItemFailure>,
+    /// A batch that mixes items meeting this precondition with items violating it: the docs
+    /// leave open whether the whole call fails (the trigger's codes) or the others succeed;
+    /// the named discrepancy says why. Generates a `mixed` case accepting both.
+    #[serde(default)]
+    pub mixed_batch: Option<MixedBatch>,
     pub description: String,
     pub source: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MixedBatch {
+    /// The id of the action's discrepancy entry that records the alternatives.
+    pub discrepancy: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -859,6 +988,11 @@ pub struct Effect {
     pub when: Option<Condition>,
     #[serde(default)]
     pub observe: Option<Observe>,
+    /// What the observation rests on: `inferred` when no page says the change is visible
+    /// through the describe call at once (ECS: restart "for the changes to take effect"), so a
+    /// change not yet shown is a divergence. Default: documented.
+    #[serde(default)]
+    pub evidence: Option<Evidence>,
     pub description: String,
     pub source: String,
 }

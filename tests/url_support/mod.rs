@@ -7,8 +7,13 @@ use cloudconform::run::RunOptions;
 use cloudconform::sign::Credentials;
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -221,4 +226,138 @@ pub fn serve_lent(tls: bool, args: &[&str]) -> (Served, Value) {
     );
     let before = control(&served.url, "GET", "world", None);
     (served, before)
+}
+
+/// What the proxy of [`proxy`] does with one request.
+pub enum Answer {
+    /// Forward it and return the answer.
+    Forward,
+    /// Answer 404 without forwarding (a target without the emulator's control API).
+    Refuse,
+    /// Forward it, then close the connection without answering (the answer is lost).
+    ForwardThenDrop,
+    /// Answer these bytes (a whole HTTP response) without forwarding.
+    Fake(Vec<u8>),
+}
+
+/// The decision for a request: its path and its action (`""` when it names none).
+pub type Rule = Arc<dyn Fn(&str, &str) -> Answer + Send + Sync>;
+
+async fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16384];
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut chunk))
+            .await
+            .ok()?
+            .ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            while buf.len() < end + 4 + len {
+                let n = s.read(&mut chunk).await.ok()?;
+                if n == 0 {
+                    return None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Some((head, buf[end + 4..end + 4 + len].to_vec()));
+        }
+    }
+}
+
+async fn forward(upstream: SocketAddr, head: &str, body: &[u8]) -> Vec<u8> {
+    let Ok(mut up) = TcpStream::connect(upstream).await else {
+        return Vec::new();
+    };
+    let head: Vec<&str> = head
+        .split("\r\n")
+        .filter(|l| !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    let mut out = head.join("\r\n").into_bytes();
+    out.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    out.extend_from_slice(body);
+    if up.write_all(&out).await.is_err() {
+        return Vec::new();
+    }
+    let mut answer = Vec::new();
+    let _ = up.read_to_end(&mut answer).await;
+    answer
+}
+
+/// The action a request names: the `X-TC-Action` / `x-acs-action` header, else an `Action`
+/// parameter of the query or form body.
+fn action_of(head: &str, body: &[u8]) -> String {
+    for line in head.lines().skip(1) {
+        if let Some((k, v)) = line.split_once(':') {
+            let k = k.trim().to_ascii_lowercase();
+            if k == "x-tc-action" || k == "x-acs-action" {
+                return v.trim().to_string();
+            }
+        }
+    }
+    let target = head.split_whitespace().nth(1).unwrap_or("");
+    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let body = String::from_utf8_lossy(body);
+    query
+        .split('&')
+        .chain(body.split('&'))
+        .find_map(|kv| kv.strip_prefix("Action="))
+        .unwrap_or("")
+        .to_string()
+}
+
+/// A loopback HTTP proxy in front of `upstream` (plain HTTP, one request per connection) that
+/// does what `rule` says with each request.
+pub async fn proxy(upstream: SocketAddr, rule: Rule) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut client, _)) = listener.accept().await else {
+                return;
+            };
+            let rule = rule.clone();
+            tokio::spawn(async move {
+                let Some((head, body)) = read_request(&mut client).await else {
+                    return;
+                };
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                let answer = match rule(&path, &action_of(&head, &body)) {
+                    Answer::Forward => forward(upstream, &head, &body).await,
+                    Answer::Refuse => {
+                        b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_vec()
+                    }
+                    Answer::ForwardThenDrop => {
+                        let _ = forward(upstream, &head, &body).await;
+                        return;
+                    }
+                    Answer::Fake(bytes) => bytes,
+                };
+                let _ = client.write_all(&answer).await;
+            });
+        }
+    });
+    addr
+}
+
+/// The upstream address of a plain-HTTP served emulator.
+pub fn addr_of(served: &Served) -> SocketAddr {
+    served
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("emulator address")
 }
