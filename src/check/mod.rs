@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,10 +99,12 @@ impl Verdict {
     }
 }
 
-/// Compiled schemas and patterns, shared by every case of a run.
+/// Compiled schemas and patterns, shared by every case of a run: every validator is compiled
+/// once when the checker is made, so checking takes no lock and compiles nothing.
 pub struct Checker {
     specs: Arc<SpecSet>,
-    response: Mutex<HashMap<ActionKey, Arc<jsonschema::Validator>>>,
+    /// Each action's response validator, or why its schema does not compile.
+    response: HashMap<ActionKey, Result<jsonschema::Validator, String>>,
     success_env: HashMap<Provider, jsonschema::Validator>,
     error_env: HashMap<Provider, jsonschema::Validator>,
     request_id: HashMap<Provider, Regex>,
@@ -152,9 +154,17 @@ impl Checker {
                 Regex::new(&p.request_id.pattern).map_err(|e| e.to_string())?,
             );
         }
+        let response = specs
+            .actions()
+            .map(|a| {
+                let key = a.key();
+                let v = specs.response_validator(&key);
+                (key, v)
+            })
+            .collect();
         Ok(Checker {
             specs,
-            response: Mutex::new(HashMap::new()),
+            response,
             success_env,
             error_env,
             request_id,
@@ -165,14 +175,12 @@ impl Checker {
         &self.specs
     }
 
-    fn response_validator(&self, key: &ActionKey) -> Result<Arc<jsonschema::Validator>, String> {
-        let mut cache = self.response.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = cache.get(key) {
-            return Ok(v.clone());
+    fn response_validator(&self, key: &ActionKey) -> Result<&jsonschema::Validator, String> {
+        match self.response.get(key) {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(format!("no spec for {key}")),
         }
-        let v = Arc::new(self.specs.response_validator(key)?);
-        cache.insert(key.clone(), v.clone());
-        Ok(v)
     }
 
     /// Whether a body is an error envelope of this provider.

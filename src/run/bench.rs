@@ -1,8 +1,10 @@
 //! Throughput in one run: checked cases per second (world, requests, checks, effects) and the
 //! emulator's raw requests per second (the minimal valid request of every seed action, signed
-//! and sent as fast as the same number of workers can, no checks), and their ratio.
+//! and sent as fast as the same number of workers can, no checks), and their ratio; exploration
+//! cases generated and checked per second, for several case counts so growth is shown.
 use super::exec::{self, Call, Endpoint};
 use super::{control_world, local, CaseResult, RunOptions, Runner, Sent};
+use crate::emulator::ServiceState;
 use crate::generate::{Case, CaseKind};
 use crate::spec::SpecSet;
 use serde::Serialize;
@@ -85,6 +87,55 @@ pub async fn bench(
     })
 }
 
+/// Exploration throughput for one case count: generation and checking timed apart.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExploreResult {
+    pub cases: usize,
+    pub seed: u64,
+    pub generate_seconds: f64,
+    pub generated_per_second: f64,
+    pub passed: usize,
+    pub run_seconds: f64,
+    pub cases_per_second: f64,
+}
+
+/// Generate `n` exploration cases for `seed` and check them against `workers` fresh embedded
+/// emulators (what `cloudconform run --explore N` does, without reports).
+pub async fn explore(
+    specs: Arc<SpecSet>,
+    n: usize,
+    seed: u64,
+    workers: usize,
+) -> Result<ExploreResult, String> {
+    let t0 = Instant::now();
+    let cases =
+        crate::generate::explore::random_cases(&specs, n, seed).map_err(|e| e.to_string())?;
+    let generate_seconds = t0.elapsed().as_secs_f64();
+    let (handles, target) = local::start_emulators(specs.clone(), workers).await?;
+    let runner = Arc::new(
+        Runner::new(specs.clone(), target, RunOptions::default()).map_err(|e| e.to_string())?,
+    );
+    let count = cases.len();
+    let t1 = Instant::now();
+    let results = runner.run_all(cases, Arc::new(|_: &CaseResult| {})).await;
+    let run_seconds = t1.elapsed().as_secs_f64();
+    let passed = results
+        .iter()
+        .filter(|r| r.verdict == crate::check::Verdict::Pass)
+        .count();
+    drop(results);
+    drop(handles);
+    Ok(ExploreResult {
+        cases: count,
+        seed,
+        generate_seconds,
+        generated_per_second: count as f64 / generate_seconds.max(1e-9),
+        passed,
+        run_seconds,
+        cases_per_second: count as f64 / run_seconds.max(1e-9),
+    })
+}
+
 async fn raw_worker(
     runner: &Runner,
     endpoint: &Endpoint,
@@ -93,26 +144,21 @@ async fn raw_worker(
     total: usize,
 ) -> Result<usize, String> {
     // One merged world holding every minimal case's objects.
-    let mut world = control_world::default_world(runner, endpoint).await?;
+    let default = control_world::default_world(runner, endpoint).await?;
+    let mut services: std::collections::BTreeMap<String, ServiceState> = Default::default();
     let mut prepared = Vec::new();
     for case in minimal {
-        let region = world
-            .pointer(&format!("/regions/{}/0", case.action.provider))
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let region = control_world::region_of(default, case.action.provider);
         let bindings = control_world::bind_world(runner, case, &region)?;
         let svc = format!("{}/{}", case.action.provider, case.action.service);
-        let add = control_world::service_json(case, &bindings);
-        let slot = &mut world["services"][svc.as_str()];
-        for kind in ["instances", "images", "key_pairs"] {
-            let mut list = slot[kind].as_array().cloned().unwrap_or_default();
-            list.extend(add[kind].as_array().cloned().unwrap_or_default());
-            slot[kind] = serde_json::Value::Array(list);
-        }
+        let add = control_world::service_state(case, &bindings);
+        let slot = services.entry(svc).or_default();
+        slot.instances.extend(add.instances);
+        slot.images.extend(add.images);
+        slot.key_pairs.extend(add.key_pairs);
         prepared.push((case.clone(), bindings));
     }
-    control_world::put_world(runner, endpoint, &world).await?;
+    control_world::place(runner, endpoint, services.into_iter().collect()).await?;
     let mut sent = 0;
     let mut i = 0;
     while counter.fetch_add(1, Ordering::Relaxed) < total {
@@ -122,7 +168,7 @@ async fn raw_worker(
         let action = runner
             .step_action(case, step)
             .ok_or("no spec for the step action")?;
-        let accounts = control_world::accounts(runner, endpoint, case.action.provider).await;
+        let accounts = control_world::accounts(runner, endpoint).await;
         let creds = runner.credentials_for(case.action.provider, step.caller, &accounts);
         match runner
             .send_step(&action, step, endpoint, bindings, &creds)

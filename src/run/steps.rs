@@ -25,7 +25,7 @@ impl Runner {
         let action = self
             .step_action(case, step)
             .ok_or_else(|| format!("no spec for step action {}", step.action))?;
-        let accounts = control_world::accounts(self, endpoint, case.action.provider).await;
+        let accounts = control_world::accounts(self, endpoint).await;
         let creds = self.credentials_for(case.action.provider, step.caller, &accounts);
         let sent = {
             let _gate = self.control.gate.read().await;
@@ -43,8 +43,8 @@ impl Runner {
             request: RequestRecord::scrubbed(&req),
             response: Some(ResponseRecord::of(&resp)),
         });
-        result.last_response = Some(resp.clone());
-        let mut findings = self.checker.check(&action, &step.expect, &resp, bindings);
+        let resp = &*result.last_response.insert(resp);
+        let mut findings = self.checker.check(&action, &step.expect, resp, bindings);
         if findings.is_empty() {
             if let Expect::Success {
                 effects, capture, ..
@@ -158,14 +158,21 @@ impl Runner {
                     return Ok(None);
                 }
                 // The emulator's world shows what no API does.
-                let world = control_world::get_world(self, endpoint, false).await?;
                 let svc = format!("{}/{}", case.action.provider, case.action.service);
+                let service = match &endpoint.placement {
+                    Some(p) => serde_json::to_value(p.0.service(&svc)).unwrap_or(Value::Null),
+                    None => control_world::get_world(self, endpoint, false)
+                        .await?
+                        .pointer(&format!("/services/{}", svc.replace('/', "~1")))
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                };
                 let ids: Vec<String> = inst_syms
                     .iter()
                     .filter_map(|s| bindings.objects.get(s).map(|b| b.id.clone()))
                     .collect();
-                let selected: Vec<Value> = world
-                    .pointer(&format!("/services/{}/instances", svc.replace('/', "~1")))
+                let selected: Vec<Value> = service
+                    .get("instances")
                     .and_then(Value::as_array)
                     .map(|a| {
                         a.iter()
@@ -208,8 +215,9 @@ impl Runner {
                 let mut given = BTreeMap::new();
                 given.insert("instance".to_string(), inst_syms.clone());
                 given.insert("key_pair".to_string(), key_syms.clone());
-                let params = crate::generate::fixture_params(&self.specs, &fixture, &given)
-                    .ok_or_else(|| format!("cannot build a {describe} request"))?;
+                let params =
+                    crate::generate::fixture_params(&self.specs, &self.derived, &fixture, &given)
+                        .ok_or_else(|| format!("cannot build a {describe} request"))?;
                 let observe_step = Step {
                     action: describe.clone(),
                     params,
