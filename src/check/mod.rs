@@ -203,6 +203,20 @@ impl Checker {
         resp: &RawResponse,
         bindings: &Bindings,
     ) -> Vec<Finding> {
+        let parsed = serde_json::from_slice(&resp.body);
+        self.check_parsed(action, expect, resp, parsed.as_ref(), bindings)
+    }
+
+    /// [`Checker::check`] with the body already parsed (`resp.body` as JSON), for callers that
+    /// read the body themselves too.
+    pub fn check_parsed(
+        &self,
+        action: &ActionSpec,
+        expect: &Expect,
+        resp: &RawResponse,
+        parsed: Result<&Value, &serde_json::Error>,
+        bindings: &Bindings,
+    ) -> Vec<Finding> {
         let mut out = Vec::new();
         let Some(provider) = self.specs.provider(action.provider) else {
             return vec![Finding {
@@ -241,7 +255,7 @@ impl Checker {
                 ),
             });
         }
-        let body: Value = match serde_json::from_slice(&resp.body) {
+        let body: &Value = match parsed {
             Ok(v) => v,
             Err(e) => {
                 out.push(Finding {

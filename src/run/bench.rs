@@ -15,7 +15,9 @@ use std::time::Instant;
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchResult {
     pub workers: usize,
+    /// Cases checked: every case of the set, `rounds` times.
     pub cases: usize,
+    pub rounds: usize,
     pub passed: usize,
     pub case_seconds: f64,
     pub cases_per_second: f64,
@@ -29,6 +31,7 @@ pub struct BenchResult {
 pub async fn bench(
     specs: Arc<SpecSet>,
     cases: Vec<Case>,
+    rounds: usize,
     workers: usize,
     raw_requests: usize,
 ) -> Result<BenchResult, String> {
@@ -37,12 +40,16 @@ pub async fn bench(
         Runner::new(specs.clone(), target.clone(), RunOptions::default())
             .map_err(|e| e.to_string())?,
     );
-    let n = cases.len();
     let minimal: Vec<Case> = cases
         .iter()
         .filter(|c| c.kind == CaseKind::Valid && c.id.ends_with("/valid/minimal"))
         .cloned()
         .collect();
+    // Every round runs the whole set again (each case in its own freshly placed world), so
+    // the timing covers enough cases to be steady.
+    let rounds = rounds.max(1);
+    let cases: Vec<Case> = (0..rounds).flat_map(|_| cases.iter().cloned()).collect();
+    let n = cases.len();
     let t0 = Instant::now();
     let results = runner.run_all(cases, Arc::new(|_: &CaseResult| {})).await;
     let case_seconds = t0.elapsed().as_secs_f64();
@@ -77,6 +84,7 @@ pub async fn bench(
     Ok(BenchResult {
         workers,
         cases: n,
+        rounds,
         passed,
         case_seconds,
         cases_per_second,

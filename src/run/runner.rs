@@ -323,6 +323,10 @@ impl Runner {
     }
 
     pub(super) fn step_action(&self, case: &Case, step: &Step) -> Option<Arc<ActionSpec>> {
+        // Most steps call the case's own action: one map lookup, no scan.
+        if step.action == case.action.action {
+            return self.specs.action(&case.action).cloned();
+        }
         self.specs
             .find(case.action.provider, &case.action.service, &step.action)
             .into_iter()

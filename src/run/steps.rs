@@ -44,13 +44,17 @@ impl Runner {
             response: Some(ResponseRecord::of(&resp)),
         });
         let resp = &*result.last_response.insert(resp);
-        let mut findings = self.checker.check(&action, &step.expect, resp, bindings);
+        // The body is parsed once, for the checks and the captures alike.
+        let parsed = serde_json::from_slice::<Value>(&resp.body);
+        let mut findings =
+            self.checker
+                .check_parsed(&action, &step.expect, resp, parsed.as_ref(), bindings);
         if findings.is_empty() {
             if let Expect::Success {
                 effects, capture, ..
             } = &step.expect
             {
-                let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+                let body = parsed.as_ref().unwrap_or(&Value::Null);
                 // `k1` captures an id, `k1.name` a name: both bind the symbol for later steps
                 // (and for effect checks), like a world object.
                 for (sym, pointer) in capture {
