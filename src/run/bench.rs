@@ -2,10 +2,12 @@
 //! emulator's raw requests per second (the minimal valid request of every seed action, signed
 //! and sent as fast as the same number of workers can, no checks), and their ratio; exploration
 //! cases generated and checked per second, for several case counts so growth is shown.
-use super::exec::{self, Call, Endpoint};
+use super::bind::Bindings;
+use super::exec::Endpoint;
 use super::{control_world, local, CaseResult, RunOptions, Runner, Sent};
 use crate::emulator::ServiceState;
 use crate::generate::{Case, CaseKind};
+use crate::sign::Credentials;
 use crate::spec::SpecSet;
 use serde::Serialize;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -28,6 +30,8 @@ pub struct BenchResult {
     pub ratio: f64,
 }
 
+/// Rounds alternate: the whole case set checked, then a share of the raw requests sent, so a
+/// change in the machine's load in the middle of the run touches both sides alike.
 pub async fn bench(
     specs: Arc<SpecSet>,
     cases: Vec<Case>,
@@ -40,47 +44,58 @@ pub async fn bench(
         Runner::new(specs.clone(), target.clone(), RunOptions::default())
             .map_err(|e| e.to_string())?,
     );
+    let super::TargetKind::Emulator { endpoints } = &target.kind else {
+        return Err("bench needs emulator endpoints".into());
+    };
     let minimal: Vec<Case> = cases
         .iter()
         .filter(|c| c.kind == CaseKind::Valid && c.id.ends_with("/valid/minimal"))
         .cloned()
         .collect();
-    // Every round runs the whole set again (each case in its own freshly placed world), so
-    // the timing covers enough cases to be steady.
+    // Raw: each emulator holds one merged world with every minimal case's objects, and its
+    // worker replays their requests.
+    let mut raw = Vec::new();
+    for endpoint in endpoints {
+        raw.push(Arc::new(prepare_raw(&runner, endpoint, &minimal).await?));
+    }
     let rounds = rounds.max(1);
-    let cases: Vec<Case> = (0..rounds).flat_map(|_| cases.iter().cloned()).collect();
-    let n = cases.len();
-    let t0 = Instant::now();
-    let results = runner.run_all(cases, Arc::new(|_: &CaseResult| {})).await;
-    let case_seconds = t0.elapsed().as_secs_f64();
-    let passed = results
-        .iter()
-        .filter(|r| r.verdict == crate::check::Verdict::Pass)
-        .count();
-
-    // Raw: each worker realises the minimal cases' worlds once, then replays their requests.
-    let super::TargetKind::Emulator { endpoints } = &target.kind else {
-        return Err("bench needs emulator endpoints".into());
-    };
-    let counter = Arc::new(AtomicUsize::new(0));
-    let t1 = Instant::now();
-    let mut tasks = Vec::new();
-    for endpoint in endpoints.clone() {
-        let runner = runner.clone();
-        let minimal = minimal.clone();
-        let counter = counter.clone();
-        tasks.push(tokio::spawn(async move {
-            raw_worker(&runner, &endpoint, &minimal, &counter, raw_requests).await
-        }));
+    let (mut n, mut passed, mut sent) = (0, 0, 0);
+    let (mut case_seconds, mut raw_seconds) = (0.0, 0.0);
+    for round in 0..rounds {
+        let t0 = Instant::now();
+        let results = runner
+            .run_all(cases.clone(), Arc::new(|_: &CaseResult| {}))
+            .await;
+        case_seconds += t0.elapsed().as_secs_f64();
+        n += results.len();
+        passed += results
+            .iter()
+            .filter(|r| r.verdict == crate::check::Verdict::Pass)
+            .count();
+        drop(results);
+        // The cases replaced the worlds: put the raw world back (not timed).
+        for (endpoint, r) in endpoints.iter().zip(&raw) {
+            control_world::place(&runner, endpoint, r.services.clone()).await?;
+        }
+        let share = raw_requests / rounds + usize::from(round < raw_requests % rounds);
+        let counter = Arc::new(AtomicUsize::new(0));
+        let t1 = Instant::now();
+        let mut tasks = Vec::new();
+        for (endpoint, r) in endpoints.iter().zip(&raw) {
+            let (runner, r, counter) = (runner.clone(), r.clone(), counter.clone());
+            let endpoint = endpoint.clone();
+            tasks.push(tokio::spawn(async move {
+                raw_worker(&runner, &endpoint, &r, &counter, share).await
+            }));
+        }
+        for t in tasks {
+            sent += t.await.map_err(|e| e.to_string())??;
+        }
+        raw_seconds += t1.elapsed().as_secs_f64();
     }
-    let mut sent = 0;
-    for t in tasks {
-        sent += t.await.map_err(|e| e.to_string())??;
-    }
-    let raw_seconds = t1.elapsed().as_secs_f64();
     drop(handles);
-    let cases_per_second = n as f64 / case_seconds;
-    let requests_per_second = sent as f64 / raw_seconds;
+    let cases_per_second = n as f64 / case_seconds.max(1e-9);
+    let requests_per_second = sent as f64 / raw_seconds.max(1e-9);
     Ok(BenchResult {
         workers,
         cases: n,
@@ -144,15 +159,20 @@ pub async fn explore(
     })
 }
 
-async fn raw_worker(
+/// One emulator's raw workload: the minimal cases with their bindings and credentials, and the
+/// merged world holding all their objects.
+struct Raw {
+    prepared: Vec<(Case, Bindings, Credentials)>,
+    services: Vec<(String, ServiceState)>,
+}
+
+async fn prepare_raw(
     runner: &Runner,
     endpoint: &Endpoint,
     minimal: &[Case],
-    counter: &AtomicUsize,
-    total: usize,
-) -> Result<usize, String> {
-    // One merged world holding every minimal case's objects.
+) -> Result<Raw, String> {
     let default = control_world::default_world(runner, endpoint).await?;
+    let accounts = control_world::accounts(runner, endpoint).await;
     let mut services: std::collections::BTreeMap<String, ServiceState> = Default::default();
     let mut prepared = Vec::new();
     for case in minimal {
@@ -164,28 +184,42 @@ async fn raw_worker(
         slot.instances.extend(add.instances);
         slot.images.extend(add.images);
         slot.key_pairs.extend(add.key_pairs);
-        prepared.push((case.clone(), bindings));
+        let creds = runner.credentials_for(case.action.provider, case.steps[0].caller, &accounts);
+        prepared.push((case.clone(), bindings, creds));
     }
-    control_world::place(runner, endpoint, services.into_iter().collect()).await?;
+    if prepared.is_empty() {
+        return Err("no minimal valid case to send raw".into());
+    }
+    Ok(Raw {
+        prepared,
+        services: services.into_iter().collect(),
+    })
+}
+
+/// Send the raw requests until `counter` reaches `total` (shared by every worker).
+async fn raw_worker(
+    runner: &Runner,
+    endpoint: &Endpoint,
+    raw: &Raw,
+    counter: &AtomicUsize,
+    total: usize,
+) -> Result<usize, String> {
     let mut sent = 0;
     let mut i = 0;
     while counter.fetch_add(1, Ordering::Relaxed) < total {
-        let (case, bindings) = &prepared[i % prepared.len()];
+        let (case, bindings, creds) = &raw.prepared[i % raw.prepared.len()];
         i += 1;
         let step = &case.steps[0];
         let action = runner
             .step_action(case, step)
             .ok_or("no spec for the step action")?;
-        let accounts = control_world::accounts(runner, endpoint).await;
-        let creds = runner.credentials_for(case.action.provider, step.caller, &accounts);
         match runner
-            .send_step(&action, step, endpoint, bindings, &creds)
+            .send_step(&action, step, endpoint, bindings, creds)
             .await
         {
             Sent::Ok(..) => sent += 1,
             Sent::Transport(e) | Sent::Build(e) => return Err(e),
         }
     }
-    let _ = (exec::scheme_of, std::marker::PhantomData::<Call>);
     Ok(sent)
 }

@@ -325,11 +325,7 @@ fn gateway_fault(resp: &RawResponse) -> Option<String> {
 fn throttled(resp: &RawResponse, throttles: &[String]) -> Option<Option<Duration>> {
     // Only a body that mentions a throttling code is parsed (every answer passes here).
     let mentioned = |code: &String| {
-        !code.is_empty()
-            && resp
-                .body
-                .windows(code.len())
-                .any(|w| w == code.as_bytes())
+        !code.is_empty() && resp.body.windows(code.len()).any(|w| w == code.as_bytes())
     };
     if !throttles.iter().any(mentioned) {
         return None;
