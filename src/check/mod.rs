@@ -302,8 +302,8 @@ impl Checker {
                 message: "no RequestId".into(),
             }),
         }
-        let is_error = self.is_error(action.provider, resp.status, &body);
-        let got_code = Self::error_code(&body);
+        let is_error = self.is_error(action.provider, resp.status, body);
+        let got_code = Self::error_code(body);
         match expect {
             Expect::Success { batch, .. } => {
                 if is_error {
@@ -329,7 +329,7 @@ impl Checker {
                         ),
                     });
                 }
-                for e in self.success_env[&action.provider].iter_errors(&body) {
+                for e in self.success_env[&action.provider].iter_errors(body) {
                     out.push(Finding {
                         evidence: Default::default(),
                         source: String::new(),
@@ -340,7 +340,7 @@ impl Checker {
                 }
                 match self.response_validator(&action.key()) {
                     Ok(v) => {
-                        for e in v.iter_errors(&body) {
+                        for e in v.iter_errors(body) {
                             out.push(Finding {
                                 evidence: Default::default(),
                                 source: String::new(),
@@ -358,7 +358,7 @@ impl Checker {
                         message: format!("response schema does not compile: {e}"),
                     }),
                 }
-                self.check_batch(action, &afile, &body, batch.as_ref(), bindings, &mut out);
+                self.check_batch(action, &afile, body, batch.as_ref(), bindings, &mut out);
             }
             Expect::Error { one_of, rule } => {
                 // The strongest alternative decides: a code outside a set that holds a
@@ -386,7 +386,7 @@ impl Checker {
                     });
                     return out;
                 }
-                self.check_error_envelope(action.provider, &pfile, &body, &mut out);
+                self.check_error_envelope(action.provider, &pfile, body, &mut out);
                 let (at, code) = got_code.unwrap_or(("/", String::new()));
                 match one_of.iter().find(|e| code_matches(&e.code, &code)) {
                     None => out.push(Finding {
@@ -430,7 +430,7 @@ impl Checker {
                     });
                     return out;
                 }
-                self.check_error_envelope(action.provider, &pfile, &body, &mut out);
+                self.check_error_envelope(action.provider, &pfile, body, &mut out);
                 let status_ok = match provider.http_status.errors {
                     ErrorStatusRule::Always200 => resp.status == 200,
                     ErrorStatusRule::PerCode => resp.status >= 400,
