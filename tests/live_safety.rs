@@ -5,7 +5,8 @@
 //! exits at once; `cleanup` removes planted leftovers by prefix and nothing else; no output,
 //! report or file the run writes contains the secret.
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -112,11 +113,15 @@ fn profile(dir: &Path) -> PathBuf {
 }
 
 fn command(served: &Served, dir: &Path, args: &[&str]) -> Command {
+    command_to(&served.url, dir, args)
+}
+
+fn command_to(url: &str, dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new(BIN);
     c.args(args);
     // Every service to the emulator: nothing may leave the loopback interface.
     for service in ["cvm", "ecm", "ecs", "ens"] {
-        c.arg("--endpoint").arg(format!("{service}={}", served.url));
+        c.arg("--endpoint").arg(format!("{service}={url}"));
     }
     c.arg("--profile").arg(profile(dir));
     for (var, _) in std::env::vars() {
@@ -231,28 +236,109 @@ fn a_complete_run_leaves_the_world_as_it_found_it_and_never_shows_the_secret() {
     }
 }
 
-/// Start a run, wait until it has judged a few cases, then send SIGINT (`times` times).
-fn interrupt(served: &Served, dir: &Path, times: usize) -> (Output, Duration) {
+/// Start a run against `url`, wait until a case is in flight, then send SIGINT; with
+/// `twice`, send a second one once the run has said it is handling the first.
+fn interrupt(served: &Served, url: &str, dir: &Path, twice: bool) -> (Output, Duration) {
     let report = dir.join("partial.json");
-    let child = command(served, dir, &run_args(report.to_str().unwrap()))
+    let before = services(&world(served));
+    let mut child = command_to(url, dir, &run_args(report.to_str().unwrap()))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // The run is paced at the documented rates: a few seconds in, cases are in flight.
-    std::thread::sleep(Duration::from_secs(4));
+    // stderr is read as it comes, so the test can wait for the run's own words.
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            all.push_str(&line);
+            all.push('\n');
+            let _ = tx.send(line);
+        }
+        all
+    });
+    // Interrupt once the run has changed the world: its signal handlers are installed before
+    // any case starts, and a case is in flight (it finishes, so the partial report judges it).
+    // A fixed delay here raced the run's start-up on a loaded machine.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while services(&world(served)) == before {
+        assert!(
+            Instant::now() < deadline,
+            "the run changed nothing in 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let pid = child.id().to_string();
-    let sent = Instant::now();
-    for _ in 0..times {
+    let sigint = || {
         assert!(Command::new("kill")
             .args(["-INT", &pid])
             .status()
             .unwrap()
-            .success());
-        std::thread::sleep(Duration::from_millis(100));
+            .success())
+    };
+    let sent = Instant::now();
+    sigint();
+    if twice {
+        // Two signals sent back to back may reach the handler as one; the second goes once the
+        // first was handled (the run is still busy: its answers come through a slow proxy).
+        let handled = lines
+            .iter()
+            .any(|l| l.starts_with("interrupted: no new case starts"));
+        assert!(handled, "the run never said it was interrupted");
+        sigint();
     }
-    let out = child.wait_with_output().unwrap();
-    (out, sent.elapsed())
+    let status = child.wait().unwrap();
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    let stderr = reader.join().unwrap().into_bytes();
+    (
+        Output {
+            status,
+            stdout,
+            stderr,
+        },
+        sent.elapsed(),
+    )
+}
+
+/// A loopback proxy to `upstream` that holds every chunk of every answer back by `delay`, so a
+/// run interrupted mid-case is still finishing and tearing down when a second signal comes.
+fn slow_proxy(upstream: &str, delay: Duration) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let up: SocketAddr = upstream.trim_start_matches("http://").parse().unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming().map_while(Result::ok) {
+            let Ok(server) = TcpStream::connect(up) else {
+                continue;
+            };
+            let (Ok(mut c_in), Ok(mut s_out)) = (client.try_clone(), server.try_clone()) else {
+                continue;
+            };
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c_in, &mut s_out);
+                let _ = s_out.shutdown(Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let (mut server, mut client) = (server, client);
+                let mut buf = [0u8; 16 * 1024];
+                while let Ok(n @ 1..) = server.read(&mut buf) {
+                    std::thread::sleep(delay);
+                    if client.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+                let _ = client.shutdown(Shutdown::Write);
+            });
+        }
+    });
+    format!("http://{addr}")
 }
 
 #[test]
@@ -260,7 +346,7 @@ fn ctrl_c_tears_down_writes_the_partial_report_and_exits_130() {
     let served = serve();
     let dir = scratch("sigint");
     let before = services(&world(&served));
-    let (out, _) = interrupt(&served, &dir, 1);
+    let (out, _) = interrupt(&served, &served.url, &dir, false);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("interrupted"), "{err}");
@@ -279,7 +365,8 @@ fn ctrl_c_tears_down_writes_the_partial_report_and_exits_130() {
 fn a_second_ctrl_c_exits_at_once_listing_what_is_left() {
     let served = serve();
     let dir = scratch("sigint2");
-    let (out, took) = interrupt(&served, &dir, 2);
+    let slow = slow_proxy(&served.url, Duration::from_millis(500));
+    let (out, took) = interrupt(&served, &slow, &dir, true);
     let err = text(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
     assert!(err.contains("interrupted twice"), "{err}");

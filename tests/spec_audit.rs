@@ -318,7 +318,8 @@ fn describe_paging_comes_from_the_spec() {
     assert!(!pg.is_last(&ecs, &page, 0));
     // Fixture describe requests ask for that page size.
     let given = std::collections::BTreeMap::new();
-    let params = generate::fixture_params(&specs, &ecs, &given).unwrap();
+    let params =
+        generate::fixture_params(&specs, &generate::Derived::new(&specs), &ecs, &given).unwrap();
     assert_eq!(params.get("PageSize"), Some(&json!(50)));
 }
 

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// One broken rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,10 +99,12 @@ impl Verdict {
     }
 }
 
-/// Compiled schemas and patterns, shared by every case of a run.
+/// Compiled schemas and patterns, shared by every case of a run: every validator is compiled
+/// once when the checker is made, so checking takes no lock and compiles nothing.
 pub struct Checker {
     specs: Arc<SpecSet>,
-    response: Mutex<HashMap<ActionKey, Arc<jsonschema::Validator>>>,
+    /// Each action's response validator, or why its schema does not compile.
+    response: HashMap<ActionKey, Result<jsonschema::Validator, String>>,
     success_env: HashMap<Provider, jsonschema::Validator>,
     error_env: HashMap<Provider, jsonschema::Validator>,
     request_id: HashMap<Provider, Regex>,
@@ -152,9 +154,17 @@ impl Checker {
                 Regex::new(&p.request_id.pattern).map_err(|e| e.to_string())?,
             );
         }
+        let response = specs
+            .actions()
+            .map(|a| {
+                let key = a.key();
+                let v = specs.response_validator(&key);
+                (key, v)
+            })
+            .collect();
         Ok(Checker {
             specs,
-            response: Mutex::new(HashMap::new()),
+            response,
             success_env,
             error_env,
             request_id,
@@ -165,14 +175,12 @@ impl Checker {
         &self.specs
     }
 
-    fn response_validator(&self, key: &ActionKey) -> Result<Arc<jsonschema::Validator>, String> {
-        let mut cache = self.response.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(v) = cache.get(key) {
-            return Ok(v.clone());
+    fn response_validator(&self, key: &ActionKey) -> Result<&jsonschema::Validator, String> {
+        match self.response.get(key) {
+            Some(Ok(v)) => Ok(v),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(format!("no spec for {key}")),
         }
-        let v = Arc::new(self.specs.response_validator(key)?);
-        cache.insert(key.clone(), v.clone());
-        Ok(v)
     }
 
     /// Whether a body is an error envelope of this provider.
@@ -193,6 +201,20 @@ impl Checker {
         action: &ActionSpec,
         expect: &Expect,
         resp: &RawResponse,
+        bindings: &Bindings,
+    ) -> Vec<Finding> {
+        let parsed = serde_json::from_slice(&resp.body);
+        self.check_parsed(action, expect, resp, parsed.as_ref(), bindings)
+    }
+
+    /// [`Checker::check`] with the body already parsed (`resp.body` as JSON), for callers that
+    /// read the body themselves too.
+    pub fn check_parsed(
+        &self,
+        action: &ActionSpec,
+        expect: &Expect,
+        resp: &RawResponse,
+        parsed: Result<&Value, &serde_json::Error>,
         bindings: &Bindings,
     ) -> Vec<Finding> {
         let mut out = Vec::new();
@@ -233,7 +255,7 @@ impl Checker {
                 ),
             });
         }
-        let body: Value = match serde_json::from_slice(&resp.body) {
+        let body: &Value = match parsed {
             Ok(v) => v,
             Err(e) => {
                 out.push(Finding {
@@ -280,8 +302,8 @@ impl Checker {
                 message: "no RequestId".into(),
             }),
         }
-        let is_error = self.is_error(action.provider, resp.status, &body);
-        let got_code = Self::error_code(&body);
+        let is_error = self.is_error(action.provider, resp.status, body);
+        let got_code = Self::error_code(body);
         match expect {
             Expect::Success {
                 batch,
@@ -295,7 +317,7 @@ impl Checker {
                     // An error the docs also allow (a spec discrepancy) is judged as an
                     // expected error: its envelope and its status.
                     if let Some(e) = or_error.iter().find(|e| code_matches(&e.code, &code)) {
-                        self.check_error_envelope(action.provider, &pfile, &body, &mut out);
+                        self.check_error_envelope(action.provider, &pfile, body, &mut out);
                         if e.http_status != resp.status {
                             out.push(Finding {
                                 evidence: Default::default(),
@@ -335,7 +357,7 @@ impl Checker {
                         ),
                     });
                 }
-                for e in self.success_env[&action.provider].iter_errors(&body) {
+                for e in self.success_env[&action.provider].iter_errors(body) {
                     out.push(Finding {
                         evidence: Default::default(),
                         source: String::new(),
@@ -346,7 +368,7 @@ impl Checker {
                 }
                 match self.response_validator(&action.key()) {
                     Ok(v) => {
-                        for e in v.iter_errors(&body) {
+                        for e in v.iter_errors(body) {
                             out.push(Finding {
                                 evidence: Default::default(),
                                 source: String::new(),
@@ -364,7 +386,7 @@ impl Checker {
                         message: format!("response schema does not compile: {e}"),
                     }),
                 }
-                self.check_batch(action, &afile, &body, batch.as_ref(), bindings, &mut out);
+                self.check_batch(action, &afile, body, batch.as_ref(), bindings, &mut out);
             }
             Expect::Error { one_of, rule } => {
                 // The strongest alternative decides: a code outside a set that holds a
@@ -392,7 +414,7 @@ impl Checker {
                     });
                     return out;
                 }
-                self.check_error_envelope(action.provider, &pfile, &body, &mut out);
+                self.check_error_envelope(action.provider, &pfile, body, &mut out);
                 let (at, code) = got_code.unwrap_or(("/", String::new()));
                 match one_of.iter().find(|e| code_matches(&e.code, &code)) {
                     None => out.push(Finding {
@@ -436,7 +458,7 @@ impl Checker {
                     });
                     return out;
                 }
-                self.check_error_envelope(action.provider, &pfile, &body, &mut out);
+                self.check_error_envelope(action.provider, &pfile, body, &mut out);
                 let status_ok = match provider.http_status.errors {
                     ErrorStatusRule::Always200 => resp.status == 200,
                     ErrorStatusRule::PerCode => resp.status >= 400,

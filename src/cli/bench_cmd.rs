@@ -1,5 +1,7 @@
 //! `cloudconform bench`: checked cases per second against the embedded emulator and the
-//! emulator's raw requests per second, measured in one run, with their ratio; with `--fuzz N`,
+//! emulator's raw requests per second, measured in one run, with their ratio; with `--explore N`,
+//! N exploration cases generated and checked per second too; with `--growth`, exploration at
+//! 1k, 10k and 100k cases (or the counts given), each against the first; with `--fuzz N`,
 //! N abusive requests against one emulator served on loopback, with this process's RSS before,
 //! after and after an idle pause (the memory bound of docs/emulator.md).
 use super::cases_cmd::load_cases;
@@ -17,18 +19,28 @@ pub struct Args {
     #[arg(long, default_value_t = 4)]
     pub workers: usize,
     /// Raw requests to send for the emulator measurement.
-    #[arg(long, default_value_t = 5000)]
+    #[arg(long, default_value_t = 10000)]
     pub requests: usize,
+    /// Times the case set is checked (a steadier timing than one pass of 569 cases).
+    #[arg(long, default_value_t = 10)]
+    pub rounds: usize,
     /// Only cases whose id contains this text.
     #[arg(long)]
     pub filter: Option<String>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also generate and check N exploration cases (`--seed`), timed apart.
+    #[arg(long, value_name = "N")]
+    pub explore: Option<usize>,
+    /// Also check exploration cases at each of these counts, to show how the cost grows.
+    #[arg(long, value_name = "COUNTS", num_args = 0..=1, value_delimiter = ',',
+          default_missing_value = "1000,10000,100000")]
+    pub growth: Option<Vec<usize>>,
     /// Instead: send this many fuzzed requests to one emulator and print RSS before/after.
     #[arg(long, value_name = "N")]
     pub fuzz: Option<usize>,
-    /// Seed of the fuzzed requests (`--fuzz`).
+    /// Seed of the exploration cases (`--explore`, `--growth`) or fuzzed requests (`--fuzz`).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Concurrent client connections (`--fuzz`).
@@ -60,20 +72,46 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("tokio runtime")?;
+    let specs = Arc::new(specs);
     let r = rt
         .block_on(bench::bench(
-            Arc::new(specs),
+            specs.clone(),
             cases,
+            args.rounds,
             args.workers,
             args.requests,
         ))
         .map_err(|e| anyhow!(e))?;
+    let mut counts: Vec<usize> = args.explore.into_iter().collect();
+    counts.extend(args.growth.iter().flatten().copied());
+    let mut explored = Vec::new();
+    for n in counts {
+        let e = rt
+            .block_on(bench::explore(specs.clone(), n, args.seed, args.workers))
+            .map_err(|e| anyhow!(e))?;
+        explored.push(e);
+    }
+    let (explore, growth) = match args.explore {
+        Some(_) => (
+            explored.first().cloned(),
+            explored.get(1..).unwrap_or_default(),
+        ),
+        None => (None, &explored[..]),
+    };
     if args.json {
-        outln!("{}", serde_json::to_string_pretty(&r)?);
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "bench": r,
+                "explore": explore,
+                "growth": growth,
+            }))?
+        );
     } else {
         outln!(
-            "checked cases: {} in {:.2} s = {:.1} cases/s ({} passed, {} workers)",
+            "checked cases: {} ({} rounds) in {:.2} s = {:.1} cases/s ({} passed, {} workers)",
             r.cases,
+            r.rounds,
             r.case_seconds,
             r.cases_per_second,
             r.passed,
@@ -90,6 +128,33 @@ pub fn run(args: Args) -> Result<ExitCode> {
             r.ratio,
             1.0 / r.ratio
         );
+        if let Some(e) = &explore {
+            outln!(
+                "exploration: {} cases (seed {}) generated in {:.2} s = {:.1} cases/s; \
+                 checked in {:.2} s = {:.1} cases/s ({} passed)",
+                e.cases,
+                e.seed,
+                e.generate_seconds,
+                e.generated_per_second,
+                e.run_seconds,
+                e.cases_per_second,
+                e.passed
+            );
+        }
+        if let Some(first) = growth.first() {
+            for g in growth {
+                outln!(
+                    "growth: {:>7} exploration cases checked in {:.2} s = {:.1} cases/s \
+                     ({:.2}× the {}-case rate; generated at {:.1} cases/s)",
+                    g.cases,
+                    g.run_seconds,
+                    g.cases_per_second,
+                    g.cases_per_second / first.cases_per_second,
+                    first.cases,
+                    g.generated_per_second
+                );
+            }
+        }
     }
     Ok(ExitCode::from(exit::OK))
 }

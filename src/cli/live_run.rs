@@ -28,18 +28,21 @@ impl Interrupt {
     }
 }
 
-/// Listen for SIGINT/SIGTERM for the rest of the run (call inside the runtime).
+/// Listen for SIGINT/SIGTERM for the rest of the run (call inside the runtime). The listeners
+/// are registered before this returns, so a signal sent once any case has started is handled,
+/// never the default "die at once".
 pub fn watch(runner: Arc<Runner>) -> Interrupt {
     let flag = Interrupt::default();
     let seen = flag.clone();
+    let mut signals = Signals::register();
     tokio::spawn(async move {
-        next_signal().await;
+        signals.next().await;
         seen.0.store(true, Ordering::SeqCst);
         runner.stop();
         eprintln!(
             "interrupted: no new case starts; cases in flight finish and tear down (again to exit at once)"
         );
-        next_signal().await;
+        signals.next().await;
         let (leaks, kept) = runner.leftovers();
         eprintln!("interrupted twice: exiting now without teardown");
         print_leftovers(&leaks, &kept);
@@ -48,22 +51,41 @@ pub fn watch(runner: Arc<Runner>) -> Interrupt {
     flag
 }
 
-async fn next_signal() {
+/// SIGINT and SIGTERM (Ctrl-C elsewhere), registered when made.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) {
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl Signals {
+    fn register() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            let unix = match (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) {
+                (Ok(int), Ok(term)) => Some((int, term)),
+                _ => None,
+            };
+            Signals { unix }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.unix {
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}
             }
             return;
         }
+        let _ = tokio::signal::ctrl_c().await;
     }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Print what the run did not put back (stderr). Leaks first: the run's own key pairs not

@@ -62,6 +62,15 @@ fn wants_secrets(query: Option<&str>) -> bool {
         .any(|pair| pair == "secrets=true")
 }
 
+/// Whether a PUT asks for the new world back (`?echo=true`): a caller that places many worlds
+/// should not pay for reading each one back.
+fn wants_echo(query: Option<&str>) -> bool {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .any(|pair| pair == "echo=true")
+}
+
 fn world_answer(emulator: &Emulator, query: Option<&str>) -> Response {
     let world = emulator.world();
     if wants_secrets(query) {
@@ -82,7 +91,8 @@ async fn put_world(
 ) -> Response {
     match World::from_json(&body) {
         Ok(world) => match emulator.set_world(world) {
-            Ok(()) => world_answer(&emulator, query.as_deref()),
+            Ok(()) if wants_echo(query.as_deref()) => world_answer(&emulator, query.as_deref()),
+            Ok(()) => Json(json!({"status": "ok"})).into_response(),
             Err(e) => problem(StatusCode::BAD_REQUEST, e.to_string()),
         },
         Err(e) => problem(StatusCode::BAD_REQUEST, e.to_string()),

@@ -277,6 +277,30 @@ impl Emulator {
         Ok(())
     }
 
+    /// Replace one service's state (`provider/service`, checked first), keeping the accounts,
+    /// regions and other services: what an in-process runner places per case instead of a whole
+    /// world. Forgets nonces and rate-limit windows, like [`Emulator::set_world`].
+    pub fn set_service(&self, service: &str, state: ServiceState) -> Result<(), WorldError> {
+        let alone = World {
+            accounts: Vec::new(),
+            regions: Default::default(),
+            services: [(service.to_string(), state)].into(),
+        };
+        alone.check()?;
+        let (name, state) = alone.services.into_iter().next().expect("one service");
+        let old = self.shared.world.lock().services.insert(name, state);
+        drop(old);
+        self.shared.nonces.clear();
+        self.shared.limiter.clear();
+        self.shared.world_changed();
+        Ok(())
+    }
+
+    /// A copy of one service's current state.
+    pub fn service(&self, service: &str) -> Option<ServiceState> {
+        self.shared.world.lock().services.get(service).cloned()
+    }
+
     /// Back to the default world.
     pub fn reset(&self) {
         self.set_world(World::default())

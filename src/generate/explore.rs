@@ -6,7 +6,7 @@
 //! as regression cases under `cases/regressions/` (JSON, loaded as cases from then on).
 use super::base::{self, Shape};
 use super::valid::{case_with, success};
-use super::{Case, CaseKind, Ctx, Expect, GenOptions, GenerateError};
+use super::{Case, CaseKind, Ctx, Derived, Expect, GenOptions, GenerateError};
 use crate::spec::{ParamType, ProtocolCondition, SpecSet, Trigger, Violation};
 use proptest::strategy::{Strategy, ValueTree};
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
@@ -55,10 +55,10 @@ fn runner_for(seed: u64) -> TestRunner {
 }
 
 /// Turn a plan into a case (deterministic).
-pub fn case_of(specs: &SpecSet, plan: &Plan, id_suffix: &str) -> Option<Case> {
-    let seeds: Vec<_> = specs.seeds().collect();
-    let action = seeds.get(plan.action % seeds.len().max(1))?;
-    let ctx = Ctx::new(specs, action, &GenOptions::default()).ok()?;
+pub fn case_of(specs: &SpecSet, derived: &Derived, plan: &Plan, id_suffix: &str) -> Option<Case> {
+    let seeds = specs.seeds().count();
+    let action = specs.seeds().nth(plan.action % seeds.max(1))?;
+    let ctx = Ctx::new(specs, derived, action, &GenOptions::default()).ok()?;
     let style = ctx
         .styles
         .get(plan.style % ctx.styles.len().max(1))?
@@ -181,6 +181,7 @@ pub fn case_of(specs: &SpecSet, plan: &Plan, id_suffix: &str) -> Option<Case> {
 pub fn random_cases(specs: &SpecSet, n: usize, seed: u64) -> Result<Vec<Case>, GenerateError> {
     let mut runner = runner_for(seed);
     let strat = strategy(specs.seeds().count());
+    let derived = Derived::new(specs);
     let mut out = Vec::new();
     for i in 0..n {
         let tree = strat
@@ -189,7 +190,7 @@ pub fn random_cases(specs: &SpecSet, n: usize, seed: u64) -> Result<Vec<Case>, G
                 path: "explore".into(),
                 message: e.to_string(),
             })?;
-        if let Some(c) = case_of(specs, &tree.current(), &format!("s{seed}-{i}")) {
+        if let Some(c) = case_of(specs, &derived, &tree.current(), &format!("s{seed}-{i}")) {
             out.push(c);
         }
     }
@@ -218,6 +219,7 @@ pub async fn shrink(
     };
     let mut prop = runner_for(seed);
     let strat = strategy(specs.seeds().count());
+    let derived = Derived::new(specs);
     let dir = cases_dir.join("regressions");
     let last = cases
         .iter()
@@ -236,12 +238,12 @@ pub async fn shrink(
             continue;
         };
         // Classic value-tree shrinking: simplify while it still fails, else complicate.
-        let mut best = case_of(specs, &tree.current(), &id);
+        let mut best = case_of(specs, &derived, &tree.current(), &id);
         for _ in 0..32 {
             if !tree.simplify() {
                 break;
             }
-            let Some(candidate) = case_of(specs, &tree.current(), &id) else {
+            let Some(candidate) = case_of(specs, &derived, &tree.current(), &id) else {
                 continue;
             };
             if fails(&candidate).await {

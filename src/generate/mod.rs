@@ -16,6 +16,7 @@ mod base;
 pub mod bind;
 mod boundary;
 pub mod case;
+mod derived;
 pub mod explore;
 mod negative;
 mod state;
@@ -23,6 +24,7 @@ mod valid;
 pub mod values;
 
 pub use case::*;
+pub use derived::Derived;
 
 use crate::spec::{
     ActionSpec, ErrorStatusRule, ParamType, Parameter, ProviderSpec, Reference, SpecSet, Trigger,
@@ -60,9 +62,10 @@ pub enum GenerateError {
 
 /// Every generated case of every seed action, sorted by id.
 pub fn generate(specs: &SpecSet, opts: &GenOptions) -> Result<Vec<Case>, GenerateError> {
+    let derived = Derived::new(specs);
     let mut out = Vec::new();
     for action in specs.seeds() {
-        out.extend(generate_action(specs, action, opts)?);
+        out.extend(generate_action(specs, &derived, action, opts)?);
     }
     finish(out)
 }
@@ -70,10 +73,11 @@ pub fn generate(specs: &SpecSet, opts: &GenOptions) -> Result<Vec<Case>, Generat
 /// The generated cases of one action.
 pub fn generate_action(
     specs: &SpecSet,
+    derived: &Derived,
     action: &ActionSpec,
     opts: &GenOptions,
 ) -> Result<Vec<Case>, GenerateError> {
-    let ctx = Ctx::new(specs, action, opts)?;
+    let ctx = Ctx::new(specs, derived, action, opts)?;
     let mut out = Vec::new();
     valid::cases(&ctx, &mut out);
     boundary::cases(&ctx, &mut out);
@@ -197,23 +201,6 @@ pub fn load_case_dir(dir: &Path) -> Result<Vec<Case>, GenerateError> {
 
 // ---------------------------------------------------------------- shared generation context
 
-/// Compiled formats are reused across contexts (runs build one per case for fixtures).
-fn cached_format(name: &str, f: &crate::spec::Format) -> FormatInfo {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    type Cache = Mutex<HashMap<(String, String), FormatInfo>>;
-    static CACHE: OnceLock<Cache> = OnceLock::new();
-    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
-    let key = (
-        name.to_string(),
-        serde_json::to_string(f).unwrap_or_default(),
-    );
-    let mut map = cache.lock().unwrap_or_else(|e| e.into_inner());
-    map.entry(key)
-        .or_insert_with(|| FormatInfo::new(name, f))
-        .clone()
-}
-
 /// Everything one action's generators read.
 pub(crate) struct Ctx<'a> {
     pub specs: &'a SpecSet,
@@ -222,7 +209,9 @@ pub(crate) struct Ctx<'a> {
     /// The action's spec file relative to the spec root.
     pub file: String,
     pub seed: u64,
-    pub formats: BTreeMap<String, FormatInfo>,
+    /// Compiled once per spec set ([`Derived`]), borrowed by every context.
+    pub derived: &'a Derived,
+    pub formats: &'a BTreeMap<String, FormatInfo>,
     /// Request style ids this action accepts, default first.
     pub styles: Vec<String>,
 }
@@ -230,17 +219,14 @@ pub(crate) struct Ctx<'a> {
 impl<'a> Ctx<'a> {
     fn new(
         specs: &'a SpecSet,
+        derived: &'a Derived,
         action: &'a ActionSpec,
         opts: &GenOptions,
     ) -> Result<Ctx<'a>, GenerateError> {
         let provider = specs
             .provider(action.provider)
             .ok_or_else(|| GenerateError::NoProvider(action.provider.to_string()))?;
-        let formats = provider
-            .formats
-            .iter()
-            .map(|(n, f)| (n.clone(), cached_format(n, f)))
-            .collect();
+        let formats = derived.formats(action.provider);
         let mut styles: Vec<&crate::spec::RequestStyle> = provider
             .request_styles
             .iter()
@@ -253,6 +239,7 @@ impl<'a> Ctx<'a> {
             action,
             file: specs.file_of(&action.key()).unwrap_or_default().to_string(),
             seed: opts.seed,
+            derived,
             formats,
             styles: styles.into_iter().map(|s| s.id.clone()).collect(),
         })
@@ -286,32 +273,18 @@ impl<'a> Ctx<'a> {
         values::stable_hash(&all)
     }
 
-    pub fn format_of(&self, p: &Parameter) -> Option<&FormatInfo> {
+    pub fn format_of(&self, p: &Parameter) -> Option<&'a FormatInfo> {
         p.value_format().and_then(|f| self.formats.get(f))
     }
 
-    /// The format of a resource's id or name, from any parameter of this provider that refers
-    /// to it that way (fixtures included).
-    pub fn resource_format(&self, resource: &str, by: crate::spec::RefBy) -> Option<&FormatInfo> {
-        let mine = self
-            .action
-            .parameters
-            .iter()
-            .chain(
-                self.specs
-                    .actions()
-                    .filter(|a| {
-                        a.provider == self.action.provider && a.service == self.action.service
-                    })
-                    .flat_map(|a| a.parameters.iter()),
-            )
-            .find(|p| {
-                p.references
-                    .as_ref()
-                    .is_some_and(|r| r.resource == resource && r.by == by)
-                    && p.value_format().is_some()
-            });
-        mine.and_then(|p| self.format_of(p))
+    /// The format of a resource's id or name, from any parameter of this provider service
+    /// that refers to it.
+    pub fn resource_format(
+        &self,
+        resource: &str,
+        by: crate::spec::RefBy,
+    ) -> Option<&'a FormatInfo> {
+        self.derived.referenced_format(self.action, resource, by)
     }
 
     pub fn is_region_param(&self, p: &Parameter) -> bool {
@@ -479,10 +452,11 @@ pub(crate) fn single(
 /// largest its spec's `paging` allows).
 pub fn fixture_params(
     specs: &SpecSet,
+    derived: &Derived,
     fixture: &ActionSpec,
     given: &BTreeMap<String, Vec<String>>,
 ) -> Option<serde_json::Map<String, Value>> {
-    let ctx = Ctx::new(specs, fixture, &GenOptions::default()).ok()?;
+    let ctx = Ctx::new(specs, derived, fixture, &GenOptions::default()).ok()?;
     let mut out = serde_json::Map::new();
     for p in &fixture.parameters {
         let named = p.references.as_ref().and_then(|r| {
@@ -525,31 +499,4 @@ pub fn fixture_params(
         }
     }
     Some(out)
-}
-
-/// The format of a resource's id (`by` = id) or name for a provider service, from the
-/// parameters that refer to it, else from the provider's format names.
-pub fn resource_format(
-    specs: &SpecSet,
-    action: &ActionSpec,
-    resource: &str,
-    by: crate::spec::RefBy,
-) -> Option<FormatInfo> {
-    let ctx = Ctx::new(specs, action, &GenOptions::default()).ok()?;
-    if let Some(f) = ctx.resource_format(resource, by) {
-        return Some(f.clone());
-    }
-    let want: &[&str] = match (resource, by) {
-        ("key_pair", crate::spec::RefBy::Id) => &["key-pair-id", "key-id"],
-        ("key_pair", crate::spec::RefBy::Name) => &["key-pair-name", "key-name"],
-        ("image", _) => &["image-id"],
-        ("instance", _) => &["instance-id"],
-        _ => &[],
-    };
-    let service_first = ctx
-        .formats
-        .values()
-        .filter(|f| want.iter().any(|w| f.name.ends_with(w)))
-        .max_by_key(|f| f.name.starts_with(&action.service));
-    service_first.cloned()
 }

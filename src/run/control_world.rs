@@ -1,12 +1,13 @@
-//! Worlds placed through the emulator's control API (`PUT /_cloudconform/world`): the embedded
-//! emulator's worlds, with concrete ids and names derived from the provider formats and the case
-//! id so the same case always gets the same world; and, on a URL target that offers the control
-//! API, what no documented call can do (`Control`).
+//! The emulator's worlds: each case's, with concrete ids and names derived from the provider
+//! formats and the case id so the same case always gets the same world, placed in process
+//! ([`super::placement`]) on the emulators the run started, else through the control API
+//! (`PUT /_cloudconform/world`); and, on a URL target that offers the control API, what no
+//! documented call can do (`Control`).
 use super::bind::{Bindings, Bound};
 use super::exec::Endpoint;
 use super::Runner;
-use crate::emulator::{Account, AccountRole, World};
-use crate::generate::{resource_format, values::stable_hash, Caller, Case};
+use crate::emulator::{Account, AccountRole, Image, Instance, KeyPair, ServiceState, World};
+use crate::generate::{values::stable_hash, Caller, Case};
 use crate::sign::Credentials;
 use crate::spec::{Provider, RefBy};
 use serde_json::{json, Value};
@@ -34,13 +35,13 @@ pub struct Realised {
     pub images: Vec<String>,
 }
 
-/// The emulator's accounts (from its default world).
-#[derive(Debug, Clone, Default)]
-pub struct Accounts {
-    list: Vec<Account>,
+/// The emulator's accounts (from its default world, borrowed).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Accounts<'a> {
+    list: &'a [Account],
 }
 
-impl Accounts {
+impl Accounts<'_> {
     /// The credentials for `caller`: the target emulator's account of that role, else the
     /// documented default world's (`worlds/default.json`, the one place those literals live).
     pub fn for_caller(&self, provider: Provider, caller: Caller) -> Credentials {
@@ -48,12 +49,15 @@ impl Accounts {
             Caller::Root => AccountRole::Root,
             Caller::Denied => AccountRole::DeniedSubuser,
         };
-        let defaults = World::default().accounts;
-        let found = self
-            .list
-            .iter()
-            .chain(defaults.iter())
-            .find(|a| a.provider == provider && a.role == role);
+        let wanted = |a: &&Account| a.provider == provider && a.role == role;
+        let defaults;
+        let found = match self.list.iter().find(wanted) {
+            Some(a) => Some(a),
+            None => {
+                defaults = World::default().accounts;
+                defaults.iter().find(wanted)
+            }
+        };
         match found {
             Some(a) => {
                 let mut c = Credentials::new(&a.access_key_id, &a.secret);
@@ -120,6 +124,7 @@ async fn send_control(
     Ok(serde_json::from_slice(&bytes).unwrap_or(Value::Null))
 }
 
+/// Replace the target's world (the control API answers without echoing it back).
 pub async fn put_world(runner: &Runner, endpoint: &Endpoint, world: &Value) -> Result<(), String> {
     send_control(runner, reqwest::Method::PUT, endpoint, "world", Some(world))
         .await
@@ -141,52 +146,57 @@ pub async fn get_world(
     send_control(runner, reqwest::Method::GET, endpoint, what, None).await
 }
 
-/// The emulator's default world, fetched once per run (after a reset).
-pub async fn default_world(runner: &Runner, endpoint: &Endpoint) -> Result<Value, String> {
+/// The emulator's default world (accounts, regions), read once per run after a reset.
+pub async fn default_world<'r>(
+    runner: &'r Runner,
+    endpoint: &Endpoint,
+) -> Result<&'r World, String> {
     runner
         .default_world
         .get_or_try_init(|| async {
+            if let Some(p) = &endpoint.placement {
+                return Ok(p.0.reset());
+            }
             control(runner, endpoint, "reset", &json!({})).await?;
-            get_world(runner, endpoint, true).await
+            let world = get_world(runner, endpoint, true).await?;
+            serde_json::from_value(world).map_err(|e| format!("control API world: {e}"))
         })
         .await
-        .cloned()
 }
 
-pub async fn accounts(runner: &Runner, endpoint: &Endpoint, _provider: Provider) -> Accounts {
+pub async fn accounts<'r>(runner: &'r Runner, endpoint: &Endpoint) -> Accounts<'r> {
     if !runner.target.is_emulator() {
         return Accounts::default();
     }
-    let list = default_world(runner, endpoint)
-        .await
-        .ok()
-        .and_then(|w| w.get("accounts").cloned())
-        .and_then(|a| serde_json::from_value(a).ok())
-        .unwrap_or_default();
-    Accounts { list }
+    match default_world(runner, endpoint).await {
+        Ok(w) => Accounts { list: &w.accounts },
+        Err(_) => Accounts::default(),
+    }
+}
+
+/// The case's region: the emulator's first for the provider, else the documented default's.
+pub fn region_of(world: &World, provider: Provider) -> String {
+    match world.regions(provider).first() {
+        Some(r) => r.clone(),
+        None => World::default()
+            .regions(provider)
+            .first()
+            .cloned()
+            .unwrap_or_default(),
+    }
 }
 
 /// Concrete ids and names for a case's symbols, derived from the formats and the case id.
 pub fn bind_world(runner: &Runner, case: &Case, region: &str) -> Result<Bindings, String> {
-    let specs = &runner.specs;
-    let action = specs
+    let action = runner
+        .specs
         .action(&case.action)
         .ok_or_else(|| format!("no spec for {}", case.action))?;
-    let formats: Vec<((&str, RefBy), Option<crate::generate::values::FormatInfo>)> = [
-        ("key_pair", RefBy::Id),
-        ("key_pair", RefBy::Name),
-        ("instance", RefBy::Id),
-        ("image", RefBy::Id),
-    ]
-    .into_iter()
-    .map(|(r, by)| ((r, by), resource_format(specs, action, r, by)))
-    .collect();
     let make = |resource: &str, by: RefBy, sym: &str, fallback: &str| -> String {
         let salt = stable_hash(&[&case.id, sym, resource]);
-        formats
-            .iter()
-            .find(|((r, b), _)| *r == resource && *b == by)
-            .and_then(|(_, f)| f.as_ref())
+        runner
+            .derived
+            .resource_format(action, resource, by)
             .and_then(|f| f.make(salt))
             .unwrap_or_else(|| {
                 format!(
@@ -232,66 +242,85 @@ pub fn bind_world(runner: &Runner, case: &Case, region: &str) -> Result<Bindings
 }
 
 /// The case's service state in the emulator's world format.
-pub fn service_json(case: &Case, b: &Bindings) -> Value {
+pub fn service_state(case: &Case, b: &Bindings) -> ServiceState {
     if case.world.made_up {
-        return json!({"instances": [], "images": [], "key_pairs": []});
+        return ServiceState::default();
     }
     let id = |s: &str| b.objects.get(s).map(|x| x.id.clone()).unwrap_or_default();
-    json!({
-        "instances": case.world.instances.iter().map(|i| json!({
-            "id": id(&i.sym), "os": i.os, "state": i.state, "region": b.region,
-            "keys": i.keys.iter().map(|k| id(k)).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "images": case.world.images.iter().map(|m| json!({
-            "id": id(&m.sym), "keys": m.keys.iter().map(|k| id(k)).collect::<Vec<_>>(),
-        })).collect::<Vec<_>>(),
-        "key_pairs": case.world.key_pairs.iter().map(|k| {
-            let bound = &b.objects[&k.sym];
-            json!({"id": bound.id, "name": bound.name, "region": b.region})
-        }).collect::<Vec<_>>(),
-    })
+    ServiceState {
+        instances: case
+            .world
+            .instances
+            .iter()
+            .map(|i| Instance {
+                id: id(&i.sym),
+                os: i.os.clone(),
+                state: i.state.clone(),
+                region: b.region.clone(),
+                keys: i.keys.iter().map(|k| id(k)).collect(),
+            })
+            .collect(),
+        images: case
+            .world
+            .images
+            .iter()
+            .map(|m| Image {
+                id: id(&m.sym),
+                keys: m.keys.iter().map(|k| id(k)).collect(),
+            })
+            .collect(),
+        key_pairs: case
+            .world
+            .key_pairs
+            .iter()
+            .map(|k| {
+                let bound = &b.objects[&k.sym];
+                KeyPair {
+                    id: bound.id.clone(),
+                    name: bound.name.clone(),
+                    region: b.region.clone(),
+                }
+            })
+            .collect(),
+    }
 }
 
+/// Put the case's world in place: the default world with the case's service state, in process
+/// where the endpoint allows it, else through the control API.
 pub async fn realise_on_emulator(
     runner: &Runner,
     case: &Case,
     endpoint: &Endpoint,
 ) -> Result<Realised, String> {
-    let mut world = default_world(runner, endpoint).await?;
-    let provider = case.action.provider.as_str();
-    let region = world
-        .pointer(&format!("/regions/{provider}/0"))
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .or_else(|| {
-            World::default()
-                .regions(case.action.provider)
-                .first()
-                .cloned()
-        })
-        .unwrap_or_default();
+    let default = default_world(runner, endpoint).await?;
+    let region = region_of(default, case.action.provider);
     let bindings = bind_world(runner, case, &region)?;
-    let svc = format!("{provider}/{}", case.action.service);
-    if let Some(services) = world.get_mut("services").and_then(Value::as_object_mut) {
-        services.insert(svc, service_json(case, &bindings));
-    } else if let Some(obj) = world.as_object_mut() {
-        obj.insert(
-            "services".into(),
-            json!({ svc: service_json(case, &bindings) }),
-        );
-    }
-    send_control(
-        runner,
-        reqwest::Method::PUT,
-        endpoint,
-        "world",
-        Some(&world),
-    )
-    .await?;
+    let svc = format!("{}/{}", case.action.provider, case.action.service);
+    let state = service_state(case, &bindings);
+    place(runner, endpoint, vec![(svc, state)]).await?;
     Ok(Realised {
         bindings,
         ..Default::default()
     })
+}
+
+/// Put service states (`provider/service`) in place, every other service as in the default
+/// world: in process where the endpoint allows it, else through the control API.
+pub async fn place(
+    runner: &Runner,
+    endpoint: &Endpoint,
+    services: Vec<(String, ServiceState)>,
+) -> Result<(), String> {
+    if let Some(p) = &endpoint.placement {
+        for (svc, state) in services {
+            p.0.place_service(&svc, state)?;
+        }
+        return Ok(());
+    }
+    let mut world = default_world(runner, endpoint).await?.clone();
+    world.services.extend(services);
+    let world = serde_json::to_value(&world).map_err(|e| e.to_string())?;
+    put_world(runner, endpoint, &world).await
 }
 
 /// The emulator's control API on a target that offers it: what no documented call can do

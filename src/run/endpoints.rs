@@ -102,6 +102,7 @@ impl Endpoints {
             .unwrap_or_else(|| Endpoint {
                 base: "https://unresolved.invalid".into(),
                 host: "unresolved.invalid".into(),
+                placement: None,
             })
     }
 

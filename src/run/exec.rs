@@ -8,11 +8,13 @@ use crate::wire::encode::{self, Booleans};
 use serde_json::{Map, Value};
 use std::time::Duration;
 
-/// Where requests go: a base URL and the Host header value signed for it.
+/// Where requests go: a base URL and the Host header value signed for it; for an emulator the
+/// run started itself, how its worlds are placed in process.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub base: String,
     pub host: String,
+    pub placement: Option<super::placement::Placement>,
 }
 
 impl Endpoint {
@@ -26,7 +28,11 @@ impl Endpoint {
         if host.is_empty() {
             return None;
         }
-        Some(Endpoint { base, host })
+        Some(Endpoint {
+            base,
+            host,
+            placement: None,
+        })
     }
 
     /// Whether the host is a loopback address or `localhost`.
@@ -46,7 +52,17 @@ impl Endpoint {
         Endpoint {
             base: format!("http://{addr}"),
             host: addr.to_string(),
+            placement: None,
         }
+    }
+
+    /// The same endpoint, its worlds placed in process by `placement`.
+    pub fn with_placement(
+        mut self,
+        placement: std::sync::Arc<dyn super::placement::WorldPlacement>,
+    ) -> Endpoint {
+        self.placement = Some(super::placement::Placement(placement));
+        self
     }
 }
 

@@ -87,7 +87,7 @@ pub(super) async fn call(
     extra: &[(String, Value)],
     bindings: &Bindings,
 ) -> Result<Value, String> {
-    let mut params = fixture_params(&runner.specs, spec, given)
+    let mut params = fixture_params(&runner.specs, &runner.derived, spec, given)
         .ok_or_else(|| format!("cannot build a {} request", spec.action))?;
     for (k, v) in extra {
         params.insert(k.clone(), v.clone());

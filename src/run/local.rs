@@ -1,10 +1,32 @@
 //! The embedded emulator as a run target: a pool of in-process emulators (one per worker, each
-//! with its own world), started through the emulator's public API only.
+//! with its own world), started through the emulator's public API only. Their worlds are placed
+//! in process ([`WorldPlacement`]); the cases' requests reach them over HTTP.
 use super::exec::Endpoint;
+use super::placement::WorldPlacement;
 use super::{Target, TargetKind};
-use crate::emulator::{Emulator, EmulatorConfig, EmulatorHandle};
+use crate::emulator::{Emulator, EmulatorConfig, EmulatorHandle, ServiceState, World};
 use crate::spec::SpecSet;
 use std::sync::Arc;
+
+/// An emulator of this process, placed through its public API.
+struct InProcess(Emulator);
+
+impl WorldPlacement for InProcess {
+    fn reset(&self) -> World {
+        self.0.reset();
+        self.0.world()
+    }
+
+    fn place_service(&self, service: &str, state: ServiceState) -> Result<(), String> {
+        self.0
+            .set_service(service, state)
+            .map_err(|e| e.to_string())
+    }
+
+    fn service(&self, service: &str) -> Option<ServiceState> {
+        self.0.service(service)
+    }
+}
 
 /// Start `n` emulators serving `specs` with rate limits off (cases that test throttling turn
 /// them on for themselves through the control API).
@@ -25,7 +47,9 @@ pub async fn start_emulators(
     }
     let endpoints = handles
         .iter()
-        .map(|h| Endpoint::from_addr(h.addr))
+        .map(|h| {
+            Endpoint::from_addr(h.addr).with_placement(Arc::new(InProcess(h.emulator().clone())))
+        })
         .collect();
     Ok((
         handles,

@@ -28,6 +28,7 @@ pub mod harness;
 pub mod ledger;
 pub mod local;
 mod pace;
+pub mod placement;
 pub mod plan;
 pub mod profile;
 pub mod profile_schema;

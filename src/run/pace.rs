@@ -44,7 +44,13 @@ impl Stats {
 
     pub fn sent(&self, action: &str) {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        *sent.entry(action.to_string()).or_default() += 1;
+        // The name is copied only the first time an action is sent.
+        match sent.get_mut(action) {
+            Some(n) => *n += 1,
+            None => {
+                sent.insert(action.to_string(), 1);
+            }
+        }
     }
 
     pub fn throttled_count(&self) -> u64 {

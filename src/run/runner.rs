@@ -10,7 +10,6 @@ use crate::check::{Checker, Finding, Verdict};
 use crate::generate::{Case, Step, Tamper};
 use crate::sign::Credentials;
 use crate::spec::{ActionSpec, Provider, SpecSet};
-use serde_json::Value;
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -48,6 +47,8 @@ impl Reach {
 /// Runs cases against one target.
 pub struct Runner {
     pub(super) specs: Arc<SpecSet>,
+    /// What is derived from the specs (compiled formats), computed once for the run.
+    pub(super) derived: Arc<crate::generate::Derived>,
     pub(super) checker: Arc<Checker>,
     pub(super) target: Target,
     pub(super) opts: RunOptions,
@@ -65,7 +66,7 @@ pub struct Runner {
     /// gate that makes its world edits atomic (requests hold it shared, edits exclusively).
     pub(super) control: control_world::Control,
     /// The emulator's default world (accounts, regions), fetched once.
-    pub(super) default_world: tokio::sync::OnceCell<Value>,
+    pub(super) default_world: tokio::sync::OnceCell<crate::emulator::World>,
     pub(super) reach: Reach,
 }
 
@@ -92,6 +93,7 @@ impl Runner {
             .build()
             .map_err(|e| RunError::Client(super::exec::error_chain(&e)))?;
         Ok(Runner {
+            derived: Arc::new(crate::generate::Derived::new(&specs)),
             specs,
             checker: Arc::new(checker),
             target,
@@ -326,6 +328,10 @@ impl Runner {
     }
 
     pub(super) fn step_action(&self, case: &Case, step: &Step) -> Option<Arc<ActionSpec>> {
+        // Most steps call the case's own action: one map lookup, no scan.
+        if step.action == case.action.action {
+            return self.specs.action(&case.action).cloned();
+        }
         self.specs
             .find(case.action.provider, &case.action.service, &step.action)
             .into_iter()
@@ -337,7 +343,7 @@ impl Runner {
         &self,
         provider: Provider,
         caller: crate::generate::Caller,
-        world: &control_world::Accounts,
+        world: &control_world::Accounts<'_>,
     ) -> Credentials {
         match &self.target.kind {
             TargetKind::Live { .. } => match (caller, &self.opts.denied_credentials) {

@@ -300,7 +300,9 @@ fn is_read(action: &ActionSpec) -> bool {
 /// An answer that is not the provider's: a gateway's 502/503/504 page, HTML, or nothing. The
 /// target was not judged, so it is a transport fault, never a nonconformance.
 fn gateway_fault(resp: &RawResponse) -> Option<String> {
-    let json = serde_json::from_slice::<Value>(&resp.body).is_ok_and(|v| v.is_object());
+    // A JSON object, checked without building it (every answer passes here).
+    let object = resp.body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let json = object && serde_json::from_slice::<serde::de::IgnoredAny>(&resp.body).is_ok();
     if json {
         return None;
     }
@@ -321,6 +323,13 @@ fn gateway_fault(resp: &RawResponse) -> Option<String> {
 /// `Some(hint)` when the answer is a documented throttling error; the hint is the server's
 /// `Retry-After` (seconds), if it gave one.
 fn throttled(resp: &RawResponse, throttles: &[String]) -> Option<Option<Duration>> {
+    // Only a body that mentions a throttling code is parsed (every answer passes here).
+    let mentioned = |code: &String| {
+        !code.is_empty() && resp.body.windows(code.len()).any(|w| w == code.as_bytes())
+    };
+    if !throttles.iter().any(mentioned) {
+        return None;
+    }
     let code = serde_json::from_slice::<Value>(&resp.body)
         .ok()
         .and_then(|b| Checker::error_code(&b).map(|(_, c)| c))?;

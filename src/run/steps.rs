@@ -25,7 +25,7 @@ impl Runner {
         let action = self
             .step_action(case, step)
             .ok_or_else(|| format!("no spec for step action {}", step.action))?;
-        let accounts = control_world::accounts(self, endpoint, case.action.provider).await;
+        let accounts = control_world::accounts(self, endpoint).await;
         let creds = self.credentials_for(case.action.provider, step.caller, &accounts);
         let sent = {
             let _gate = self.control.gate.read().await;
@@ -43,11 +43,15 @@ impl Runner {
             request: RequestRecord::scrubbed(&req),
             response: Some(ResponseRecord::of(&resp)),
         });
-        result.last_response = Some(resp.clone());
-        let mut findings = self.checker.check(&action, &step.expect, &resp, bindings);
-        let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+        let resp = &*result.last_response.insert(resp);
+        // The body is parsed once, for the checks and the captures alike.
+        let parsed = serde_json::from_slice::<Value>(&resp.body);
+        let mut findings =
+            self.checker
+                .check_parsed(&action, &step.expect, resp, parsed.as_ref(), bindings);
+        let body = parsed.as_ref().unwrap_or(&Value::Null);
         // An error the expectation also allows (`or_error`) has no effects to observe.
-        let answered_error = self.checker.is_error(action.provider, resp.status, &body);
+        let answered_error = self.checker.is_error(action.provider, resp.status, body);
         if findings.is_empty() && !answered_error {
             if let Expect::Success {
                 effects, capture, ..
@@ -160,14 +164,21 @@ impl Runner {
                     return Ok(None);
                 }
                 // The emulator's world shows what no API does.
-                let world = control_world::get_world(self, endpoint, false).await?;
                 let svc = format!("{}/{}", case.action.provider, case.action.service);
+                let service = match &endpoint.placement {
+                    Some(p) => serde_json::to_value(p.0.service(&svc)).unwrap_or(Value::Null),
+                    None => control_world::get_world(self, endpoint, false)
+                        .await?
+                        .pointer(&format!("/services/{}", svc.replace('/', "~1")))
+                        .cloned()
+                        .unwrap_or(Value::Null),
+                };
                 let ids: Vec<String> = inst_syms
                     .iter()
                     .filter_map(|s| bindings.objects.get(s).map(|b| b.id.clone()))
                     .collect();
-                let selected: Vec<Value> = world
-                    .pointer(&format!("/services/{}/instances", svc.replace('/', "~1")))
+                let selected: Vec<Value> = service
+                    .get("instances")
                     .and_then(Value::as_array)
                     .map(|a| {
                         a.iter()
@@ -210,8 +221,9 @@ impl Runner {
                 let mut given = BTreeMap::new();
                 given.insert("instance".to_string(), inst_syms.clone());
                 given.insert("key_pair".to_string(), key_syms.clone());
-                let params = crate::generate::fixture_params(&self.specs, &fixture, &given)
-                    .ok_or_else(|| format!("cannot build a {describe} request"))?;
+                let params =
+                    crate::generate::fixture_params(&self.specs, &self.derived, &fixture, &given)
+                        .ok_or_else(|| format!("cannot build a {describe} request"))?;
                 // Filtered to the case's own resources; every page the describe spec's
                 // `paging` describes is read (one call without paging).
                 let mut selected: Vec<Value> = Vec::new();

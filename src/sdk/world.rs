@@ -3,7 +3,7 @@
 //! the case id, so a case always gets the same world.
 use crate::emulator::{Emulator, Image, Instance, KeyPair, ServiceState, World};
 use crate::generate::values::{chars_from, stable_hash};
-use crate::generate::{resource_format, Caller, Case};
+use crate::generate::{Caller, Case, Derived};
 use crate::run::bind::{Bindings, Bound};
 use crate::spec::{ActionSpec, Provider, RefBy};
 
@@ -94,10 +94,11 @@ pub fn default_region(provider: Provider) -> &'static str {
 }
 
 fn bind(emulator: &Emulator, action: &ActionSpec, case: &Case, region: &str) -> Bindings {
-    let specs = emulator.specs();
+    let derived = Derived::new(emulator.specs());
     let make = |resource: &str, by: RefBy, sym: &str, fallback: &str| -> String {
         let salt = stable_hash(&[&case.id, sym, resource]);
-        resource_format(specs, action, resource, by)
+        derived
+            .resource_format(action, resource, by)
             .and_then(|f| f.make(salt))
             .unwrap_or_else(|| {
                 let body = chars_from(b"0123456789abcdefghijklmnopqrstuvwxyz", 10, salt);
