@@ -8,7 +8,7 @@ use super::world::World;
 use super::Shared;
 use crate::deviate::{Deviation, Op};
 use crate::http::RawResponse;
-use crate::spec::{ActionSpec, Provider, RefBy, Scope, Violation as V};
+use crate::spec::{ActionSpec, EffectOp, Provider, RefBy, Scope, Violation as V};
 use crate::wire::decode::WireParams;
 use serde_json::Value;
 use std::sync::Arc;
@@ -77,7 +77,10 @@ pub(crate) fn action(shared: &Shared, action: Arc<ActionSpec>) -> Arc<ActionSpec
                     p.scope = Scope::Request;
                 }
             }
-            Op::EffectNotApplied { effect } => a.effects.retain(|e| &e.id != effect),
+            // A restore that is not applied leaves the instances stopped: `apply_effects`.
+            Op::EffectNotApplied { effect } => a
+                .effects
+                .retain(|e| &e.id != effect || e.op == EffectOp::RestoreState),
             Op::OneOfNoneAccepted { group } => {
                 if let Some(g) = a.one_of.iter_mut().find(|g| &g.id == group) {
                     g.at_least = 0;
@@ -135,14 +138,27 @@ pub(crate) fn apply_effects(
     failures: &ItemFailures,
     new_id: &mut dyn FnMut(&str, &World) -> String,
 ) -> Applied {
+    let restore_list = |effect: &str| {
+        call.action
+            .effects
+            .iter()
+            .find(|e| e.id == effect && e.op == EffectOp::RestoreState)
+            .and_then(|e| e.instances.as_ref().or(e.target.as_ref()))
+            .and_then(|s| s.parameter())
+            .map(str::to_string)
+    };
     let bent = active(shared, call.action).find_map(|op| match op {
-        Op::EffectPartly { effect, parameter } => Some((effect, parameter, false)),
-        Op::EffectWrongResource { effect, parameter } => Some((effect, parameter, true)),
+        Op::EffectPartly { effect, parameter } => Some((effect, parameter.clone(), Bent::Partly)),
+        Op::EffectWrongResource { effect, parameter } => {
+            Some((effect, parameter.clone(), Bent::Elsewhere))
+        }
+        Op::EffectNotApplied { effect } => restore_list(effect).map(|p| (effect, p, Bent::Nowhere)),
         _ => None,
     });
-    let Some((effect, parameter, elsewhere)) = bent else {
+    let Some((effect, parameter, how)) = bent else {
         return semantics::apply_effects(call, world, failures, new_id);
     };
+    let parameter = &parameter;
     // The documented effects but the bent one, then the bent one on other values.
     let mut rest = call.action.clone();
     rest.effects.retain(|e| &e.id != effect);
@@ -163,11 +179,35 @@ pub(crate) fn apply_effects(
         new_id,
     );
     let named = semantics::values(call.params, parameter);
-    let values: Vec<String> = if elsewhere {
-        others(call, world, parameter, &named)
-    } else {
-        named.into_iter().take(1).collect()
+    let values: Vec<String> = match how {
+        Bent::Elsewhere => others(call, world, parameter, &named),
+        Bent::Partly => named.iter().take(1).cloned().collect(),
+        Bent::Nowhere => Vec::new(),
     };
+    // The service stopped the instances it should restart: those it does not restart stay
+    // stopped (the emulator models the stop and the restart as one step).
+    let when_holds = only
+        .effects
+        .iter()
+        .any(|e| e.op == EffectOp::RestoreState && e.when.as_ref().is_none_or(|c| holds(call, c)));
+    if when_holds {
+        let stopped = call
+            .provider
+            .resources
+            .get("instance")
+            .and_then(|r| r.states.iter().find(|s| s.eq_ignore_ascii_case("stopped")))
+            .cloned();
+        if let Some(stopped) = stopped {
+            let svc = world.service_mut(&call.service);
+            for inst in svc
+                .instances
+                .iter_mut()
+                .filter(|i| named.contains(&i.id) && !values.contains(&i.id))
+            {
+                inst.state.clone_from(&stopped);
+            }
+        }
+    }
     let mut params = call.params.clone();
     let list = values.into_iter().map(Value::from).collect::<Vec<_>>();
     let value = match params.get(parameter.as_str()) {
@@ -184,6 +224,23 @@ pub(crate) fn apply_effects(
     applied.created.extend(more.created);
     applied.state_changes.extend(more.state_changes);
     applied
+}
+
+/// How a bent effect misses its resources.
+#[derive(Clone, Copy)]
+enum Bent {
+    /// Applied to the first item only.
+    Partly,
+    /// Applied to other resources of the kind.
+    Elsewhere,
+    /// Not applied (only reaches here for a restore, which then leaves instances stopped).
+    Nowhere,
+}
+
+fn holds(call: &Call, c: &crate::spec::Condition) -> bool {
+    call.params
+        .get(&c.parameter)
+        .is_some_and(|v| super::validate::loose_eq(v, &c.equals))
 }
 
 /// As many resources of the kind `parameter` references as it names, none of them named.
