@@ -3,7 +3,7 @@
 use cloudconform::deviate::{self, Family};
 use cloudconform::generate::{self, Case, GenOptions};
 use cloudconform::run::expected::ExpectedFailures;
-use cloudconform::selftest::{self, Equivalents, Options, Outcome};
+use cloudconform::selftest::{self, Equivalents, Options, Outcome, TargetMode};
 use cloudconform::spec::SpecSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -26,6 +26,15 @@ fn setup() -> (Arc<SpecSet>, Vec<Case>) {
 }
 
 fn run(specs: &Arc<SpecSet>, cases: Vec<Case>, ids: &[&str]) -> selftest::Report {
+    run_in(specs, cases, ids, TargetMode::InProcess)
+}
+
+fn run_in(
+    specs: &Arc<SpecSet>,
+    cases: Vec<Case>,
+    ids: &[&str],
+    mode: TargetMode,
+) -> selftest::Report {
     let all = deviate::catalogue(specs);
     for id in ids {
         assert!(
@@ -33,10 +42,14 @@ fn run(specs: &Arc<SpecSet>, cases: Vec<Case>, ids: &[&str]) -> selftest::Report
             "{id} is not in the catalogue"
         );
     }
+    // The conforming emulator passes every case left after the expected failures (the
+    // conformance tests show it), so the quick sample skips the baseline run.
     let opts = Options {
         parallel: 4,
         workers: 2,
-        filter: Vec::new(),
+        mode,
+        baseline: false,
+        ..Options::default()
     };
     let chosen: Vec<_> = all
         .into_iter()
@@ -90,6 +103,22 @@ fn a_sample_of_every_family_is_killed() {
         "alibaba/ecs/DetachKeyPair/envelope/host-id/missing",
         "alibaba/ens/DetachKeyPair/protocol/signature/unchecked",
         "alibaba/ecs/DetachKeyPair/protocol/nonce/replay-allowed",
+        "tencent/ecm/DisassociateInstancesKeyPairs/protocol/region/required",
+        "alibaba/ens/DetachKeyPair/limit/InstanceIds/accept-31",
+        "alibaba/ens/DetachKeyPair/limit/InstanceIds/accept-0",
+        "tencent/cvm/DeleteKeyPairs/format/KeyIds/accept-malformed",
+        "alibaba/ens/DetachKeyPair/format/InstanceIds/reject-well-formed",
+        "alibaba/ecs/DetachKeyPair/shape/TotalCount/renamed",
+        "alibaba/ens/DetachKeyPair/shape/FailCount/always-zero",
+        "alibaba/ecs/DetachKeyPair/shape/Result/failed-items-missing",
+        "tencent/cvm/DisassociateInstancesKeyPairs/precondition/instance-is-linux/skipped",
+        "tencent/cvm/DisassociateInstancesKeyPairs/precondition/instance-stopped-unless-forced/unless-ignored",
+        "alibaba/ecs/DetachKeyPair/precondition/instance-exists/whole-request",
+        "tencent/cvm/DeleteKeyPairs/effect/keys-deleted/partly",
+        "tencent/cvm/DisassociateInstancesKeyPairs/effect/running-instances-restarted/not-applied",
+        "alibaba/ens/DetachKeyPair/effect/key-unbound-by-name/wrong-resource",
+        "alibaba/ens/DetachKeyPair/one-of/key-pair/several-accepted",
+        "tencent/cvm/DeleteKeyPairs/protocol/skew/unchecked",
     ];
     let report = run(&specs, cases, &sample);
     assert_eq!(report.rows.len(), sample.len());
@@ -179,4 +208,27 @@ fn a_killed_equivalence_is_stale() {
         "{:?}",
         report.stale_equivalents
     );
+}
+
+#[test]
+fn url_mode_kills_a_sample_through_the_lending_profile() {
+    let (specs, cases) = setup();
+    let sample = [
+        "alibaba/ens/DetachKeyPair/limit/InstanceIds/accept-31",
+        "tencent/cvm/DisassociateInstancesKeyPairs/precondition/instance-stopped-unless-forced/skipped",
+        "alibaba/ecs/DetachKeyPair/effect/key-unbound/partly",
+        "tencent/ecm/DisassociateInstancesKeyPairs/envelope/request-id/format",
+    ];
+    let report = run_in(&specs, cases, &sample, TargetMode::Url);
+    assert_eq!(report.rows.len(), sample.len());
+    for r in &report.rows {
+        assert!(
+            matches!(r.outcome, Outcome::Killed { .. }),
+            "{} not killed in url mode: {:?}",
+            r.deviation.id,
+            r.outcome
+        );
+    }
+    let text = selftest::render::text(&report);
+    assert!(text.contains("(url mode,"), "{text}");
 }
