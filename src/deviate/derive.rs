@@ -38,7 +38,10 @@ pub(super) fn state_and_shape(pspec: &ProviderSpec, a: &ActionSpec, file: &str, 
                 Op::AcceptMalformed {
                     parameter: p.name.clone(),
                 },
-                format!("a malformed {} is accepted (format {format} unchecked)", p.name),
+                format!(
+                    "a malformed {} is accepted (format {format} unchecked)",
+                    p.name
+                ),
                 rule.clone(),
             );
             push(
@@ -47,7 +50,10 @@ pub(super) fn state_and_shape(pspec: &ProviderSpec, a: &ActionSpec, file: &str, 
                 Op::RejectWellFormed {
                     parameter: p.name.clone(),
                 },
-                format!("a well-formed {} is refused as malformed ({format})", p.name),
+                format!(
+                    "a well-formed {} is refused as malformed ({format})",
+                    p.name
+                ),
                 rule,
             );
         }
@@ -154,7 +160,10 @@ pub(super) fn state_and_shape(pspec: &ProviderSpec, a: &ActionSpec, file: &str, 
                 Op::OneOfNoneAccepted {
                     group: g.id.clone(),
                 },
-                format!("a request with none of {} is accepted", g.parameters.join(", ")),
+                format!(
+                    "a request with none of {} is accepted",
+                    g.parameters.join(", ")
+                ),
                 format!("{file}#/one_of/{i}/at_least"),
             );
         }
@@ -198,7 +207,10 @@ pub(super) fn state_and_shape(pspec: &ProviderSpec, a: &ActionSpec, file: &str, 
             Op::TotalCountsSucceeded {
                 pointer: batch.counts.total.clone(),
             },
-            format!("{} counts only the items that succeeded", batch.counts.total),
+            format!(
+                "{} counts only the items that succeeded",
+                batch.counts.total
+            ),
             format!("{rule}/counts/total"),
         );
         push(

@@ -94,7 +94,11 @@ pub(crate) fn action(shared: &Shared, action: Arc<ActionSpec>) -> Arc<ActionSpec
             Op::RegionOptional => {
                 a.region.required = false;
                 let name = a.region.parameter.clone();
-                if let Some(p) = a.parameters.iter_mut().find(|p| Some(&p.name) == name.as_ref()) {
+                if let Some(p) = a
+                    .parameters
+                    .iter_mut()
+                    .find(|p| Some(&p.name) == name.as_ref())
+                {
                     p.required = false;
                 }
             }
@@ -172,12 +176,7 @@ pub(crate) fn apply_effects(
         caller_allowed: call.caller_allowed,
         service: call.service.clone(),
     };
-    let mut applied = semantics::apply_effects(
-        &with(&rest, call.params),
-        world,
-        failures,
-        new_id,
-    );
+    let mut applied = semantics::apply_effects(&with(&rest, call.params), world, failures, new_id);
     let named = semantics::values(call.params, parameter);
     let values: Vec<String> = match how {
         Bent::Elsewhere => others(call, world, parameter, &named),
@@ -215,12 +214,7 @@ pub(crate) fn apply_effects(
         _ => list.into_iter().next().unwrap_or(Value::Null),
     };
     params.insert(parameter.clone(), value);
-    let more = semantics::apply_effects(
-        &with(&only, &params),
-        world,
-        failures,
-        new_id,
-    );
+    let more = semantics::apply_effects(&with(&only, &params), world, failures, new_id);
     applied.created.extend(more.created);
     applied.state_changes.extend(more.state_changes);
     applied
@@ -401,7 +395,11 @@ fn text(v: &Value) -> String {
 
 /// The per-item code of success, as text.
 fn success_code(action: &ActionSpec) -> Option<String> {
-    action.response.batch.as_ref().map(|b| text(&b.success_code))
+    action
+        .response
+        .batch
+        .as_ref()
+        .map(|b| text(&b.success_code))
 }
 
 /// How many per-item results of the answer failed.

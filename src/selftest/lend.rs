@@ -50,7 +50,11 @@ pub fn lending(specs: &SpecSet) -> Lending {
                 .actions()
                 .filter(|a| a.role == Role::Seed && a.provider == provider && a.service == service)
                 .flat_map(|a| a.parameters.iter())
-                .filter(|p| p.references.as_ref().is_some_and(|r| r.resource == resource))
+                .filter(|p| {
+                    p.references
+                        .as_ref()
+                        .is_some_and(|r| r.resource == resource)
+                })
                 .map(|p| p.max_items)
                 .max()
                 .flatten()
@@ -72,7 +76,8 @@ pub fn lending(specs: &SpecSet) -> Lending {
         let state = |want: &str| spelling(pspec, want);
         let (stopped, running) = (state("stopped"), state("running"));
         let instance_format = format_for(pspec, &service, "instance");
-        let key_format = format_for(pspec, "", "key-id").or_else(|| format_for(pspec, "", "key-pair-id"));
+        let key_format =
+            format_for(pspec, "", "key-id").or_else(|| format_for(pspec, "", "key-pair-id"));
         let mut svc = ServiceState::default();
         let mut lent = Vec::new();
         for n in 0..linux + 2 {
@@ -109,9 +114,7 @@ pub fn lending(specs: &SpecSet) -> Lending {
                 keys,
             });
         }
-        world
-            .services
-            .insert(format!("{provider}/{service}"), svc);
+        world.services.insert(format!("{provider}/{service}"), svc);
         let section = sections.entry(provider).or_insert_with(|| Profile {
             provider: Some(provider),
             region: region.clone(),
