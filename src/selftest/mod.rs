@@ -106,7 +106,7 @@ impl Report {
 }
 
 /// How the suite reaches each deviant emulator.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum TargetMode {
     /// As an emulator target: each case's world is set through the control API.
@@ -249,7 +249,7 @@ pub async fn run(
         let (d, cases_run, killed) = t
             .await
             .map_err(|e| SelfTestError::Runner(e.to_string()))??;
-        let outcome = match (killed, equivalents.reason(&d.id)) {
+        let outcome = match (killed, equivalents.reason(&d.id, opts.mode)) {
             (Some((cases, first_finding)), _) => Outcome::Killed {
                 cases,
                 first_finding,
@@ -266,7 +266,7 @@ pub async fn run(
         });
     }
     let mut stale = Vec::new();
-    for e in &equivalents.entries {
+    for e in equivalents.in_mode(opts.mode) {
         let selected = opts.filter.is_empty() || opts.filter.iter().any(|f| e.id.contains(f));
         if !selected {
             continue;

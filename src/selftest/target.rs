@@ -25,7 +25,9 @@ pub(super) async fn run(
     for _ in 0..emulators {
         let h = Emulator::start(EmulatorConfig {
             specs: Some(specs.clone()),
-            rate_limits: false,
+            // A live target meets the documented rate limits, as a real service's would be; the
+            // runner's own cases switch them on through the control API in-process.
+            rate_limits: lending.is_some(),
             world: lending.map(|l| l.world.clone()),
             deviations: deviations.clone(),
             ..EmulatorConfig::default()
