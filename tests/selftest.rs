@@ -84,7 +84,12 @@ fn catalogue_ids_are_unique_and_cover_every_family() {
     }
     // Every documented maximum of a seed action gets both limit deviations.
     for d in all.iter().filter(|d| d.family == Family::Limits) {
-        assert!(d.rule.ends_with("/max_items"), "{}: {}", d.id, d.rule);
+        assert!(
+            d.rule.ends_with("/max_items") || d.rule.ends_with("/min_items"),
+            "{}: {}",
+            d.id,
+            d.rule
+        );
     }
     assert!(ids.contains(&"tencent/cvm/DeleteKeyPairs/limit/KeyIds/accept-101"));
     assert!(deviate::select(&specs, &["no/such/id".into()]).is_err());
@@ -93,32 +98,17 @@ fn catalogue_ids_are_unique_and_cover_every_family() {
 #[test]
 fn a_sample_of_every_family_is_killed() {
     let (specs, cases) = setup();
+    // One per family, on the smaller actions: `cloudconform selftest` runs them all.
     let sample = [
-        "tencent/cvm/DeleteKeyPairs/limit/KeyIds/accept-101",
-        "alibaba/ecs/DetachKeyPair/limit/InstanceIds/reject-50",
-        "tencent/cvm/DeleteKeyPairs/code/InvalidKeyPairId.Malformed/sibling",
-        "alibaba/ens/DetachKeyPair/code/status-rule/200",
-        "alibaba/ecs/DetachKeyPair/shape/TotalCount/wrong-type",
-        "tencent/ecm/DisassociateInstancesKeyPairs/envelope/request-id/format",
-        "alibaba/ecs/DetachKeyPair/envelope/host-id/missing",
-        "alibaba/ens/DetachKeyPair/protocol/signature/unchecked",
-        "alibaba/ecs/DetachKeyPair/protocol/nonce/replay-allowed",
-        "tencent/ecm/DisassociateInstancesKeyPairs/protocol/region/required",
         "alibaba/ens/DetachKeyPair/limit/InstanceIds/accept-31",
-        "alibaba/ens/DetachKeyPair/limit/InstanceIds/accept-0",
-        "tencent/cvm/DeleteKeyPairs/format/KeyIds/accept-malformed",
         "alibaba/ens/DetachKeyPair/format/InstanceIds/reject-well-formed",
-        "alibaba/ecs/DetachKeyPair/shape/TotalCount/renamed",
+        "tencent/cvm/DeleteKeyPairs/code/InvalidKeyPairId.Malformed/sibling",
         "alibaba/ens/DetachKeyPair/shape/FailCount/always-zero",
-        "alibaba/ecs/DetachKeyPair/shape/Result/failed-items-missing",
-        "tencent/cvm/DisassociateInstancesKeyPairs/precondition/instance-is-linux/skipped",
-        "tencent/cvm/DisassociateInstancesKeyPairs/precondition/instance-stopped-unless-forced/unless-ignored",
-        "alibaba/ecs/DetachKeyPair/precondition/instance-exists/whole-request",
-        "tencent/cvm/DeleteKeyPairs/effect/keys-deleted/partly",
-        "tencent/cvm/DisassociateInstancesKeyPairs/effect/running-instances-restarted/not-applied",
-        "alibaba/ens/DetachKeyPair/effect/key-unbound-by-name/wrong-resource",
+        "alibaba/ecs/DetachKeyPair/envelope/host-id/missing",
+        "tencent/cvm/DeleteKeyPairs/precondition/key-not-in-use/skipped",
+        "alibaba/ecs/DetachKeyPair/effect/key-unbound/partly",
+        "alibaba/ens/DetachKeyPair/protocol/region/required",
         "alibaba/ens/DetachKeyPair/one-of/key-pair/several-accepted",
-        "tencent/cvm/DeleteKeyPairs/protocol/skew/unchecked",
     ];
     let report = run(&specs, cases, &sample);
     assert_eq!(report.rows.len(), sample.len());
@@ -197,6 +187,7 @@ fn a_killed_equivalence_is_stale() {
             &equivalents,
             &Options {
                 filter: vec![id.into(), "tencent/cvm/Nothing/".into()],
+                baseline: false,
                 ..Options::default()
             },
         ))
@@ -214,10 +205,8 @@ fn a_killed_equivalence_is_stale() {
 fn url_mode_kills_a_sample_through_the_lending_profile() {
     let (specs, cases) = setup();
     let sample = [
-        "alibaba/ens/DetachKeyPair/limit/InstanceIds/accept-31",
-        "tencent/cvm/DisassociateInstancesKeyPairs/precondition/instance-stopped-unless-forced/skipped",
-        "alibaba/ecs/DetachKeyPair/effect/key-unbound/partly",
-        "tencent/ecm/DisassociateInstancesKeyPairs/envelope/request-id/format",
+        "alibaba/ens/DetachKeyPair/precondition/instances-stopped/skipped",
+        "alibaba/ecs/DetachKeyPair/effect/key-unbound/wrong-resource",
     ];
     let report = run_in(&specs, cases, &sample, TargetMode::Url);
     assert_eq!(report.rows.len(), sample.len());
