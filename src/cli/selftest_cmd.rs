@@ -7,7 +7,7 @@ use clap::{Args as ClapArgs, ValueEnum};
 use cloudconform::deviate;
 use cloudconform::generate;
 use cloudconform::run::expected::ExpectedFailures;
-use cloudconform::selftest::{self, render, Equivalents, Options};
+use cloudconform::selftest::{self, render, Equivalents, Options, TargetMode};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,6 +17,14 @@ pub enum Format {
     Text,
     Json,
     Markdown,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Mode {
+    /// Emulator targets: each case's world set through the control API.
+    InProcess,
+    /// Live targets at each deviant emulator's URL, with a profile lending its instances.
+    Url,
 }
 
 #[derive(ClapArgs)]
@@ -37,6 +45,9 @@ pub struct Args {
     /// Deviations run at the same time, each with its own emulators.
     #[arg(long, default_value_t = 4)]
     pub parallel: usize,
+    /// How the suite reaches each deviant emulator.
+    #[arg(long, value_enum, default_value = "in-process")]
+    pub target_mode: Mode,
     /// Report format on stdout.
     #[arg(long, value_enum, default_value = "text")]
     pub report: Format,
@@ -61,10 +72,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let equivalents =
         Equivalents::load(&cases_dir.join("selftest-equivalent.json")).map_err(|e| anyhow!(e))?;
     let deviations = deviate::catalogue(&specs);
+    let (mode, workers) = match args.target_mode {
+        Mode::InProcess => (TargetMode::InProcess, 2),
+        Mode::Url => (TargetMode::Url, 4),
+    };
+    // Progress on stderr, one line per deviation: stdout holds only the report.
+    let progress: selftest::Progress = Arc::new(|done, total, killed| {
+        eprintln!("selftest: {done}/{total} deviations done, {killed} killed");
+    });
     let opts = Options {
         parallel: args.parallel,
-        workers: 2,
+        workers,
         filter: args.filter,
+        mode,
+        progress: Some(progress),
+        baseline: true,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

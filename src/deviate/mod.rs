@@ -8,33 +8,47 @@ use crate::spec::{ActionSpec, ErrorStatusRule, Provider, ProviderSpec, Role, Spe
 use serde::Serialize;
 use std::fmt;
 
+mod derive;
+
 /// The operator families, for grouping and per-family scores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Family {
     Limits,
+    Formats,
     Codes,
     Shape,
     Envelope,
+    Preconditions,
+    Effects,
     Protocol,
+    OneOf,
 }
 
 impl Family {
-    pub const ALL: [Family; 5] = [
+    pub const ALL: [Family; 9] = [
         Family::Limits,
+        Family::Formats,
         Family::Codes,
         Family::Shape,
         Family::Envelope,
+        Family::Preconditions,
+        Family::Effects,
         Family::Protocol,
+        Family::OneOf,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Family::Limits => "limit",
+            Family::Formats => "format",
             Family::Codes => "code",
             Family::Shape => "shape",
             Family::Envelope => "envelope",
+            Family::Preconditions => "precondition",
+            Family::Effects => "effect",
             Family::Protocol => "protocol",
+            Family::OneOf => "one-of",
         }
     }
 }
@@ -54,6 +68,42 @@ pub enum Op {
     AcceptOverLimit { parameter: String, max: usize },
     /// A list of exactly `max` items is rejected as too many.
     RejectAtLimit { parameter: String, max: usize },
+    /// A list of fewer than `min` items is accepted.
+    AcceptUnderMinimum { parameter: String, min: usize },
+    /// A malformed value (or item) of this parameter is accepted (its format is not checked).
+    AcceptMalformed { parameter: String },
+    /// A well-formed value of this parameter is refused as malformed.
+    RejectWellFormed { parameter: String },
+    /// This precondition is not checked.
+    SkipPrecondition { precondition: String },
+    /// This precondition is checked even when its `unless` condition holds.
+    IgnoreUnless { precondition: String },
+    /// This per-item precondition fails the whole request instead of the item.
+    WholeRequest { precondition: String },
+    /// This effect is not applied.
+    EffectNotApplied { effect: String },
+    /// This effect is applied to the first item of `parameter` only.
+    EffectPartly { effect: String, parameter: String },
+    /// This effect is applied to other resources of the kind than those `parameter` names.
+    EffectWrongResource { effect: String, parameter: String },
+    /// Timestamps outside the documented skew window are accepted.
+    SkewUnchecked,
+    /// A request without a region is answered although the action requires one.
+    RegionOptional,
+    /// A region is demanded although the action does not require one.
+    RegionRequired,
+    /// A one-of group accepts a request naming none of its parameters.
+    OneOfNoneAccepted { group: String },
+    /// A one-of group accepts a request naming more than `at_most` of its parameters.
+    OneOfSeveralAccepted { group: String },
+    /// A member of the success answer is sent under another name.
+    RenameField { field: String, to: String },
+    /// The batch total counts only the items that succeeded.
+    TotalCountsSucceeded { pointer: String },
+    /// The batch failure count is always zero.
+    FailedCountZero { pointer: String },
+    /// The per-item results leave out the items that failed.
+    FailedItemsMissing { pointer: String },
     /// This documented error is answered with another code of the same action.
     SiblingCode { code: String, sibling: String },
     /// This documented error is answered with a wrong HTTP status.
@@ -284,6 +334,8 @@ fn of_action(pspec: &ProviderSpec, a: &ActionSpec, out: &mut Vec<Deviation>) {
         );
     }
 
+    derive::state_and_shape(pspec, a, &file, &mut push);
+
     // Envelope.
     push(
         Family::Envelope,
@@ -348,6 +400,7 @@ fn of_action(pspec: &ProviderSpec, a: &ActionSpec, out: &mut Vec<Deviation>) {
             format!("{provider_file}#/nonce_replay"),
         );
     }
+    derive::protocol(pspec, a, &file, &provider_file, &mut push);
     if let Some(limit) = &a.rate_limit {
         push(
             Family::Protocol,

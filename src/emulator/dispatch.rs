@@ -160,6 +160,8 @@ fn answer(
     // 2-3. Request style and size; action and version.
     let (mut routed, action) = route_action(shared, pspec, request)?;
     *action_out = Some(action.clone());
+    // A served deviation may bend the action's own rules (a precondition or effect dropped...).
+    let action = super::deviate::action(shared, action);
     let settings = super::deviate::settings(shared, &action, shared.settings.read().clone());
     let now = settings.now.unwrap_or_else(crate::sign::clock::unix_now);
 
@@ -177,7 +179,7 @@ fn answer(
         .parameter
         .as_deref()
         .filter(|p| action.parameter(p).is_some());
-    let (params, param_violation) = validate_parameters(
+    let (params, mut param_violation) = validate_parameters(
         shared,
         pspec,
         &action,
@@ -186,6 +188,7 @@ fn answer(
         &service,
         region_param,
     );
+    super::deviate::violation(shared, &action, &params, &mut param_violation);
     let region = match region_param {
         Some(p) => params.get(p).and_then(Value::as_str).map(str::to_string),
         None => routed.region.clone(),
@@ -208,7 +211,7 @@ fn answer(
     // 8. Effects; 9. the response.
     let mut new_id =
         |kind: &str, world: &World| shared.new_id(pspec.provider, &service, kind, world);
-    let applied = semantics::apply_effects(&call, &mut world, &failures, &mut new_id);
+    let applied = super::deviate::apply_effects(shared, &call, &mut world, &failures, &mut new_id);
     if !action.effects.is_empty() {
         shared.world_changed();
     }

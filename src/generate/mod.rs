@@ -27,7 +27,8 @@ pub use case::*;
 pub use derived::Derived;
 
 use crate::spec::{
-    ActionSpec, ErrorStatusRule, ParamType, Parameter, ProviderSpec, Reference, SpecSet, Trigger,
+    ActionSpec, ErrorStatusRule, ParamType, Parameter, ProviderSpec, Reference, Requirement,
+    SpecSet, Trigger,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -92,7 +93,8 @@ pub fn generate_action(
 
 /// A case whose expected rejection comes from a protocol, parameter or one-of check needs no
 /// real resources: every action's `error_precedence` puts those before its preconditions, so
-/// well-formed made-up ids give the same answer and the target is left alone.
+/// well-formed made-up ids give the same answer and the target is left alone — unless an
+/// existence check answers with the expected code too (see below).
 fn minimise_world(action: &ActionSpec, case: &mut Case) {
     let precondition_last = action
         .error_precedence
@@ -107,9 +109,29 @@ fn minimise_world(action: &ActionSpec, case: &mut Case) {
         .covers
         .iter()
         .any(|c| matches!(c, Cover::Precondition { .. }));
+    // Made-up ids are safe only when an existence check could not give the expected answer
+    // too: where the code is shared (ENS answers an unknown KeyPairId with the same
+    // `InvalidParameter.%s`), a service that skipped the check under test would still pass.
+    let existence_codes: Vec<&str> = action
+        .errors
+        .iter()
+        .filter(|e| {
+            e.triggers.iter().any(|t| {
+                matches!(t, Trigger::Precondition { precondition, .. }
+                    if action.precondition(precondition)
+                        .is_some_and(|p| matches!(p.require, Requirement::Exists(_))))
+            })
+        })
+        .map(|e| e.code.as_str())
+        .collect();
+    let shares_existence_code = case
+        .steps
+        .first()
+        .is_some_and(|s| s.expect.codes().any(|c| existence_codes.contains(&c)));
     if precondition_last
         && rejected
         && !about_state
+        && !shares_existence_code
         && matches!(case.kind, CaseKind::Boundary | CaseKind::Negative)
         && case.steps[0].caller == Caller::Root
     {

@@ -43,7 +43,9 @@ fn shape_for(ctx: &Ctx, pre: &Precondition) -> Shape {
                 }
             }
         }
-        if pre.scope == Scope::PerItem && p.ty == ParamType::Array && p.max_items != Some(1) {
+        // Per-item failures, and a waiver's effects, show only with more than one item.
+        let several = pre.scope == Scope::PerItem || pre.unless.is_some();
+        if several && p.ty == ParamType::Array && p.max_items != Some(1) {
             s = s.count(&p.name, 2);
         }
     }

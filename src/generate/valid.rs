@@ -224,10 +224,23 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<Case>) {
             }
         }
     }
-    // One-of alternatives: each member alone, and all together when the docs allow it.
+    // Every list with two items: an effect applied to the first item only shows.
+    if !ctx.action.effects.is_empty() && !two_items(ctx, Shape::default()).counts.is_empty() {
+        out.push(success_case(
+            ctx,
+            CaseKind::Valid,
+            "two-items",
+            "Two items in every list".into(),
+            base::build(ctx, &two_items(ctx, Shape::default())),
+            &default,
+            vec![],
+        ));
+    }
+    // One-of alternatives: each member alone (with two items per list, so each alternative's
+    // effects are seen beyond the first item), and all together when the docs allow it.
     for g in &ctx.action.one_of {
         for member in &g.parameters {
-            let mut shape = Shape::default();
+            let mut shape = two_items(ctx, Shape::default());
             shape.choose.insert(g.id.clone(), vec![member.clone()]);
             out.push(success_case(
                 ctx,
@@ -304,6 +317,17 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<Case>) {
             }],
         ));
     }
+}
+
+/// `shape` with two items in each list of resources that may hold two.
+fn two_items(ctx: &Ctx, mut shape: Shape) -> Shape {
+    for p in &ctx.action.parameters {
+        let fits = p.max_items.is_none_or(|m| m >= 2) && p.min_items.is_none_or(|m| m <= 2);
+        if p.ty == ParamType::Array && p.references.is_some() && fits {
+            shape = shape.count(&p.name, 2);
+        }
+    }
+    shape
 }
 
 /// How many items an example value holds (a JSON array, or JSON array text).

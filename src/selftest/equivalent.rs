@@ -11,6 +11,10 @@ pub struct Equivalent {
     pub id: String,
     /// Why no case can notice it (which documented API would have to show it, and does not).
     pub reason: String,
+    /// The target modes it holds in (all when empty): in-process runs also read the
+    /// emulator's world, which shows what no documented API does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub modes: Vec<super::TargetMode>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -32,10 +36,17 @@ impl Equivalents {
         }
     }
 
-    pub fn reason(&self, id: &str) -> Option<&str> {
-        self.entries
-            .iter()
+    /// The reason `id` is equivalent in `mode`, if it is.
+    pub fn reason(&self, id: &str, mode: super::TargetMode) -> Option<&str> {
+        self.in_mode(mode)
             .find(|e| e.id == id)
             .map(|e| e.reason.as_str())
+    }
+
+    /// The entries that hold in `mode`.
+    pub fn in_mode(&self, mode: super::TargetMode) -> impl Iterator<Item = &Equivalent> {
+        self.entries
+            .iter()
+            .filter(move |e| e.modes.is_empty() || e.modes.contains(&mode))
     }
 }

@@ -4,21 +4,26 @@
 //! equivalent (no documented API can observe it) in `cases/selftest-equivalent.json`, or a gap
 //! in the suite that fails the self-test.
 //!
+//! Two target modes: `in-process` runs the cases against emulators as an emulator target
+//! (the runner builds each case's world through the control API); `url` reaches each deviant
+//! emulator as a live target, with a profile lending the instances of its world
+//! ([`lend`]), so what live runs notice is measured too.
+//!
 //! Sits downstream of `run` and `check`: it is a client of the runner like `cloudconform run`.
 mod equivalent;
+pub mod lend;
 pub mod render;
+mod target;
 
 pub use equivalent::{Equivalent, Equivalents};
 
 use crate::check::Verdict;
 use crate::deviate::{Deviation, Family};
-use crate::emulator::{Emulator, EmulatorConfig};
 use crate::generate::Case;
-use crate::run::exec::Endpoint;
-use crate::run::{RunOptions, Runner, Target, TargetKind};
 use crate::spec::SpecSet;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -73,6 +78,10 @@ impl Score {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    pub mode: TargetMode,
+    /// Cases the conforming emulator does not pass in this mode (with their verdict): left
+    /// out, since they cannot tell a deviation from the norm.
+    pub baseline_excluded: Vec<String>,
     pub rows: Vec<Row>,
     pub overall: Score,
     pub families: BTreeMap<Family, Score>,
@@ -96,14 +105,43 @@ impl Report {
     }
 }
 
-#[derive(Debug, Clone)]
+/// How the suite reaches each deviant emulator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TargetMode {
+    /// As an emulator target: each case's world is set through the control API.
+    #[default]
+    InProcess,
+    /// As a live target at the emulator's URL, with a profile lending the instances of its
+    /// world: the path `cloudconform run --target URL --profile FILE` takes.
+    Url,
+}
+
+impl TargetMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TargetMode::InProcess => "in-process",
+            TargetMode::Url => "url",
+        }
+    }
+}
+
+/// Called after each deviation: (done, total, killed so far).
+pub type Progress = Arc<dyn Fn(usize, usize, usize) + Send + Sync>;
+
+#[derive(Clone)]
 pub struct Options {
     /// Deviations run at the same time (each with its own emulators).
     pub parallel: usize,
-    /// Emulators (runner workers) per deviation.
+    /// Emulators (runner workers) per deviation; in url mode, concurrent cases on one.
     pub workers: usize,
     /// Only deviations whose id contains one of these (all when empty).
     pub filter: Vec<String>,
+    pub mode: TargetMode,
+    pub progress: Option<Progress>,
+    /// Run the cases against the conforming emulator first and leave out those it does not
+    /// pass (off only where the caller already knows they pass: the quick test sample).
+    pub baseline: bool,
 }
 
 impl Default for Options {
@@ -112,6 +150,9 @@ impl Default for Options {
             parallel: 4,
             workers: 2,
             filter: Vec::new(),
+            mode: TargetMode::InProcess,
+            progress: None,
+            baseline: true,
         }
     }
 }
@@ -140,18 +181,67 @@ pub async fn run(
         .filter(|d| opts.filter.is_empty() || opts.filter.iter().any(|f| d.id.contains(f)))
         .cloned()
         .collect();
-    let cases = Arc::new(cases);
     let gate = Arc::new(tokio::sync::Semaphore::new(opts.parallel.max(1)));
+    let lending = match opts.mode {
+        TargetMode::InProcess => None,
+        TargetMode::Url => Some(Arc::new(lend::lending(&specs))),
+    };
+    // Only cases the conforming emulator passes in this mode can witness a deviation.
+    let about_selected: Vec<Case> = cases
+        .into_iter()
+        .filter(|c| selected.iter().any(|d| c.id.starts_with(&d.case_prefix())))
+        .collect();
+    let baseline = if opts.baseline {
+        target::run(
+            specs.clone(),
+            about_selected.clone(),
+            Vec::new(),
+            opts.workers,
+            lending.as_deref(),
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
+    let passed = |id: &str| {
+        !opts.baseline
+            || baseline
+                .iter()
+                .any(|r| r.id == id && matches!(r.verdict, Verdict::Pass))
+    };
+    let baseline_excluded: Vec<String> = baseline
+        .iter()
+        .filter(|r| !matches!(r.verdict, Verdict::Pass))
+        .map(|r| format!("{}: {}", r.id, r.verdict.label()))
+        .collect();
+    let cases: Arc<Vec<Case>> = Arc::new(
+        about_selected
+            .iter()
+            .filter(|c| passed(&c.id))
+            .cloned()
+            .collect(),
+    );
+    let total = selected.len();
+    let counts = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
     let mut tasks = Vec::new();
     for d in selected {
         let (specs, cases, gate) = (specs.clone(), cases.clone(), gate.clone());
+        let (lending, counts, progress) = (lending.clone(), counts.clone(), opts.progress.clone());
         let workers = opts.workers;
         tasks.push(tokio::spawn(async move {
             let _permit = gate
                 .acquire_owned()
                 .await
                 .expect("the gate is never closed");
-            against(specs, &cases, d, workers).await
+            let result = against(specs, &cases, d, workers, lending.as_deref()).await;
+            let done = counts.0.fetch_add(1, Ordering::SeqCst) + 1;
+            if matches!(&result, Ok((_, _, Some(_)))) {
+                counts.1.fetch_add(1, Ordering::SeqCst);
+            }
+            if let Some(p) = progress {
+                p(done, total, counts.1.load(Ordering::SeqCst));
+            }
+            result
         }));
     }
     let mut rows = Vec::new();
@@ -159,7 +249,7 @@ pub async fn run(
         let (d, cases_run, killed) = t
             .await
             .map_err(|e| SelfTestError::Runner(e.to_string()))??;
-        let outcome = match (killed, equivalents.reason(&d.id)) {
+        let outcome = match (killed, equivalents.reason(&d.id, opts.mode)) {
             (Some((cases, first_finding)), _) => Outcome::Killed {
                 cases,
                 first_finding,
@@ -176,7 +266,7 @@ pub async fn run(
         });
     }
     let mut stale = Vec::new();
-    for e in &equivalents.entries {
+    for e in equivalents.in_mode(opts.mode) {
         let selected = opts.filter.is_empty() || opts.filter.iter().any(|f| e.id.contains(f));
         if !selected {
             continue;
@@ -201,6 +291,8 @@ pub async fn run(
             .add(&r.outcome);
     }
     Ok(Report {
+        mode: opts.mode,
+        baseline_excluded,
         rows,
         overall,
         families,
@@ -218,6 +310,7 @@ async fn against(
     cases: &[Case],
     d: Deviation,
     workers: usize,
+    lending: Option<&lend::Lending>,
 ) -> Result<Against, SelfTestError> {
     let prefix = d.case_prefix();
     let mine: Vec<Case> = cases
@@ -225,35 +318,8 @@ async fn against(
         .filter(|c| c.id.starts_with(&prefix))
         .cloned()
         .collect();
-    let mut handles = Vec::new();
-    for _ in 0..workers.max(1) {
-        let h = Emulator::start(EmulatorConfig {
-            specs: Some(specs.clone()),
-            rate_limits: false,
-            deviations: vec![d.clone()],
-            ..EmulatorConfig::default()
-        })
-        .await
-        .map_err(|e| SelfTestError::Emulator(e.to_string()))?;
-        handles.push(h);
-    }
-    let endpoints = handles
-        .iter()
-        .map(|h| Endpoint::from_addr(h.addr))
-        .collect();
-    let target = Target {
-        name: "emulator".into(),
-        kind: TargetKind::Emulator { endpoints },
-    };
-    let runner = Arc::new(
-        Runner::new(specs, target, RunOptions::default())
-            .map_err(|e| SelfTestError::Runner(e.to_string()))?,
-    );
     let n = mine.len();
-    let results = runner.run_all(mine, Arc::new(|_| {})).await;
-    for h in handles {
-        let _ = h.shutdown().await;
-    }
+    let results = target::run(specs, mine, vec![d.clone()], workers, lending).await?;
     let mut killing = Vec::new();
     let mut first = None;
     for r in results {

@@ -58,13 +58,17 @@ pub fn text(report: &Report) -> String {
     for s in &report.stale_equivalents {
         let _ = writeln!(out, "stale equivalence: {s}");
     }
+    for c in &report.baseline_excluded {
+        let _ = writeln!(out, "left out (not passed by the conforming emulator): {c}");
+    }
     for (family, s) in &report.families {
         let _ = writeln!(out, "{family:<9} {}", score_text(s));
     }
     let _ = writeln!(
         out,
-        "total     {} ({:.1} s)",
+        "total     {} ({} mode, {:.1} s)",
         score_text(&report.overall),
+        report.mode.as_str(),
         report.wall_ms as f64 / 1000.0
     );
     out
@@ -82,7 +86,12 @@ fn md_cell(s: &str) -> String {
 
 pub fn markdown(report: &Report) -> String {
     let mut out = String::from("# cloudconform self-test\n\n");
-    let _ = writeln!(out, "{}\n", score_text(&report.overall));
+    let _ = writeln!(
+        out,
+        "{} ({} mode)\n",
+        score_text(&report.overall),
+        report.mode.as_str()
+    );
     out.push_str("| family | total | killed | equivalent | survived | score |\n");
     out.push_str("|---|---|---|---|---|---|\n");
     for (family, s) in &report.families {
