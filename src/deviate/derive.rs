@@ -253,7 +253,7 @@ pub(super) fn protocol(
         format!("{provider_file}#/skew_seconds"),
     );
     let region = a.region.parameter.as_deref().unwrap_or("Region");
-    if a.region.required {
+    if a.region.required && a.region.optional_by.is_empty() {
         push(
             Family::Protocol,
             "region/optional".into(),
@@ -261,7 +261,9 @@ pub(super) fn protocol(
             format!("a request without {region} is answered (documented required)"),
             format!("{file}#/region/required"),
         );
-    } else {
+    } else if !a.region.required {
+        // Where some source says the region is optional (`optional_by`), a service that
+        // answers without it is within the docs: no deviation either way.
         push(
             Family::Protocol,
             "region/required".into(),
