@@ -171,7 +171,12 @@ async fn exchange(addr: SocketAddr, request: &[u8]) -> (u16, Vec<u8>) {
 /// Requests per second over `connections` keep-alive connections for `seconds`, each
 /// connection cycling through `requests` (one at a time, as SDKs do). Every answer must be
 /// 200 without an error code, or the run stops with the answer.
-async fn load(addr: SocketAddr, requests: Arc<Vec<Vec<u8>>>, connections: usize, seconds: f64) -> f64 {
+async fn load(
+    addr: SocketAddr,
+    requests: Arc<Vec<Vec<u8>>>,
+    connections: usize,
+    seconds: f64,
+) -> f64 {
     let done = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
@@ -183,7 +188,10 @@ async fn load(addr: SocketAddr, requests: Arc<Vec<Vec<u8>>>, connections: usize,
             let mut buf = Vec::with_capacity(32 * 1024);
             let mut i = c;
             while !stop.load(Ordering::Relaxed) {
-                stream.write_all(&requests[i % requests.len()]).await.expect("send");
+                stream
+                    .write_all(&requests[i % requests.len()])
+                    .await
+                    .expect("send");
                 let (status, body) = read_response(&mut stream, &mut buf).await.expect("answer");
                 if status != 200 || body.windows(7).any(|w| w == b"\"Error\"") {
                     panic!(
@@ -222,7 +230,9 @@ async fn start_axum(body: Vec<u8>) -> SocketAddr {
             ([(CONTENT_TYPE, "application/json")], body)
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await.expect("axum serves") });
     addr
@@ -268,7 +278,12 @@ fn ratio_bench(o: &Options) {
             lim.push(r);
         }
         if o.only.as_deref() != Some("axum") {
-            let r = client.block_on(load(emulator.addr, requests.clone(), o.connections, o.seconds));
+            let r = client.block_on(load(
+                emulator.addr,
+                requests.clone(),
+                o.connections,
+                o.seconds,
+            ));
             println!("  round {round}: emulator      {r:>9.0} requests/s");
             emu.push(r);
         }
@@ -285,8 +300,8 @@ fn ratio_bench(o: &Options) {
     servers.shutdown_timeout(Duration::from_secs(1));
 }
 
-/// A world of `n` CVM instances (the default world's accounts and regions, 100 key pairs),
-/// written as a world document with `generate` rules of at most 10,000 objects each.
+/// A world of `n` CVM instances without keys (the default world's accounts and regions, 100
+/// key pairs), written as a world document with `generate` rules of at most 10,000 objects each.
 fn growth_world(n: usize) -> World {
     let mut rules = Vec::new();
     let mut left = n;
@@ -302,15 +317,15 @@ fn growth_world(n: usize) -> World {
         left -= count;
         letter += 1;
     }
-    rules.push(serde_json::json!({
-        "service": "tencent/cvm", "count": 100,
-        "key_pair": {"id": "skey-grow{n:4}", "name": "grow_{n}", "region": "ap-guangzhou"},
-        "why": "load benchmark"
-    }));
+    // Listed, not generated: the rules may make at most 100,000 objects in all.
+    let key_pairs: Vec<serde_json::Value> = (1..=100)
+        .map(|n| serde_json::json!({"id": format!("skey-grow{n:04}"), "name": format!("grow_{n}"), "region": "ap-guangzhou"}))
+        .collect();
     let default = World::default();
     let doc = serde_json::json!({
         "accounts": default.accounts,
         "regions": default.regions,
+        "services": {"tencent/cvm": {"key_pairs": key_pairs}},
         "generate": rules,
     });
     World::from_json(doc.to_string().as_bytes()).expect("the growth world is consistent")
@@ -318,7 +333,11 @@ fn growth_world(n: usize) -> World {
 
 /// The id of the `k`-th instance of [`growth_world`].
 fn instance_id(k: usize) -> String {
-    format!("ins-{}{:07}", (b'a' + (k / 10_000) as u8) as char, k % 10_000 + 1)
+    format!(
+        "ins-{}{:07}",
+        (b'a' + (k / 10_000) as u8) as char,
+        k % 10_000 + 1
+    )
 }
 
 /// One world size, in this (fresh) process: prints one JSON line.
@@ -357,9 +376,15 @@ fn growth_child(o: &Options, n: usize) {
             tc3_request(&host, "DescribeInstances", &body)
         })
         .collect();
-    let mut result = serde_json::json!({"instances": n, "rss_mb": rss_loaded, "rss_empty_mb": rss_empty});
+    let mut result =
+        serde_json::json!({"instances": n, "rss_mb": rss_loaded, "rss_empty_mb": rss_empty});
     for (name, requests) in [("by_id", by_id), ("key_by_id", keys), ("paged", pages)] {
-        let r = client.block_on(load(emulator.addr, Arc::new(requests), o.connections, o.seconds));
+        let r = client.block_on(load(
+            emulator.addr,
+            Arc::new(requests),
+            o.connections,
+            o.seconds,
+        ));
         result[name] = r.into();
     }
     result["rss_after_mb"] = rss_mb().into();
@@ -387,13 +412,24 @@ fn growth(o: &Options) {
                 .args(["--seconds", &o.seconds.to_string()])
                 .output()
                 .expect("the growth child runs");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             let line = String::from_utf8_lossy(&out.stdout);
             let v: serde_json::Value = serde_json::from_str(line.trim()).expect("one JSON line");
             runs[s].push(v);
         }
     }
-    let med = |s: usize, key: &str| median(runs[s].iter().map(|v| v[key].as_f64().unwrap_or(0.0)).collect());
+    let med = |s: usize, key: &str| {
+        median(
+            runs[s]
+                .iter()
+                .map(|v| v[key].as_f64().unwrap_or(0.0))
+                .collect(),
+        )
+    };
     println!(
         "{:>10} {:>11} {:>14} {:>16} {:>16} {:>16}",
         "instances", "RSS MB", "RSS/inst (B)", "by id req/s", "key by id req/s", "paged req/s"

@@ -291,14 +291,7 @@ pub fn apply_effects(
         if effect.when.as_ref().is_some_and(|c| !call.holds(c)) {
             continue;
         }
-        apply_one(
-            call,
-            world,
-            effect,
-            &succeeded,
-            new_id,
-            &mut applied,
-        );
+        apply_one(call, world, effect, &succeeded, new_id, &mut applied);
     }
     applied
 }
