@@ -613,6 +613,35 @@ mod tests {
     }
 
     #[test]
+    fn id_lookups_follow_changes_to_the_lists() {
+        let mut w = World::default();
+        let svc = &w.services["tencent/cvm"];
+        assert_eq!(svc.instance("ins-bulk0101").unwrap().id, "ins-bulk0101");
+        assert_eq!(svc.users_of_key("skey-bulkins1").0.len(), 101);
+        assert!(svc.instance("ins-nothere").is_none());
+        // Through service_mut: the index is dropped and rebuilt.
+        let svc = w.service_mut("tencent/cvm");
+        svc.instances.retain(|i| i.id != "ins-bulk0001");
+        svc.key_pairs[0].id = "skey-renamed".into();
+        let svc = &w.services["tencent/cvm"];
+        assert!(svc.instance("ins-bulk0001").is_none());
+        assert_eq!(svc.instance("ins-bulk0101").unwrap().id, "ins-bulk0101");
+        assert!(svc.key_pair("skey-renamed").is_some());
+        assert_eq!(svc.users_of_key("skey-bulkins1").0.len(), 100);
+        // Behind the index's back: a length change falls back to scanning, and a moved id is
+        // still found (hits are checked).
+        let svc = w.services.get_mut("tencent/cvm").unwrap();
+        let _ = svc.instance("ins-bulk0101");
+        svc.instances.swap(0, 1);
+        let first = svc.instances[0].id.clone();
+        assert_eq!(svc.instance(&first).unwrap().id, first);
+        let mut extra = svc.instances[0].clone();
+        extra.id = "ins-added001".into();
+        svc.instances.push(extra);
+        assert_eq!(svc.instance("ins-added001").unwrap().id, "ins-added001");
+    }
+
+    #[test]
     fn numbered_templates() {
         assert_eq!(numbered("ins-bulk{n:4}", 7), "ins-bulk0007");
         assert_eq!(numbered("cc_{n}_{n:2}", 3), "cc_3_03");
