@@ -50,86 +50,125 @@ pub fn respond(call: &Call, world: &World, failures: &ItemFailures, applied: &Ap
 
 // ---------------------------------------------------------------- bags
 
+/// The fields a key pair answers with, in bag order.
+const KEY_PAIR_FIELDS: [&str; 12] = [
+    "KeyId",
+    "KeyPairId",
+    "KeyName",
+    "KeyPairName",
+    "AssociatedInstanceIds",
+    "ProjectId",
+    "Description",
+    "CreatedTime",
+    "CreationTime",
+    "RegionId",
+    "KeyPairFingerPrint",
+    "PublicKey",
+];
+
+/// One field of a key pair, computed only when asked for (filters read one or two fields of
+/// every key pair; only the page answered needs them all).
+fn key_field(k: &KeyPair, svc: &ServiceState, name: &str) -> Option<Value> {
+    Some(match name {
+        "KeyId" | "KeyPairId" => json!(k.id),
+        "KeyName" | "KeyPairName" => json!(k.name),
+        "AssociatedInstanceIds" => json!(svc.users_of_key(&k.id).0),
+        "ProjectId" => json!(0),
+        "Description" => json!(""),
+        "CreatedTime" | "CreationTime" => json!("2026-01-01T00:00:00Z"),
+        "RegionId" => json!(k.region),
+        "KeyPairFingerPrint" => json!(fingerprint(&k.id)),
+        "PublicKey" => json!(format!(
+            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC{} cloudconform",
+            k.id
+        )),
+        _ => return None,
+    })
+}
+
 fn key_bag(k: &KeyPair, svc: &ServiceState) -> Bag {
-    let (instances, _) = svc.users_of_key(&k.id);
-    let mut b = Bag::new();
-    for (name, v) in [
-        ("KeyId", json!(k.id)),
-        ("KeyPairId", json!(k.id)),
-        ("KeyName", json!(k.name)),
-        ("KeyPairName", json!(k.name)),
-        ("AssociatedInstanceIds", json!(instances)),
-        ("ProjectId", json!(0)),
-        ("Description", json!("")),
-        ("CreatedTime", json!("2026-01-01T00:00:00Z")),
-        ("CreationTime", json!("2026-01-01T00:00:00Z")),
-        ("RegionId", json!(k.region)),
-        ("KeyPairFingerPrint", json!(fingerprint(&k.id))),
-        (
-            "PublicKey",
-            json!(format!(
-                "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC{} cloudconform",
-                k.id
-            )),
-        ),
-    ] {
-        b.insert(name.into(), v);
-    }
-    b
+    KEY_PAIR_FIELDS
+        .iter()
+        .filter_map(|n| key_field(k, svc, n).map(|v| (n.to_string(), v)))
+        .collect()
 }
 
 fn fingerprint(seed: &str) -> String {
     use sha2::{Digest, Sha256};
+    use std::fmt::Write;
     let d = Sha256::digest(seed.as_bytes());
-    d.iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect::<Vec<_>>()
-        .join(":")
+    let mut out = String::with_capacity(47);
+    for (n, b) in d.iter().take(16).enumerate() {
+        if n > 0 {
+            out.push(':');
+        }
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
+
+/// The fields an instance answers with, in bag order.
+const INSTANCE_FIELDS: [&str; 16] = [
+    "InstanceId",
+    "InstanceName",
+    "InstanceState",
+    "Status",
+    "CurrentStatus",
+    "PreviousStatus",
+    "OsName",
+    "OSName",
+    "OSType",
+    "OsType",
+    "RegionId",
+    "EnsRegionId",
+    "KeyPairName",
+    "KeyIds",
+    "Code",
+    "Message",
+];
+
+/// One field of an instance, computed only when asked for.
+fn instance_field(
+    i: &Instance,
+    svc: &ServiceState,
+    applied: &Applied,
+    provider: Provider,
+    name: &str,
+) -> Option<Value> {
+    Some(match name {
+        "InstanceId" | "InstanceName" => json!(i.id),
+        "InstanceState" | "Status" | "CurrentStatus" => json!(i.state),
+        "PreviousStatus" => json!(applied
+            .state_changes
+            .iter()
+            .find(|(id, _, _)| *id == i.id)
+            .map(|(_, before, _)| before.as_str())
+            .unwrap_or(i.state.as_str())),
+        "OsName" | "OSName" => json!(match (i.os.as_str(), provider) {
+            ("windows", _) => "Windows Server 2019 DataCenter 64bit",
+            (_, Provider::Tencent) => "TencentOS Server 3.1 (TK4)",
+            (_, Provider::Alibaba) => "Alibaba Cloud Linux 3.2104 LTS 64 bit",
+        }),
+        "OSType" | "OsType" => json!(i.os),
+        "RegionId" | "EnsRegionId" => json!(i.region),
+        "KeyPairName" => json!(i
+            .keys
+            .iter()
+            .find_map(|k| svc.key_pair(k))
+            .map(|k| k.name.as_str())
+            .unwrap_or("")),
+        "KeyIds" => json!(i.keys),
+        "Code" => json!("200"),
+        "Message" => json!("successful"),
+        _ => return None,
+    })
 }
 
 fn instance_bag(i: &Instance, svc: &ServiceState, applied: &Applied, provider: Provider) -> Bag {
-    let key_names: Vec<&str> = i
-        .keys
+    INSTANCE_FIELDS
         .iter()
-        .filter_map(|k| svc.key_pair(k).map(|k| k.name.as_str()))
-        .collect();
-    let previous = applied
-        .state_changes
-        .iter()
-        .find(|(id, _, _)| *id == i.id)
-        .map(|(_, before, _)| before.clone())
-        .unwrap_or_else(|| i.state.clone());
-    let os_name = match (i.os.as_str(), provider) {
-        ("windows", _) => "Windows Server 2019 DataCenter 64bit",
-        (_, Provider::Tencent) => "TencentOS Server 3.1 (TK4)",
-        (_, Provider::Alibaba) => "Alibaba Cloud Linux 3.2104 LTS 64 bit",
-    };
-    let mut b = Bag::new();
-    for (name, v) in [
-        ("InstanceId", json!(i.id)),
-        ("InstanceName", json!(i.id)),
-        ("InstanceState", json!(i.state)),
-        ("Status", json!(i.state)),
-        ("CurrentStatus", json!(i.state)),
-        ("PreviousStatus", json!(previous)),
-        ("OsName", json!(os_name)),
-        ("OSName", json!(os_name)),
-        ("OSType", json!(i.os)),
-        ("OsType", json!(i.os)),
-        ("RegionId", json!(i.region)),
-        ("EnsRegionId", json!(i.region)),
-        (
-            "KeyPairName",
-            json!(key_names.first().copied().unwrap_or("")),
-        ),
-        ("KeyIds", json!(i.keys)),
-        ("Code", json!("200")),
-        ("Message", json!("successful")),
-    ] {
-        b.insert(name.into(), v);
-    }
-    b
+        .filter_map(|n| instance_field(i, svc, applied, provider, n).map(|v| (n.to_string(), v)))
+        .collect()
 }
 
 /// Parameters, plus the key pair the request names or created.
@@ -182,7 +221,7 @@ fn listed_resources(call: &Call, world: &World, svc: &ServiceState, applied: &Ap
         .fixture
         .as_ref()
         .map(|f| (f.purpose.as_str(), f.resource.as_str()));
-    let all: Vec<Bag> = match purpose {
+    let kind = match purpose {
         Some(("list_regions", _)) => {
             return world
                 .regions(call.provider.provider)
@@ -198,18 +237,8 @@ fn listed_resources(call: &Call, world: &World, svc: &ServiceState, applied: &Ap
                 })
                 .collect()
         }
-        Some(("describe", "key_pair")) => svc
-            .key_pairs
-            .iter()
-            .filter(|k| in_scope(&k.region))
-            .map(|k| key_bag(k, svc))
-            .collect(),
-        Some(("describe", _)) => svc
-            .instances
-            .iter()
-            .filter(|i| in_scope(&i.region))
-            .map(|i| instance_bag(i, svc, applied, call.provider.provider))
-            .collect(),
+        Some(("describe", "key_pair")) => Kind::KeyPair,
+        Some(("describe", _)) => Kind::Instance,
         _ => {
             let mut out = Vec::new();
             for p in &call.action.parameters {
@@ -227,38 +256,165 @@ fn listed_resources(call: &Call, world: &World, svc: &ServiceState, applied: &Ap
             return out;
         }
     };
-    let mut listed: Vec<Bag> = all
+    let provider = call.provider.provider;
+    let field = |n: usize, name: &str| match kind {
+        Kind::KeyPair => key_field(&svc.key_pairs[n], svc, name),
+        Kind::Instance => instance_field(&svc.instances[n], svc, applied, provider, name),
+    };
+    let region = |n: usize| match kind {
+        Kind::KeyPair => svc.key_pairs[n].region.as_str(),
+        Kind::Instance => svc.instances[n].region.as_str(),
+    };
+    let wanted = Wanted::of(call);
+    // Only the resources that pass every filter are counted, and only the page is answered:
+    // filters read the one field they compare, and ids named by the request are looked up.
+    let candidates: Vec<usize> = match wanted.named_ids(call, kind) {
+        Some(ids) => {
+            let mut at: Vec<usize> = ids
+                .iter()
+                .filter_map(|id| match kind {
+                    Kind::KeyPair => svc.key_pair_position(id),
+                    Kind::Instance => svc.instance_position(id),
+                })
+                .collect();
+            at.sort_unstable();
+            at.dedup();
+            at
+        }
+        None => (0..kind.count(svc)).collect(),
+    };
+    let listed: Vec<usize> = candidates
         .into_iter()
-        .filter(|bag| matches_parameters(call, bag) && matches_filters(call, bag))
+        .filter(|n| in_scope(region(*n)) && wanted.matches(&|name| field(*n, name)))
         .collect();
     let total = listed.len();
     let (offset, limit) = page(call);
-    listed = listed.into_iter().skip(offset).take(limit).collect();
-    if let Some(first) = listed.first_mut() {
+    let mut page: Vec<Bag> = listed
+        .into_iter()
+        .skip(offset)
+        .take(limit)
+        .map(|n| match kind {
+            Kind::KeyPair => key_bag(&svc.key_pairs[n], svc),
+            Kind::Instance => instance_bag(&svc.instances[n], svc, applied, provider),
+        })
+        .collect();
+    if let Some(first) = page.first_mut() {
         first.insert("__total".into(), json!(total));
     }
-    listed
+    page
 }
 
-/// The field of a resource a parameter filters on: its own name, or the singular of a list.
-fn field_for<'b>(name: &str, bag: &'b Bag) -> Option<(&'b Value, String)> {
-    let singular = name.strip_suffix('s').unwrap_or(name);
-    bag.get(name)
-        .map(|v| (v, name.to_string()))
-        .or_else(|| bag.get(singular).map(|v| (v, singular.to_string())))
+/// The resource kind a describe action lists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    KeyPair,
+    Instance,
 }
 
-fn matches_parameters(call: &Call, bag: &Bag) -> bool {
-    call.action.parameters.iter().all(|p| {
-        let wanted = values(call.params, &p.name);
-        if wanted.is_empty() || PAGE_PARAMETERS.contains(&p.name.as_str()) {
-            return true;
+impl Kind {
+    fn count(self, svc: &ServiceState) -> usize {
+        match self {
+            Kind::KeyPair => svc.key_pairs.len(),
+            Kind::Instance => svc.instances.len(),
         }
-        match field_for(&p.name, bag) {
-            Some((Value::String(have), _)) => wanted.iter().any(|w| wildcard(w, have)),
-            _ => true,
+    }
+
+    /// The fields a parameter naming ids of this kind filters on.
+    fn id_fields(self) -> &'static [&'static str] {
+        match self {
+            Kind::KeyPair => &["KeyId", "KeyPairId"],
+            Kind::Instance => &["InstanceId"],
         }
-    })
+    }
+}
+
+/// What a describe request filters on, read once per request: per parameter the values sent
+/// (page parameters and empty ones filter nothing), and the Tencent `Filters`.
+struct Wanted<'c> {
+    parameters: Vec<(&'c str, Vec<String>)>,
+    /// `(field, values)`; no values keeps every resource that has the field.
+    filters: Vec<(&'static str, Vec<String>)>,
+}
+
+impl<'c> Wanted<'c> {
+    fn of(call: &'c Call) -> Wanted<'c> {
+        let parameters = call
+            .action
+            .parameters
+            .iter()
+            .filter(|p| !PAGE_PARAMETERS.contains(&p.name.as_str()))
+            .map(|p| (p.name.as_str(), values(call.params, &p.name)))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        let filters = match call.params.get("Filters") {
+            Some(Value::Array(filters)) => filters
+                .iter()
+                .filter_map(|f| {
+                    let name = f.get("Name").and_then(Value::as_str).unwrap_or_default();
+                    let field = FILTER_FIELDS.iter().find(|(n, _)| *n == name)?.1;
+                    let wanted = match f.get("Values") {
+                        Some(Value::Array(v)) => v
+                            .iter()
+                            .map(|x| {
+                                x.as_str()
+                                    .map(str::to_string)
+                                    .unwrap_or_else(|| x.to_string())
+                            })
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    Some((field, wanted))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        Wanted {
+            parameters,
+            filters,
+        }
+    }
+
+    /// The ids the request names exactly (no wildcard) through a parameter that filters on
+    /// the listed kind's id: then only those resources can match.
+    fn named_ids(&self, call: &Call, kind: Kind) -> Option<&[String]> {
+        let resource = match kind {
+            Kind::KeyPair => "key_pair",
+            Kind::Instance => "instance",
+        };
+        self.parameters.iter().find_map(|(name, ids)| {
+            let p = call.action.parameter(name)?;
+            let r = p.references.as_ref()?;
+            let singular = name.strip_suffix('s').unwrap_or(name);
+            (r.resource == resource
+                && r.by == RefBy::Id
+                && kind.id_fields().contains(&singular)
+                && !kind.id_fields().contains(name)
+                && ids.iter().all(|id| !id.contains('*')))
+            .then_some(ids.as_slice())
+        })
+    }
+
+    /// Whether a resource (read field by field) passes every parameter and filter.
+    fn matches(&self, field: &dyn Fn(&str) -> Option<Value>) -> bool {
+        let parameters = self.parameters.iter().all(|(name, wanted)| {
+            let singular = name.strip_suffix('s').unwrap_or(name);
+            match field(name).or_else(|| field(singular)) {
+                Some(Value::String(have)) => wanted.iter().any(|w| wildcard(w, &have)),
+                _ => true,
+            }
+        });
+        parameters
+            && self.filters.iter().all(|(name, wanted)| match field(name) {
+                Some(have) => {
+                    let have = match have {
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    wanted.is_empty() || wanted.contains(&have)
+                }
+                None => true,
+            })
+    }
 }
 
 const PAGE_PARAMETERS: [&str; 6] = [
@@ -280,40 +436,6 @@ const FILTER_FIELDS: [(&str, &str); 7] = [
     ("project-id", "ProjectId"),
     ("zone", "Zone"),
 ];
-
-fn matches_filters(call: &Call, bag: &Bag) -> bool {
-    let Some(Value::Array(filters)) = call.params.get("Filters") else {
-        return true;
-    };
-    filters.iter().all(|f| {
-        let name = f.get("Name").and_then(Value::as_str).unwrap_or_default();
-        let wanted: Vec<String> = match f.get("Values") {
-            Some(Value::Array(v)) => v
-                .iter()
-                .map(|x| {
-                    x.as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| x.to_string())
-                })
-                .collect(),
-            _ => Vec::new(),
-        };
-        match FILTER_FIELDS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .and_then(|(_, field)| bag.get(*field))
-        {
-            Some(have) => {
-                let have = match have {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                wanted.is_empty() || wanted.contains(&have)
-            }
-            None => true,
-        }
-    })
-}
 
 /// `(offset, limit)` from the action's page parameters and their documented defaults.
 fn page(call: &Call) -> (usize, usize) {
@@ -437,9 +559,9 @@ fn fill(schema: &Value, bag: &Bag, resources: &[Bag]) -> Value {
             Value::Object(out)
         }
         "array" => {
-            let item = schema.get("items").cloned().unwrap_or(json!({}));
-            if schema_type(&item) == "object" && lists_resources(&item, resources) {
-                Value::Array(resources.iter().map(|r| fill(&item, r, &[])).collect())
+            let item = schema.get("items").unwrap_or(&Value::Null);
+            if schema_type(item) == "object" && lists_resources(item, resources) {
+                Value::Array(resources.iter().map(|r| fill(item, r, &[])).collect())
             } else {
                 Value::Array(Vec::new())
             }

@@ -67,7 +67,12 @@ fn json_response(spec: &ProviderSpec, status: u16, body: &Value) -> RawResponse 
             "Content-Type".to_string(),
             spec.response_content_type.value.clone(),
         )],
-        body: serde_json::to_vec(body).expect("JSON values always serialize"),
+        body: {
+            // One buffer, sized for a typical page of resources, instead of growing from empty.
+            let mut out = Vec::with_capacity(8 * 1024);
+            serde_json::to_writer(&mut out, body).expect("JSON values always serialize");
+            out
+        },
     }
 }
 

@@ -223,6 +223,7 @@ impl Emulator {
             auth: config.auth,
             preferred_codes: config.preferred_codes.clone(),
         };
+        let formats = validate::Formats::compile(&specs);
         Ok(Emulator {
             shared: Arc::new(Shared {
                 specs,
@@ -230,7 +231,7 @@ impl Emulator {
                 world: Mutex::new(world),
                 nonces: NonceCache::new(),
                 limiter: ratelimit::RateLimiter::new(),
-                formats: validate::Formats::default(),
+                formats,
                 generation: AtomicU64::new(0),
                 changed: tokio::sync::Notify::new(),
                 recorder: recording::Recorder::default(),

@@ -70,9 +70,7 @@ fn in_region(resource_region: &str, scope: Option<&str>) -> bool {
 }
 
 fn find_instance<'w>(svc: &'w ServiceState, id: &str, scope: Option<&str>) -> Option<&'w Instance> {
-    svc.instances
-        .iter()
-        .find(|i| i.id == id && in_region(&i.region, scope))
+    svc.instance(id).filter(|i| in_region(&i.region, scope))
 }
 
 fn find_key<'w>(
@@ -81,13 +79,13 @@ fn find_key<'w>(
     value: &str,
     scope: Option<&str>,
 ) -> Option<&'w KeyPair> {
-    svc.key_pairs.iter().find(|k| {
-        in_region(&k.region, scope)
-            && match by {
-                RefBy::Id => k.id == value,
-                RefBy::Name => k.name == value,
-            }
-    })
+    match by {
+        RefBy::Id => svc.key_pair(value).filter(|k| in_region(&k.region, scope)),
+        RefBy::Name => svc
+            .key_pairs
+            .iter()
+            .find(|k| in_region(&k.region, scope) && k.name == value),
+    }
 }
 
 /// Whether `value` names an existing resource of the kind `reference` points at.
@@ -289,28 +287,11 @@ pub fn apply_effects(
             .filter(|v| Some(p) != batch || !failures.contains_key(v))
             .collect()
     };
-    let before: BTreeMap<String, String> = world
-        .service(&call.service)
-        .map(|s| {
-            s.instances
-                .iter()
-                .map(|i| (i.id.clone(), i.state.clone()))
-                .collect()
-        })
-        .unwrap_or_default();
     for effect in &call.action.effects {
         if effect.when.as_ref().is_some_and(|c| !call.holds(c)) {
             continue;
         }
-        apply_one(
-            call,
-            world,
-            effect,
-            &succeeded,
-            &before,
-            new_id,
-            &mut applied,
-        );
+        apply_one(call, world, effect, &succeeded, new_id, &mut applied);
     }
     applied
 }
@@ -321,7 +302,6 @@ fn apply_one(
     world: &mut World,
     effect: &Effect,
     succeeded: &dyn Fn(&Subject) -> Vec<String>,
-    before: &BTreeMap<String, String>,
     new_id: &mut dyn FnMut(&str, &World) -> String,
     applied: &mut Applied,
 ) {
@@ -445,11 +425,30 @@ fn apply_one(
         }
         EffectOp::SetState | EffectOp::RestoreState => {
             let targets = instance_ids(effect.target.as_ref().or(effect.instances.as_ref()));
-            let svc = world.service_mut(&call.service);
-            for inst in svc.instances.iter_mut().filter(|i| targets.contains(&i.id)) {
+            // A state is not part of the id index: change it in place, keeping the index, at
+            // the positions the index gives (in world order, each instance once).
+            let Some(svc) = world.services.get_mut(&call.service) else {
+                return;
+            };
+            let mut at: Vec<usize> = targets
+                .iter()
+                .filter_map(|id| svc.instance_position(id))
+                .collect();
+            at.sort_unstable();
+            at.dedup();
+            for n in at {
+                let inst = &mut svc.instances[n];
                 let new_state = match effect.op {
                     EffectOp::SetState => effect.state.clone(),
-                    _ => before.get(&inst.id).cloned(),
+                    // The state before this request: the first change recorded, else unchanged.
+                    _ => Some(
+                        applied
+                            .state_changes
+                            .iter()
+                            .find(|(id, _, _)| *id == inst.id)
+                            .map(|(_, before, _)| before.clone())
+                            .unwrap_or_else(|| inst.state.clone()),
+                    ),
                 };
                 if let Some(state) = new_state {
                     if state != inst.state {

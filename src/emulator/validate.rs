@@ -3,11 +3,10 @@
 //! boolean spellings, wire encodings) and one-of groups. A failure is a [`Violation`] in the
 //! spec's trigger vocabulary; which code answers it is looked up in the spec, never coded here.
 use crate::spec::{
-    ActionSpec, OneOfViolation, ParamEncoding, ParamType, Parameter, ProtocolCondition,
-    ProviderSpec, Reference, Trigger, Violation as V,
+    ActionSpec, OneOfViolation, ParamEncoding, ParamType, Parameter, ProtocolCondition, Provider,
+    ProviderSpec, Reference, SpecSet, Trigger, Violation as V,
 };
 use crate::wire::decode::{self, IndexProblem, WireParams};
-use parking_lot::Mutex;
 use regex::Regex;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -58,25 +57,39 @@ impl Violation {
     }
 }
 
-/// Compiled format patterns, shared by every request.
+/// Every provider format's pattern, compiled once when the emulator is built and shared by
+/// every request (no lock, no per-request key).
 #[derive(Debug, Default)]
 pub struct Formats {
-    compiled: Mutex<HashMap<String, Option<Regex>>>,
+    compiled: BTreeMap<Provider, HashMap<String, Option<Regex>>>,
 }
 
 impl Formats {
+    /// Compile the formats of every provider in `specs` (a pattern that does not compile is
+    /// kept as `None` and accepts everything: the linter reports those).
+    pub fn compile(specs: &SpecSet) -> Formats {
+        let compiled = specs
+            .providers()
+            .map(|p| {
+                let formats = p
+                    .formats
+                    .iter()
+                    .map(|(name, f)| (name.clone(), Regex::new(&f.pattern).ok()))
+                    .collect();
+                (p.provider, formats)
+            })
+            .collect();
+        Formats { compiled }
+    }
+
     /// Whether `value` matches the provider format `name` (an unknown or uncompilable format
-    /// accepts everything: the linter reports those).
+    /// accepts everything).
     pub fn matches(&self, provider: &ProviderSpec, name: &str, value: &str) -> bool {
-        let key = format!("{}/{name}", provider.provider);
-        let mut cache = self.compiled.lock();
-        let regex = cache.entry(key).or_insert_with(|| {
-            provider
-                .formats
-                .get(name)
-                .and_then(|f| Regex::new(&f.pattern).ok())
-        });
-        regex.as_ref().is_none_or(|r| r.is_match(value))
+        self.compiled
+            .get(&provider.provider)
+            .and_then(|formats| formats.get(name))
+            .and_then(Option::as_ref)
+            .is_none_or(|r| r.is_match(value))
     }
 }
 

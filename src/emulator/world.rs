@@ -5,7 +5,7 @@
 //! through the control API and `--state FILE` stores it. Keep field names and layout stable.
 use crate::spec::Provider;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -47,6 +47,10 @@ pub enum AccountRole {
 }
 
 /// The resources of one service.
+///
+/// Lookups by id go through an index built on first use, so an answer about a few named
+/// resources costs the same in a world of 100 or 100,000 instances. Change the lists through
+/// [`World::service_mut`] (which drops the index) or [`ServiceState::changed`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceState {
@@ -56,6 +60,42 @@ pub struct ServiceState {
     pub images: Vec<Image>,
     #[serde(default)]
     pub key_pairs: Vec<KeyPair>,
+    #[serde(skip)]
+    pub(crate) index: IdIndex,
+}
+
+/// Positions by id: instances, key pairs, and the instances bound to each key pair. Not part
+/// of the world's value: a copy starts without one, and two worlds compare by their lists.
+#[derive(Default)]
+pub(crate) struct IdIndex(OnceLock<Positions>);
+
+struct Positions {
+    instances: HashMap<String, usize>,
+    key_pairs: HashMap<String, usize>,
+    bound: HashMap<String, Vec<usize>>,
+    /// The list lengths the index was built for: a change that bypassed `service_mut` and
+    /// changed a length is noticed and the index rebuilt.
+    lengths: (usize, usize),
+}
+
+impl Clone for IdIndex {
+    fn clone(&self) -> Self {
+        IdIndex::default()
+    }
+}
+
+impl PartialEq for IdIndex {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for IdIndex {}
+
+impl std::fmt::Debug for IdIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdIndex")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,28 +292,95 @@ impl World {
         self.services.get(key)
     }
 
+    /// A service's state to change; its id index is dropped (rebuilt on the next lookup).
     pub fn service_mut(&mut self, key: &str) -> &mut ServiceState {
-        self.services.entry(key.to_string()).or_default()
+        let svc = self.services.entry(key.to_string()).or_default();
+        svc.changed();
+        svc
     }
 }
 
 impl ServiceState {
+    /// Forget the id index after changing the lists directly (`World::service_mut` does this).
+    pub fn changed(&mut self) {
+        self.index = IdIndex::default();
+    }
+
+    /// The index, or `None` if the lists changed length behind its back (then lookups scan:
+    /// slower, never wrong).
+    fn positions(&self) -> Option<&Positions> {
+        let lengths = (self.instances.len(), self.key_pairs.len());
+        let positions = self.index.0.get_or_init(|| {
+            let mut bound: HashMap<String, Vec<usize>> = HashMap::new();
+            for (n, i) in self.instances.iter().enumerate() {
+                for k in &i.keys {
+                    bound.entry(k.clone()).or_default().push(n);
+                }
+            }
+            let ids = |it: &mut dyn Iterator<Item = &String>| {
+                it.enumerate().map(|(n, id)| (id.clone(), n)).collect()
+            };
+            Positions {
+                instances: ids(&mut self.instances.iter().map(|i| &i.id)),
+                key_pairs: ids(&mut self.key_pairs.iter().map(|k| &k.id)),
+                bound,
+                lengths,
+            }
+        });
+        (positions.lengths == lengths).then_some(positions)
+    }
+
+    /// The position of instance `id` in `instances`.
+    pub fn instance_position(&self, id: &str) -> Option<usize> {
+        let scan = || self.instances.iter().position(|i| i.id == id);
+        let Some(positions) = self.positions() else {
+            return scan();
+        };
+        let n = *positions.instances.get(id)?;
+        // A hit is checked, so a change behind the index's back cannot make it lie.
+        (self.instances.get(n)?.id == id).then_some(n).or_else(scan)
+    }
+
     pub fn instance(&self, id: &str) -> Option<&Instance> {
-        self.instances.iter().find(|i| i.id == id)
+        self.instances.get(self.instance_position(id)?)
+    }
+
+    /// The position of key pair `id` in `key_pairs`.
+    pub fn key_pair_position(&self, id: &str) -> Option<usize> {
+        let scan = || self.key_pairs.iter().position(|k| k.id == id);
+        let Some(positions) = self.positions() else {
+            return scan();
+        };
+        let n = *positions.key_pairs.get(id)?;
+        (self.key_pairs.get(n)?.id == id).then_some(n).or_else(scan)
     }
 
     pub fn key_pair(&self, id: &str) -> Option<&KeyPair> {
-        self.key_pairs.iter().find(|k| k.id == id)
+        self.key_pairs.get(self.key_pair_position(id)?)
     }
 
     /// Instances and images that reference the key pair `id`.
     pub fn users_of_key(&self, id: &str) -> (Vec<&str>, Vec<&str>) {
-        let instances = self
-            .instances
-            .iter()
-            .filter(|i| i.keys.iter().any(|k| k == id))
-            .map(|i| i.id.as_str())
-            .collect();
+        let bound = |i: &&Instance| i.keys.iter().any(|k| k == id);
+        let instances = match self.positions() {
+            Some(p) => p
+                .bound
+                .get(id)
+                .map(|at| {
+                    at.iter()
+                        .filter_map(|n| self.instances.get(*n))
+                        .filter(bound)
+                        .map(|i| i.id.as_str())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            None => self
+                .instances
+                .iter()
+                .filter(bound)
+                .map(|i| i.id.as_str())
+                .collect(),
+        };
         let images = self
             .images
             .iter()
@@ -503,6 +610,35 @@ mod tests {
         assert_eq!(w.services["tencent/cvm"].instances[104].id, "ins-bulk0101");
         let (bound, _) = w.services["alibaba/ecs"].users_of_key("ssh-ecsbulkins");
         assert_eq!(bound.len(), 51);
+    }
+
+    #[test]
+    fn id_lookups_follow_changes_to_the_lists() {
+        let mut w = World::default();
+        let svc = &w.services["tencent/cvm"];
+        assert_eq!(svc.instance("ins-bulk0101").unwrap().id, "ins-bulk0101");
+        assert_eq!(svc.users_of_key("skey-bulkins1").0.len(), 101);
+        assert!(svc.instance("ins-nothere").is_none());
+        // Through service_mut: the index is dropped and rebuilt.
+        let svc = w.service_mut("tencent/cvm");
+        svc.instances.retain(|i| i.id != "ins-bulk0001");
+        svc.key_pairs[0].id = "skey-renamed".into();
+        let svc = &w.services["tencent/cvm"];
+        assert!(svc.instance("ins-bulk0001").is_none());
+        assert_eq!(svc.instance("ins-bulk0101").unwrap().id, "ins-bulk0101");
+        assert!(svc.key_pair("skey-renamed").is_some());
+        assert_eq!(svc.users_of_key("skey-bulkins1").0.len(), 100);
+        // Behind the index's back: a length change falls back to scanning, and a moved id is
+        // still found (hits are checked).
+        let svc = w.services.get_mut("tencent/cvm").unwrap();
+        let _ = svc.instance("ins-bulk0101");
+        svc.instances.swap(0, 1);
+        let first = svc.instances[0].id.clone();
+        assert_eq!(svc.instance(&first).unwrap().id, first);
+        let mut extra = svc.instances[0].clone();
+        extra.id = "ins-added001".into();
+        svc.instances.push(extra);
+        assert_eq!(svc.instance("ins-added001").unwrap().id, "ins-added001");
     }
 
     #[test]

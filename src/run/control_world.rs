@@ -282,6 +282,7 @@ pub fn service_state(case: &Case, b: &Bindings) -> ServiceState {
                 }
             })
             .collect(),
+        ..ServiceState::default()
     }
 }
 

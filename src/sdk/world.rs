@@ -75,6 +75,7 @@ pub fn realise(emulator: &Emulator, action: &ActionSpec, case: &Case) -> Result<
                 }
             })
             .collect(),
+        ..ServiceState::default()
     };
     world.services.insert(
         format!("{}/{}", case.action.provider, case.action.service),
