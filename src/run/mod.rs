@@ -54,6 +54,8 @@ use std::time::Duration;
 
 /// Bindings are case vocabulary (`generate::bind`); re-exported for the runner's modules.
 pub use crate::generate::bind;
+/// The service state a case's world places on an emulator (shared with `sdk`).
+pub use control_world::service_state;
 pub use record::{Exchange, RequestRecord, ResponseRecord};
 pub use runner::Runner;
 pub use shrink::shrink_failures;

@@ -1,7 +1,7 @@
 //! Which cases an SDK can be asked to run, and realising a case's world in the embedded
 //! emulator (through its public API) with concrete ids derived from the provider formats and
 //! the case id, so a case always gets the same world.
-use crate::emulator::{Emulator, Image, Instance, KeyPair, ServiceState, World};
+use crate::emulator::{Emulator, World};
 use crate::generate::values::{chars_from, stable_hash};
 use crate::generate::{Caller, Case, Derived};
 use crate::run::bind::{Bindings, Bound};
@@ -33,50 +33,8 @@ pub fn realise(emulator: &Emulator, action: &ActionSpec, case: &Case) -> Result<
         .cloned()
         .unwrap_or_else(|| default_region(case.action.provider).to_string());
     let bindings = bind(emulator, action, case, &region);
-    let id = |sym: &str| {
-        bindings
-            .objects
-            .get(sym)
-            .map(|b| b.id.clone())
-            .unwrap_or_default()
-    };
-    let state = ServiceState {
-        instances: case
-            .world
-            .instances
-            .iter()
-            .map(|i| Instance {
-                id: id(&i.sym),
-                os: i.os.clone(),
-                state: i.state.clone(),
-                region: region.clone(),
-                keys: i.keys.iter().map(|k| id(k)).collect(),
-            })
-            .collect(),
-        images: case
-            .world
-            .images
-            .iter()
-            .map(|m| Image {
-                id: id(&m.sym),
-                keys: m.keys.iter().map(|k| id(k)).collect(),
-            })
-            .collect(),
-        key_pairs: case
-            .world
-            .key_pairs
-            .iter()
-            .map(|k| {
-                let b = &bindings.objects[&k.sym];
-                KeyPair {
-                    id: b.id.clone(),
-                    name: b.name.clone(),
-                    region: region.clone(),
-                }
-            })
-            .collect(),
-        ..ServiceState::default()
-    };
+    // The same service state the runner places for the case (made-up worlds stay empty).
+    let state = crate::run::service_state(case, &bindings);
     world.services.insert(
         format!("{}/{}", case.action.provider, case.action.service),
         state,
