@@ -3,6 +3,8 @@
 //! past the runner's timeout, gateway 502/503 HTML pages, and throttling answers. None of them
 //! may become a FAIL verdict, and the proxy checks that no mutating request whose answer it
 //! lost was ever forwarded again.
+mod url_support;
+
 use cloudconform::check::Verdict;
 use cloudconform::emulator::{Emulator, EmulatorConfig};
 use cloudconform::generate::{self, GenOptions};
@@ -21,6 +23,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use url_support::read_request;
 
 const TIMEOUT: Duration = Duration::from_millis(800);
 
@@ -150,40 +153,6 @@ fn logical(head: &str, body: &[u8]) -> (String, String) {
         String::new()
     };
     (action.clone(), format!("{action} {params:?} {json}"))
-}
-
-async fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut chunk))
-            .await
-            .ok()?
-            .ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..end]).to_string();
-            let len = head
-                .lines()
-                .find_map(|l| {
-                    let (k, v) = l.split_once(':')?;
-                    k.eq_ignore_ascii_case("content-length")
-                        .then(|| v.trim().parse::<usize>().ok())?
-                })
-                .unwrap_or(0);
-            while buf.len() < end + 4 + len {
-                let n = s.read(&mut chunk).await.ok()?;
-                if n == 0 {
-                    return None;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            }
-            return Some((head, buf[end + 4..end + 4 + len].to_vec()));
-        }
-    }
 }
 
 /// Forward one request on a fresh connection (`Connection: close`); the whole raw answer.

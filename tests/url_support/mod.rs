@@ -243,7 +243,9 @@ pub enum Answer {
 /// The decision for a request: its path and its action (`""` when it names none).
 pub type Rule = Arc<dyn Fn(&str, &str) -> Answer + Send + Sync>;
 
-async fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+/// Read one HTTP/1.1 request (head and `Content-Length` body); `None` when the client goes
+/// away or is silent for 10 s.
+pub async fn read_request(s: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16384];
     loop {
