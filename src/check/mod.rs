@@ -318,18 +318,13 @@ impl Checker {
                     // expected error: its envelope and its status.
                     if let Some(e) = or_error.iter().find(|e| code_matches(&e.code, &code)) {
                         self.check_error_envelope(action.provider, &pfile, body, &mut out);
-                        if e.http_status != resp.status {
-                            out.push(Finding {
-                                evidence: Default::default(),
-                                source: String::new(),
-                                rule: self.status_rule(action, &e.code, &afile, &pfile),
-                                location: "status".into(),
-                                message: format!(
-                                    "HTTP {} for {}, expected {}",
-                                    resp.status, e.code, e.http_status
-                                ),
-                            });
-                        }
+                        out.extend(self.wrong_status(
+                            action,
+                            &e.code,
+                            e.http_status,
+                            resp.status,
+                            (&afile, &pfile),
+                        ));
                         return out;
                     }
                     let mut also = String::new();
@@ -431,17 +426,13 @@ impl Checker {
                                 .join(" | ")
                         ),
                     }),
-                    Some(e) if e.http_status != resp.status => out.push(Finding {
-                        evidence: Default::default(),
-                        source: String::new(),
-                        rule: self.status_rule(action, &e.code, &afile, &pfile),
-                        location: "status".into(),
-                        message: format!(
-                            "HTTP {} for {}, expected {}",
-                            resp.status, e.code, e.http_status
-                        ),
-                    }),
-                    Some(_) => {}
+                    Some(e) => out.extend(self.wrong_status(
+                        action,
+                        &e.code,
+                        e.http_status,
+                        resp.status,
+                        (&afile, &pfile),
+                    )),
                 }
             }
             Expect::Rejected { rule } => {
@@ -476,6 +467,24 @@ impl Checker {
             Expect::Any => {}
         }
         out
+    }
+
+    /// A finding when an expected code came with another HTTP status than the spec gives it.
+    fn wrong_status(
+        &self,
+        action: &ActionSpec,
+        code: &str,
+        expected: u16,
+        got: u16,
+        (afile, pfile): (&str, &str),
+    ) -> Option<Finding> {
+        (expected != got).then(|| Finding {
+            evidence: Default::default(),
+            source: String::new(),
+            rule: self.status_rule(action, code, afile, pfile),
+            location: "status".into(),
+            message: format!("HTTP {got} for {code}, expected {expected}"),
+        })
     }
 
     fn status_rule(&self, action: &ActionSpec, code: &str, afile: &str, pfile: &str) -> String {
