@@ -2,10 +2,12 @@
 //! certificate from a test CA, reached with `cloudconform run --target live` and `--endpoint`
 //! overrides, trusting the CA only through `--ca-cert`, with credentials from each cloud's
 //! variables and each cloud CLI's config file.
+mod url_support;
+
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
+use url_support::Served;
 
 /// Credential variables a run is given.
 type Env<'a> = &'a [(&'a str, &'a str)];
@@ -13,41 +15,28 @@ type Env<'a> = &'a [(&'a str, &'a str)];
 const TLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/emulator_tls");
 const BIN: &str = env!("CARGO_BIN_EXE_cloudconform");
 
-/// The emulator as a separate process; killed on drop.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn serve_https() -> Served {
-    let mut child = Command::new(BIN)
-        .args(["emulate", "--addr", "127.0.0.1:0", "--no-rate-limits"])
-        .arg("--tls-cert")
-        .arg(Path::new(TLS).join("leaf-cert.pem"))
-        .arg("--tls-key")
-        .arg(Path::new(TLS).join("leaf-key.pem"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("emulator starts");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .split_whitespace()
-        .last()
-        .expect("banner names the URL")
-        .to_string();
-    assert!(url.starts_with("https://127.0.0.1:"), "{first}");
-    Served { child, url }
+    // The leaf certificate of the test CA (`--ca-cert` trusts it), not url_support's own.
+    let (cert, key) = (
+        Path::new(TLS).join("leaf-cert.pem"),
+        Path::new(TLS).join("leaf-key.pem"),
+    );
+    let served = url_support::serve(
+        false,
+        &[
+            "--no-rate-limits",
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        served.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        served.url
+    );
+    served
 }
 
 fn scratch(name: &str) -> PathBuf {

@@ -4,43 +4,23 @@
 //! tears down, writes the partial report and exits 130 with the world restored; a second Ctrl-C
 //! exits at once; `cleanup` removes planted leftovers by prefix and nothing else; no output,
 //! report or file the run writes contains the secret.
+mod url_support;
+
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
+use url_support::Served;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cloudconform");
 /// A secret no fixture uses, so finding it anywhere is a leak.
 const SECRET: &str = "Zq7SECRETxSCANx4kV9";
 
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The emulator with the test account's secret replaced by [`SECRET`].
 fn serve() -> Served {
-    let mut child = Command::new(BIN)
-        .args(["emulate", "--addr", "127.0.0.1:0", "--no-rate-limits"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("emulator starts");
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first.split_whitespace().last().unwrap().to_string();
-    let served = Served { child, url };
+    let served = url_support::serve(false, &["--no-rate-limits"]);
     let mut w = world(&served);
     for a in w["accounts"].as_array_mut().unwrap() {
         if a["access_key_id"] == "AKIDEXAMPLE" {
