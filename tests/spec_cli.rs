@@ -107,3 +107,25 @@ fn list_names_every_seed_with_its_seed_file() {
         assert!(line.contains(seed), "{line}");
     }
 }
+
+#[test]
+fn show_prints_the_providers_discrepancies_with_their_alternatives() {
+    let (code, out, err) = cloudconform(&["spec", "show", "tencent/cvm/2017-03-12/DeleteKeyPairs"]);
+    assert_eq!(code, 0, "{err}");
+    let at = out
+        .find("Discrepancies in the tencent docs (every action)")
+        .unwrap_or_else(|| panic!("no provider discrepancies in:\n{out}"));
+    let provider_part = &out[at..];
+    assert!(provider_part.contains("tencent-errors-http-200"), "{out}");
+    // A settled condition shows every code a run accepts for it.
+    let malformed = provider_part
+        .find("tencent-malformed-timestamp")
+        .unwrap_or_else(|| panic!("{out}"));
+    let rest = &provider_part[malformed..];
+    for code in ["InvalidParameterValue", "AuthFailure.SignatureExpire"] {
+        assert!(
+            rest.contains(&format!("accepted: {code} [")),
+            "{code}:\n{rest}"
+        );
+    }
+}

@@ -3,7 +3,8 @@ use super::exit;
 use anyhow::{anyhow, Context, Result};
 use clap::{Args as ClapArgs, Subcommand};
 use cloudconform::spec::{
-    ActionKey, ActionSpec, Observe, ParamType, Requirement, Role, SpecSet, Subject, Trigger,
+    ActionKey, ActionSpec, Discrepancy, Observe, ParamType, Requirement, Role, SpecSet, Subject,
+    Trigger,
 };
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -352,15 +353,38 @@ pub fn render(set: &SpecSet, a: &ActionSpec) -> String {
             let _ = writeln!(out, "  {:<22} {:?}  {}", h.name, h.ty, h.source);
         }
     }
-    if !a.discrepancies.is_empty() {
-        let _ = writeln!(out, "\nDiscrepancies in the docs");
-        for d in &a.discrepancies {
+    discrepancies(&mut out, "Discrepancies in the docs", &a.discrepancies);
+    // The provider's own (the envelope, the signing schemes, the common codes) bear on every
+    // one of its actions, so a reader of one action sees them too.
+    if let Some(p) = set.provider(a.provider) {
+        discrepancies(
+            &mut out,
+            &format!("Discrepancies in the {} docs (every action)", a.provider),
+            &p.discrepancies,
+        );
+    }
+    out
+}
+
+fn discrepancies(out: &mut String, title: &str, list: &[Discrepancy]) {
+    if list.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n{title}");
+    for d in list {
+        let _ = writeln!(
+            out,
+            "  {}: {}\n    treated as: {}",
+            d.id, d.summary, d.truth
+        );
+        for alt in &d.alternatives {
             let _ = writeln!(
                 out,
-                "  {}: {}\n    treated as: {}",
-                d.id, d.summary, d.truth
+                "    accepted: {} [{}] {}",
+                alt.code,
+                alt.evidence.as_str(),
+                alt.reading
             );
         }
     }
-    out
 }
