@@ -35,7 +35,7 @@ fn world(base: &Value) -> Value {
     w
 }
 
-fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
+fn run(allow_destructive: bool, credentials: Credentials) -> (Vec<CaseResult>, Value) {
     let specs = Arc::new(SpecSet::load(root().join("specs")).expect("specs"));
     let wanted = [
         "tencent/cvm/DisassociateInstancesKeyPairs/valid/minimal",
@@ -45,6 +45,7 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
         "tencent/cvm/DeleteKeyPairs/valid/minimal",
         "tencent/cvm/DeleteKeyPairs/state/key-not-in-use/in-use-by-instance",
         "tencent/cvm/DeleteKeyPairs/state/key-not-in-use/in-use-by-image",
+        "tencent/cvm/DeleteKeyPairs/negative/missing-token",
     ];
     let cases: Vec<_> = generate::generate(&specs, &GenOptions::default())
         .expect("cases")
@@ -104,11 +105,7 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
             kind: TargetKind::Live {
                 endpoints: Endpoints::new("ap-guangzhou", false)
                     .everything_at(Endpoint::parse(&emu.url()).unwrap()),
-                credentials: [(
-                    Provider::Tencent,
-                    Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE"),
-                )]
-                .into(),
+                credentials: [(Provider::Tencent, credentials)].into(),
                 profile: Box::new(profile),
             },
         };
@@ -142,13 +139,20 @@ fn run(allow_destructive: bool) -> (Vec<CaseResult>, Value) {
 
 #[test]
 fn live_runs_build_worlds_with_fixtures_and_clean_up() {
-    let (results, after) = run(true);
+    let (results, after) = run(true, root_key());
     for r in &results {
         match &r.verdict {
             Verdict::Pass => {}
             // Images cannot be created by fixtures: honest, not a failure.
             Verdict::Inconclusive { reason } if r.id.ends_with("in-use-by-image") => {
                 assert!(reason.contains("image"), "{reason}")
+            }
+            // A permanent key cannot be sent "without its token".
+            Verdict::Inconclusive { reason } if r.id.ends_with("missing-token") => {
+                assert!(
+                    reason.contains("CLOUDCONFORM_TEMPORARY_SECURITY_TOKEN"),
+                    "{reason}"
+                )
             }
             other => panic!("{}: {other:?}", r.id),
         }
@@ -173,7 +177,7 @@ fn live_runs_build_worlds_with_fixtures_and_clean_up() {
 
 #[test]
 fn destructive_cases_need_the_opt_in() {
-    let (results, after) = run(false);
+    let (results, after) = run(false, root_key());
     for r in &results {
         let destructive = r.id.ends_with("/valid/minimal");
         if destructive {
@@ -192,4 +196,27 @@ fn destructive_cases_need_the_opt_in() {
             .len(),
         1
     );
+}
+
+fn root_key() -> Credentials {
+    Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE")
+}
+
+#[test]
+fn a_run_with_temporary_credentials_sends_a_request_without_the_token() {
+    let temporary =
+        Credentials::new("AKIDTEMPORARY", "TEMPORARYSECRET").with_session_token("TOKENEXAMPLE");
+    let (results, _) = run(true, temporary);
+    let missing = results
+        .iter()
+        .find(|r| r.id.ends_with("missing-token"))
+        .expect("the missing-token case ran");
+    assert_eq!(missing.verdict, Verdict::Pass, "{missing:?}");
+    // Every other case signed with the token was answered as with a permanent key.
+    for r in results
+        .iter()
+        .filter(|r| !r.id.ends_with("in-use-by-image"))
+    {
+        assert_eq!(r.verdict, Verdict::Pass, "{}: {:?}", r.id, r.verdict);
+    }
 }

@@ -164,9 +164,15 @@ fn banner(url: &str, world: &World, state: Option<&PathBuf>) -> String {
     }
     let _ = writeln!(out, "credentials:");
     for a in &world.accounts {
-        let role = match a.role {
-            AccountRole::Root => "root",
-            AccountRole::DeniedSubuser => "denied sub-user",
+        let role = match (a.role, &a.token) {
+            (AccountRole::Root, None) => "root".to_string(),
+            (AccountRole::DeniedSubuser, _) => "denied sub-user".to_string(),
+            // The example token is documented like the example secrets; a world file's own
+            // is not printed.
+            (AccountRole::Root, Some(t)) if World::is_example_account(a) => {
+                format!("root, temporary (token {t})")
+            }
+            (AccountRole::Root, Some(_)) => "root, temporary".to_string(),
         };
         // Only the documented example secrets are printed; a world file's own are not.
         let secret = if World::is_example_account(a) {

@@ -462,6 +462,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         allow_destructive: args.allow_destructive,
         ca_cert_pem,
         denied_credentials: denied_credentials(),
+        temporary_credentials: temporary_credentials(),
         probe_throttling: args.probe_throttling,
         ..RunOptions::default()
     };
@@ -562,6 +563,14 @@ fn denied_credentials() -> Option<Credentials> {
     let id = std::env::var("CLOUDCONFORM_DENIED_ACCESS_KEY_ID").ok()?;
     let secret = std::env::var("CLOUDCONFORM_DENIED_SECRET_ACCESS_KEY").ok()?;
     Some(Credentials::new(id, secret))
+}
+
+/// Temporary credentials for missing-token cases, from the environment (never printed).
+fn temporary_credentials() -> Option<Credentials> {
+    let id = std::env::var("CLOUDCONFORM_TEMPORARY_ACCESS_KEY_ID").ok()?;
+    let secret = std::env::var("CLOUDCONFORM_TEMPORARY_SECRET_ACCESS_KEY").ok()?;
+    let token = std::env::var("CLOUDCONFORM_TEMPORARY_SECURITY_TOKEN").ok()?;
+    Some(Credentials::new(id, secret).with_session_token(token))
 }
 
 fn summary_table(report: &RunReport) -> String {

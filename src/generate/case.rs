@@ -131,6 +131,9 @@ pub enum Caller {
     Root,
     /// A sub-user whose policy allows nothing (emulator: `AKIDSUBUSERDENY`).
     Denied,
+    /// Temporary credentials: an access key issued with a session token (emulator:
+    /// `AKIDTEMPORARY`; live: the run's own credentials when they carry a token).
+    Temporary,
 }
 
 /// The abstract world a case needs: objects named by symbols the params refer to.
@@ -249,6 +252,8 @@ pub enum Tamper {
     UnknownAccessKey,
     /// Send a session token the target did not issue.
     BadToken,
+    /// Send no session token although the access key was issued with one.
+    DropToken,
     /// Send this version instead of the spec's.
     Version { version: String },
     /// Send this action name instead.

@@ -306,6 +306,14 @@ fn protocol_cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
         &default,
         Caller::Root,
     );
+    // Temporary credentials sent without their token.
+    add(
+        "missing-token",
+        P::MissingToken,
+        Some(Tamper::DropToken),
+        &default,
+        Caller::Temporary,
+    );
     add(
         "wrong-version",
         P::UnsupportedVersion,

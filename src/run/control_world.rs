@@ -45,11 +45,14 @@ impl Accounts<'_> {
     /// The credentials for `caller`: the target emulator's account of that role, else the
     /// documented default world's (`worlds/default.json`, the one place those literals live).
     pub fn for_caller(&self, provider: Provider, caller: Caller) -> Credentials {
-        let role = match caller {
-            Caller::Root => AccountRole::Root,
-            Caller::Denied => AccountRole::DeniedSubuser,
+        let (role, temporary) = match caller {
+            Caller::Root => (AccountRole::Root, false),
+            Caller::Denied => (AccountRole::DeniedSubuser, false),
+            Caller::Temporary => (AccountRole::Root, true),
         };
-        let wanted = |a: &&Account| a.provider == provider && a.role == role;
+        let wanted = |a: &&Account| {
+            a.provider == provider && a.role == role && a.token.is_some() == temporary
+        };
         let defaults;
         let found = match self.list.iter().find(wanted) {
             Some(a) => Some(a),

@@ -162,6 +162,7 @@ pub fn build(call: &Call) -> Result<RawRequest, BuildError> {
         Some(Tamper::BadToken) => {
             credentials.session_token = Some(sign::Secret::new("cc-bogus-session-token"))
         }
+        Some(Tamper::DropToken) => credentials.session_token = None,
         Some(Tamper::Pad { bytes }) => {
             params.insert("CcPadding".into(), Value::String("x".repeat(*bytes)));
         }

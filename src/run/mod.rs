@@ -114,6 +114,9 @@ pub struct RunOptions {
     pub ca_cert_pem: Option<Vec<u8>>,
     /// Live runs: credentials of a sub-user whose policy allows nothing (denied-caller cases).
     pub denied_credentials: Option<Credentials>,
+    /// Live runs: temporary credentials (an access key with its session token) for the
+    /// missing-token cases; without them the run's own serve if they carry a token.
+    pub temporary_credentials: Option<Credentials>,
     /// Live runs: run the throttling cases (a burst over the documented rate) at the end.
     pub probe_throttling: bool,
 }
@@ -127,6 +130,7 @@ impl Default for RunOptions {
             allow_destructive: false,
             ca_cert_pem: None,
             denied_credentials: None,
+            temporary_credentials: None,
             probe_throttling: false,
         }
     }

@@ -261,6 +261,25 @@ impl Runner {
             };
             return result;
         }
+        if live
+            && case
+                .steps
+                .iter()
+                .any(|s| s.caller == crate::generate::Caller::Temporary)
+            && self
+                .temporary_live_credentials(case.action.provider)
+                .is_none()
+        {
+            result.verdict = Verdict::Inconclusive {
+                reason: "needs temporary credentials: an access key issued with a session token \
+                         (CLOUDCONFORM_TEMPORARY_ACCESS_KEY_ID / \
+                         CLOUDCONFORM_TEMPORARY_SECRET_ACCESS_KEY / \
+                         CLOUDCONFORM_TEMPORARY_SECURITY_TOKEN, or CLOUDCONFORM_SECURITY_TOKEN \
+                         with the run's own key)"
+                    .into(),
+            };
+            return result;
+        }
         if live && is_throttling_probe(case) && !self.opts.probe_throttling {
             result.verdict = Verdict::Inconclusive {
                 reason: "throttling probe not requested (--probe-throttling sends a burst over \
@@ -348,6 +367,10 @@ impl Runner {
         match &self.target.kind {
             TargetKind::Live { .. } => match (caller, &self.opts.denied_credentials) {
                 (crate::generate::Caller::Denied, Some(denied)) => denied.clone(),
+                (crate::generate::Caller::Temporary, _) => self
+                    .temporary_live_credentials(provider)
+                    // Never reached: such cases are inconclusive without them.
+                    .unwrap_or_else(|| Credentials::new("", "")),
                 _ => self.live_credentials(provider).unwrap_or_else(|| {
                     // Never reached: cases of a provider without credentials are not run.
                     Credentials::new("", "")
@@ -355,6 +378,14 @@ impl Runner {
             },
             TargetKind::Emulator { .. } => world.for_caller(provider, caller),
         }
+    }
+
+    /// Live targets: credentials with a session token, the lent temporary ones first.
+    fn temporary_live_credentials(&self, provider: Provider) -> Option<Credentials> {
+        self.opts.temporary_credentials.clone().or_else(|| {
+            self.live_credentials(provider)
+                .filter(|c| c.session_token.is_some())
+        })
     }
 
     /// Live targets: the provider's credentials.

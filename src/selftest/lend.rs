@@ -21,6 +21,8 @@ pub struct Lending {
     pub credentials: BTreeMap<Provider, Credentials>,
     /// The denied sub-user, for the permission cases.
     pub denied: Option<Credentials>,
+    /// Temporary credentials (with their session token), for the missing-token cases.
+    pub temporary: Option<Credentials>,
 }
 
 /// The lending world and profile for the seed services of `specs`, on the default world's
@@ -122,20 +124,29 @@ pub fn lending(specs: &SpecSet) -> Lending {
         });
         section.instances.extend(lent);
     }
-    let account = |p: Provider, role: AccountRole| {
+    let account = |p: Provider, role: AccountRole, temporary: bool| {
         world
             .accounts
             .iter()
-            .find(|a| a.provider == p && a.role == role)
-            .map(|a| Credentials::new(&a.access_key_id, &a.secret))
+            .find(|a| a.provider == p && a.role == role && a.token.is_some() == temporary)
+            .map(|a| {
+                let c = Credentials::new(&a.access_key_id, &a.secret);
+                match &a.token {
+                    Some(t) => c.with_session_token(t),
+                    None => c,
+                }
+            })
     };
     let credentials = Provider::ALL
         .into_iter()
-        .filter_map(|p| account(p, AccountRole::Root).map(|c| (p, c)))
+        .filter_map(|p| account(p, AccountRole::Root, false).map(|c| (p, c)))
         .collect();
     let denied = Provider::ALL
         .into_iter()
-        .find_map(|p| account(p, AccountRole::DeniedSubuser));
+        .find_map(|p| account(p, AccountRole::DeniedSubuser, false));
+    let temporary = Provider::ALL
+        .into_iter()
+        .find_map(|p| account(p, AccountRole::Root, true));
     let profile = Profile {
         providers: sections
             .into_iter()
@@ -148,6 +159,7 @@ pub fn lending(specs: &SpecSet) -> Lending {
         profile,
         credentials,
         denied,
+        temporary,
     }
 }
 

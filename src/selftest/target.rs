@@ -63,6 +63,7 @@ pub(super) async fn run(
                 allow_destructive: true,
                 concurrency: workers.max(1),
                 denied_credentials: l.denied.clone(),
+                temporary_credentials: l.temporary.clone(),
                 probe_throttling: true,
                 ..RunOptions::default()
             },

@@ -208,9 +208,16 @@ pub fn options() -> RunOptions {
         concurrency: 4,
         ca_cert_pem: Some(std::fs::read(root().join("tests/emulator_tls/cert.pem")).unwrap()),
         denied_credentials: Some(Credentials::new("AKIDSUBUSERDENY", "SUBUSERSECRET")),
+        temporary_credentials: Some(temporary()),
         probe_throttling: true,
         ..RunOptions::default()
     }
+}
+
+/// The emulator's temporary credentials (an access key issued with a session token), lent for
+/// the missing-token cases.
+pub fn temporary() -> Credentials {
+    Credentials::new("AKIDTEMPORARY", "TEMPORARYSECRET").with_session_token("TOKENEXAMPLE")
 }
 
 /// Serve the emulator and replace its services with the lent world; the world as served.
