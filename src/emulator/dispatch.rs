@@ -164,6 +164,9 @@ fn answer(
     let action = super::deviate::action(shared, action);
     let settings = super::deviate::settings(shared, &action, shared.settings.read().clone());
     let now = settings.now.unwrap_or_else(crate::sign::clock::unix_now);
+    if let Some(missing) = super::deviate::demanded(shared, &action, request) {
+        return Err(missing.into());
+    }
 
     // One lock around the world for the rest of the request keeps concurrent calls consistent.
     let mut world = shared.world.lock();
@@ -242,8 +245,9 @@ fn route_action(
     pspec: &ProviderSpec,
     request: &RawRequest,
 ) -> Result<(Routed, Arc<ActionSpec>), Failure> {
-    let routed = route::route(request, pspec)
+    let mut routed = route::route(request, pspec)
         .map_err(|p: RouteProblem| protocol(p.condition(), p.detail()))?;
+    super::deviate::routed(shared, pspec, &mut routed);
     let Some(action_name) = routed.action.clone() else {
         return Err(protocol(
             ProtocolCondition::MissingAction,
@@ -284,7 +288,14 @@ fn admit(
     settings: &super::Settings,
     now: i64,
 ) -> Result<bool, Failure> {
-    let caller = auth::authenticate(request, pspec, world, &shared.nonces, now, settings.auth)?;
+    let caller = auth::authenticate(
+        request,
+        pspec,
+        world,
+        &shared.nonces,
+        now,
+        settings.auth.clone(),
+    )?;
     let caller_allowed = caller.role == AccountRole::Root;
     let checks_caller = action
         .preconditions
