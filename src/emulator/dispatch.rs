@@ -164,14 +164,14 @@ fn answer(
     let action = super::deviate::action(shared, action);
     let settings = super::deviate::settings(shared, &action, shared.settings.read().clone());
     let now = settings.now.unwrap_or_else(crate::sign::clock::unix_now);
-    if let Some(missing) = super::deviate::demanded(shared, &action, request) {
-        return Err(missing.into());
-    }
 
     // One lock around the world for the rest of the request keeps concurrent calls consistent.
     let mut world = shared.world.lock();
     // 4-5. Signature, permission, rate limit.
     let caller_allowed = admit(shared, pspec, request, &world, &action, &settings, now)?;
+    if let Some(missing) = super::deviate::demanded(shared, &action, request) {
+        return Err(missing.into());
+    }
     // 6. Common parameters with documented values; unknown parameters.
     common_parameters(pspec, &mut routed, &action)?;
     super::deviate::parameters(shared, &action, &mut routed.params);
