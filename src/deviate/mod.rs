@@ -10,9 +10,9 @@ use std::fmt;
 
 mod derive;
 
-/// The operator families, for grouping and per-family scores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// The operator families, for grouping and per-family scores. Written everywhere (ids, text,
+/// markdown, JSON) as [`Family::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Family {
     Limits,
     Formats,
@@ -50,6 +50,12 @@ impl Family {
             Family::Protocol => "protocol",
             Family::OneOf => "one-of",
         }
+    }
+}
+
+impl Serialize for Family {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
