@@ -2,12 +2,12 @@
 //! documented place. Hooks keep this out of the request path's logic: the action's rules as
 //! the deviant reads them, the settings a request runs under, the decoded parameters before
 //! validation, the validation verdict, the effects applied, and the finished answer.
+use super::route::Routed;
 use super::semantics::{self, Applied, Call, ItemFailures};
 use super::validate::{Params, Violation};
 use super::world::World;
 use super::Shared;
 use crate::deviate::{Deviation, Op};
-use super::route::Routed;
 use crate::http::{RawRequest, RawResponse};
 use crate::spec::{ActionSpec, EffectOp, Provider, RefBy, Scope, Violation as V};
 use crate::wire::decode::WireParams;

@@ -35,7 +35,10 @@ pub(crate) fn cases(ctx: &Ctx, out: &mut Vec<super::Case>) {
             (
                 CaseKind::Negative,
                 format!("missing-{}-{signing}", c.name),
-                format!("Common parameter {} left out, signed with {signing}", c.name),
+                format!(
+                    "Common parameter {} left out, signed with {signing}",
+                    c.name
+                ),
                 e,
             )
         } else if c.header.is_none() {
