@@ -69,10 +69,13 @@ pub(super) fn verify_tc3(
         .lookup(&auth.access_key_id)
         .ok_or_else(|| fail(K::UnknownAccessKey(auth.access_key_id.clone())))?;
     // Left out where the policy allows: read as sent at server time.
-    let now_text = policy.now.to_string();
+    let now_text: String;
     let timestamp_text = match request.header("x-tc-timestamp") {
         Some(t) => t.trim(),
-        None if policy.omits("x-tc-timestamp") => now_text.as_str(),
+        None if policy.omits("x-tc-timestamp") => {
+            now_text = policy.now.to_string();
+            now_text.as_str()
+        }
         None => return Err(fail(K::MissingParameter("X-TC-Timestamp".into()))),
     };
     let timestamp: i64 = timestamp_text
