@@ -109,11 +109,11 @@ fn a_sample_of_every_family_is_killed() {
         "alibaba/ecs/DetachKeyPair/effect/key-unbound/partly",
         "alibaba/ens/DetachKeyPair/protocol/region/required",
         "alibaba/ens/DetachKeyPair/one-of/key-pair/several-accepted",
-        // Common parameters: a required one made optional, an optional one demanded.
+        // Common parameters: required ones made optional (routing, verification), an
+        // optional one demanded.
         "tencent/cvm/DeleteKeyPairs/protocol/common/Version/optional",
-        "alibaba/ens/DetachKeyPair/protocol/common/SignatureNonce/optional",
+        "alibaba/ecs/DetachKeyPair/protocol/common/SignatureNonce/optional",
         "tencent/cvm/DeleteKeyPairs/protocol/common/SignatureMethod/required",
-        "alibaba/ens/DetachKeyPair/protocol/common/Format/required",
     ];
     let report = run(&specs, cases, &sample);
     assert_eq!(report.rows.len(), sample.len());
