@@ -109,6 +109,11 @@ fn a_sample_of_every_family_is_killed() {
         "alibaba/ecs/DetachKeyPair/effect/key-unbound/partly",
         "alibaba/ens/DetachKeyPair/protocol/region/required",
         "alibaba/ens/DetachKeyPair/one-of/key-pair/several-accepted",
+        // Common parameters: required ones made optional (routing, verification), an
+        // optional one demanded.
+        "tencent/cvm/DeleteKeyPairs/protocol/common/Version/optional",
+        "alibaba/ecs/DetachKeyPair/protocol/common/SignatureNonce/optional",
+        "tencent/cvm/DeleteKeyPairs/protocol/common/SignatureMethod/required",
     ];
     let report = run(&specs, cases, &sample);
     assert_eq!(report.rows.len(), sample.len());
@@ -129,6 +134,18 @@ fn a_sample_of_every_family_is_killed() {
     }
     assert!(report.passed());
     assert_eq!(report.overall.percent(), Some(100.0));
+    // The JSON report names families as the ids and the text report do.
+    let json: serde_json::Value =
+        serde_json::from_str(&selftest::render::json(&report)).expect("json");
+    let families = json["families"].as_object().expect("families");
+    for key in ["limit", "format", "one-of", "protocol"] {
+        assert!(families.contains_key(key), "no `{key}` in {families:?}");
+    }
+    for row in json["rows"].as_array().expect("rows") {
+        let family = row["deviation"]["family"].as_str().expect("family");
+        let id = row["deviation"]["id"].as_str().expect("id");
+        assert!(id.contains(&format!("/{family}/")), "{id} vs {family}");
+    }
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! minimums, formats, preconditions, effects, one-of groups, the region rule, the skew window,
 //! renamed members, batch counts and per-item results. Each reads only the spec.
 use super::{Family, Op};
-use crate::spec::{ActionSpec, ParamType, ProviderSpec, Scope, Subject};
+use crate::spec::{ActionSpec, CommonRequirement, ParamType, ProviderSpec, Scope, Subject};
 
 /// Records one deviation: family, subject (`name/variant`), operator, description, rule.
 pub(super) type Push<'a> = dyn FnMut(Family, String, Op, String, String) + 'a;
@@ -270,6 +270,55 @@ pub(super) fn protocol(
             Op::RegionRequired,
             format!("a request without {region} is refused (documented optional)"),
             format!("{file}#/region/required"),
+        );
+    }
+}
+
+/// The provider's common parameters (`provider.json#/common_parameters`), per action: each
+/// required one made optional, each optional one demanded. Per action because the self-test
+/// judges a deviation by the cases of one action and a service may check them per API (ECM
+/// demanding `Region`); the rule broken is the provider's. Left out: the region (its own
+/// per-action rule above) and the parameters that carry the key or the signature
+/// (`credential`), without which no caller is named or nothing is verified; a per-signing
+/// parameter sent as a header (`Authorization`, `x-acs-content-sha256`) belongs to the
+/// signature itself.
+pub(super) fn common(pspec: &ProviderSpec, provider_file: &str, push: &mut Push) {
+    for (i, c) in pspec.common_parameters.iter().enumerate() {
+        let rule = format!("{provider_file}#/common_parameters/{i}/required");
+        let header = c.header.clone();
+        match c.requirement() {
+            CommonRequirement::Always => {}
+            CommonRequirement::PerSigning if !c.credential && c.header.is_none() => {}
+            CommonRequirement::Optional => {
+                push(
+                    Family::Protocol,
+                    format!("common/{}/required", c.name),
+                    Op::CommonRequired {
+                        parameter: c.name.clone(),
+                        header,
+                    },
+                    format!(
+                        "a request without {} is refused as missing a parameter (documented optional)",
+                        c.name
+                    ),
+                    rule,
+                );
+                continue;
+            }
+            _ => continue,
+        }
+        push(
+            Family::Protocol,
+            format!("common/{}/optional", c.name),
+            Op::CommonOptional {
+                parameter: c.name.clone(),
+                header,
+            },
+            format!(
+                "a request without {} is answered as if it were sent (documented required)",
+                c.name
+            ),
+            rule,
         );
     }
 }

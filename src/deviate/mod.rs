@@ -10,9 +10,9 @@ use std::fmt;
 
 mod derive;
 
-/// The operator families, for grouping and per-family scores.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// The operator families, for grouping and per-family scores. Written everywhere (ids, text,
+/// markdown, JSON) as [`Family::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Family {
     Limits,
     Formats,
@@ -50,6 +50,12 @@ impl Family {
             Family::Protocol => "protocol",
             Family::OneOf => "one-of",
         }
+    }
+}
+
+impl Serialize for Family {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -92,6 +98,19 @@ pub enum Op {
     RegionOptional,
     /// A region is demanded although the action does not require one.
     RegionRequired,
+    /// A request without this required common parameter is answered as if it were present
+    /// (the action or version of this action, the server's clock, no nonce, the default
+    /// signature method). `header` is how header-signed requests carry it.
+    CommonOptional {
+        parameter: String,
+        header: Option<String>,
+    },
+    /// This optional common parameter is demanded: a request that can carry it but does not
+    /// is refused with the provider's missing-parameter error.
+    CommonRequired {
+        parameter: String,
+        header: Option<String>,
+    },
     /// A one-of group accepts a request naming none of its parameters.
     OneOfNoneAccepted { group: String },
     /// A one-of group accepts a request naming more than `at_most` of its parameters.
@@ -401,6 +420,7 @@ fn of_action(pspec: &ProviderSpec, a: &ActionSpec, out: &mut Vec<Deviation>) {
         );
     }
     derive::protocol(pspec, a, &file, &provider_file, &mut push);
+    derive::common(pspec, &provider_file, &mut push);
     if let Some(limit) = &a.rate_limit {
         push(
             Family::Protocol,

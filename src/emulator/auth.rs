@@ -33,7 +33,7 @@ pub struct AuthFailure {
 }
 
 /// How tolerant verification is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthSettings {
     /// Check signatures at all (off: only the access key must exist).
     pub verify_signatures: bool,
@@ -43,6 +43,8 @@ pub struct AuthSettings {
     pub alibaba_skew_secs: Option<i64>,
     /// Refuse timestamps outside the skew window (off only for a served deviation).
     pub check_skew: bool,
+    /// Common parameters a request may leave out (only a served deviation names any).
+    pub may_omit: Vec<String>,
 }
 
 impl Default for AuthSettings {
@@ -52,6 +54,7 @@ impl Default for AuthSettings {
             check_nonces: true,
             alibaba_skew_secs: None,
             check_skew: true,
+            may_omit: Vec::new(),
         }
     }
 }
@@ -83,6 +86,7 @@ pub fn authenticate(
 ) -> Result<Caller, AuthFailure> {
     let mut policy = VerifyPolicy::at(now);
     policy.check_nonces = settings.check_nonces;
+    policy.may_omit = settings.may_omit;
     match provider.provider {
         Provider::Tencent => policy.tencent_skew_secs = provider.skew_seconds.default,
         Provider::Alibaba => {

@@ -2,12 +2,13 @@
 //! documented place. Hooks keep this out of the request path's logic: the action's rules as
 //! the deviant reads them, the settings a request runs under, the decoded parameters before
 //! validation, the validation verdict, the effects applied, and the finished answer.
+use super::route::Routed;
 use super::semantics::{self, Applied, Call, ItemFailures};
 use super::validate::{Params, Violation};
 use super::world::World;
 use super::Shared;
 use crate::deviate::{Deviation, Op};
-use crate::http::RawResponse;
+use crate::http::{RawRequest, RawResponse};
 use crate::spec::{ActionSpec, EffectOp, Provider, RefBy, Scope, Violation as V};
 use crate::wire::decode::WireParams;
 use serde_json::Value;
@@ -34,10 +35,75 @@ pub(crate) fn settings(
             Op::NonceReplayAllowed => settings.auth.check_nonces = false,
             Op::RateLimitUnenforced => settings.rate_limits = false,
             Op::SkewUnchecked => settings.auth.check_skew = false,
+            Op::CommonOptional { parameter, header } => {
+                settings.auth.may_omit.push(parameter.clone());
+                settings.auth.may_omit.extend(header.iter().cloned());
+            }
             _ => {}
         }
     }
     settings
+}
+
+/// The action and version a request names, as a deviant that does without them reads it: a
+/// request without `Action` is for the deviating action, one of it without `Version` for its
+/// version.
+pub(crate) fn routed(shared: &Shared, pspec: &crate::spec::ProviderSpec, routed: &mut Routed) {
+    for d in shared
+        .config
+        .deviations
+        .iter()
+        .filter(|d| d.provider == pspec.provider)
+    {
+        let Op::CommonOptional { parameter, .. } = &d.op else {
+            continue;
+        };
+        match parameter.as_str() {
+            "Action" if routed.action.is_none() => routed.action = Some(d.action.clone()),
+            "Version" if routed.version.is_none() && routed.action.as_ref() == Some(&d.action) => {
+                routed.version = Some(d.version.clone())
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A documented-optional common parameter the deviant demands, when the request could carry
+/// it (a header under header signing, a parameter under v1/RPC signing) and does not.
+pub(crate) fn demanded(
+    shared: &Shared,
+    action: &ActionSpec,
+    request: &RawRequest,
+) -> Option<Violation> {
+    let mut params = None;
+    for op in active(shared, action) {
+        let Op::CommonRequired { parameter, header } = op else {
+            continue;
+        };
+        let header_signed = request.header("authorization").is_some();
+        let sent = if header_signed {
+            match header {
+                Some(h) => request.header(h).is_some(),
+                None => continue,
+            }
+        } else {
+            if header.as_deref() == Some(parameter.as_str()) {
+                continue;
+            }
+            params
+                .get_or_insert_with(|| crate::sign::encoding::query_and_form_params(request))
+                .iter()
+                .any(|(n, _)| n == parameter.as_bytes())
+        };
+        if !sent {
+            return Some(Violation::parameter(
+                parameter,
+                V::Missing,
+                format!("The common parameter `{parameter}` is missing."),
+            ));
+        }
+    }
+    None
 }
 
 /// The action's rules as the deviant service applies them: a rule it does not check is

@@ -169,6 +169,9 @@ fn answer(
     let mut world = shared.world.lock();
     // 4-5. Signature, permission, rate limit.
     let caller_allowed = admit(shared, pspec, request, &world, &action, &settings, now)?;
+    if let Some(missing) = super::deviate::demanded(shared, &action, request) {
+        return Err(missing.into());
+    }
     // 6. Common parameters with documented values; unknown parameters.
     common_parameters(pspec, &mut routed, &action)?;
     super::deviate::parameters(shared, &action, &mut routed.params);
@@ -242,8 +245,9 @@ fn route_action(
     pspec: &ProviderSpec,
     request: &RawRequest,
 ) -> Result<(Routed, Arc<ActionSpec>), Failure> {
-    let routed = route::route(request, pspec)
+    let mut routed = route::route(request, pspec)
         .map_err(|p: RouteProblem| protocol(p.condition(), p.detail()))?;
+    super::deviate::routed(shared, pspec, &mut routed);
     let Some(action_name) = routed.action.clone() else {
         return Err(protocol(
             ProtocolCondition::MissingAction,
@@ -284,7 +288,14 @@ fn admit(
     settings: &super::Settings,
     now: i64,
 ) -> Result<bool, Failure> {
-    let caller = auth::authenticate(request, pspec, world, &shared.nonces, now, settings.auth)?;
+    let caller = auth::authenticate(
+        request,
+        pspec,
+        world,
+        &shared.nonces,
+        now,
+        settings.auth.clone(),
+    )?;
     let caller_allowed = caller.role == AccountRole::Root;
     let checks_caller = action
         .preconditions

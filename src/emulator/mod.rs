@@ -220,7 +220,7 @@ impl Emulator {
         let settings = Settings {
             rate_limits: config.rate_limits,
             now: config.now,
-            auth: config.auth,
+            auth: config.auth.clone(),
             preferred_codes: config.preferred_codes.clone(),
         };
         let formats = validate::Formats::compile(&specs);

@@ -260,6 +260,13 @@ pub enum Tamper {
     Action { action: String },
     /// Send no action at all.
     MissingAction,
+    /// Leave this common parameter out (its header, or the parameter under v1/RPC signing),
+    /// signed again over what remains where the scheme signs it.
+    OmitCommon {
+        name: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        header: Option<String>,
+    },
     /// Send this region (or none).
     Region { region: Option<String> },
     /// Send this HTTP method.

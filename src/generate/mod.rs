@@ -16,6 +16,7 @@ mod base;
 pub mod bind;
 mod boundary;
 pub mod case;
+mod common;
 mod derived;
 pub mod explore;
 mod negative;
@@ -83,6 +84,7 @@ pub fn generate_action(
     valid::cases(&ctx, &mut out);
     boundary::cases(&ctx, &mut out);
     negative::cases(&ctx, &mut out);
+    common::cases(&ctx, &mut out);
     state::cases(&ctx, &mut out);
     state::mixed_cases(&ctx, &mut out);
     for case in &mut out {

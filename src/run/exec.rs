@@ -230,10 +230,13 @@ pub fn build(call: &Call) -> Result<RawRequest, BuildError> {
     if !pre_signed {
         apply_post_sign(&mut req, call.tamper, scheme);
     }
-    // One fault only: without its action a request whose action is signed (ACS3, RPC, Tencent
-    // v1) is signed again over what remains, so the answer is about the missing action, not a
-    // broken signature. (TC3 does not sign X-TC-Action.)
-    if matches!(call.tamper, Some(Tamper::MissingAction)) {
+    // One fault only: without its action (or another common parameter) a request that signs
+    // it (ACS3, RPC, Tencent v1) is signed again over what remains, so the answer is about the
+    // missing parameter, not a broken signature. (TC3 does not sign X-TC-Action.)
+    if matches!(
+        call.tamper,
+        Some(Tamper::MissingAction | Tamper::OmitCommon { .. })
+    ) {
         if let Some(algorithm) = acs3_algorithm(scheme) {
             resign_acs3(&mut req, algorithm, &credentials);
         } else if scheme == Scheme::RpcHmacSha1 {
@@ -396,6 +399,12 @@ fn apply_post_sign(req: &mut RawRequest, tamper: Option<&Tamper>, scheme: Scheme
             req.remove_header("x-tc-action");
             req.remove_header("x-acs-action");
             in_query_and_body(req, |s| drop_param(s, "Action"));
+        }
+        Some(Tamper::OmitCommon { name, header }) => {
+            if let Some(h) = header {
+                req.remove_header(h);
+            }
+            in_query_and_body(req, |s| drop_param(s, name));
         }
         Some(Tamper::Method { method }) => req.method = method.clone(),
         // A signed common parameter (RPC `Format`) with a value the signer never writes.

@@ -40,6 +40,10 @@ pub struct VerifyPolicy {
     pub tc3_allow_unsigned_payload: bool,
     /// Alibaba: reject a reused `SignatureNonce` / `x-acs-signature-nonce`.
     pub check_nonces: bool,
+    /// Common parameters (names or header names, any case) a request may leave out, read as
+    /// their default instead: the timestamp as `now`, no nonce, the default signature method.
+    /// Empty for every real service; a served deviation fills it.
+    pub may_omit: Vec<String>,
 }
 
 impl VerifyPolicy {
@@ -54,7 +58,13 @@ impl VerifyPolicy {
             tc3_require_scope_date: true,
             tc3_allow_unsigned_payload: true,
             check_nonces: true,
+            may_omit: Vec::new(),
         }
+    }
+
+    /// Whether `name` (a parameter or header name) may be left out.
+    pub fn omits(&self, name: &str) -> bool {
+        self.may_omit.iter().any(|n| n.eq_ignore_ascii_case(name))
     }
 
     /// Provider defaults with the wall clock.
@@ -240,6 +250,19 @@ fn required_param(
     })?;
     String::from_utf8(value.to_vec())
         .map_err(|_| VerifyError::new(provider, VerifyErrorKind::InvalidEncoding))
+}
+
+/// A parameter the scheme requires unless the policy lets it be left out (`None` then).
+fn param_unless_omitted(
+    provider: Provider,
+    params: &[(Vec<u8>, Vec<u8>)],
+    name: &str,
+    policy: &VerifyPolicy,
+) -> Result<Option<String>, VerifyError> {
+    if param(params, name).is_none() && policy.omits(name) {
+        return Ok(None);
+    }
+    required_param(provider, params, name).map(Some)
 }
 
 /// An optional routing parameter, reported as authenticated (every parameter is signed).

@@ -140,11 +140,41 @@ pub struct CommonParameter {
     #[serde(default)]
     pub header: Option<String>,
     pub required: Value,
+    /// Carries the access key or the signature (`Authorization`, `SecretId`, `Signature`...).
+    #[serde(default)]
+    pub credential: bool,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
     pub values: Vec<String>,
     pub source: String,
+}
+
+/// How a common parameter is required (`required` in provider.json).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommonRequirement {
+    Always,
+    Optional,
+    PerAction,
+    /// Required by the signing methods that carry it (a header or a parameter).
+    PerSigning,
+}
+
+impl CommonParameter {
+    pub fn requirement(&self) -> CommonRequirement {
+        match &self.required {
+            Value::Bool(true) => CommonRequirement::Always,
+            Value::String(s) if s == "per-action" => CommonRequirement::PerAction,
+            Value::String(s) if s == "per-signing" => CommonRequirement::PerSigning,
+            _ => CommonRequirement::Optional,
+        }
+    }
+
+    /// Sent as a query/form parameter by the parameter-carried signing methods (Tencent v1,
+    /// Alibaba RPC): every common parameter but the header-only ones (named as their header).
+    pub fn as_parameter(&self) -> bool {
+        self.header.as_deref() != Some(self.name.as_str())
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

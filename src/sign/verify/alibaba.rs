@@ -1,7 +1,7 @@
 //! Alibaba ACS3 (SHA-256 and SM3) and RPC HMAC-SHA1 verification (alibaba.md §2.5, §3, §6).
 use super::{
-    check_nonce, check_skew, check_token, param, required_param, signed_param, HostReading,
-    RoutedValue, Verified, VerifyPolicy,
+    check_nonce, check_skew, check_token, param, param_unless_omitted, required_param,
+    signed_param, HostReading, RoutedValue, Verified, VerifyPolicy,
 };
 use crate::http::RawRequest;
 use crate::sign::acs3::{self, Acs3Algorithm};
@@ -57,7 +57,12 @@ pub(super) fn verify_acs3(
         .map_err(|why| fail(K::MalformedAuthorization(why)))?;
     let names = signed_header_names(&auth.signed_headers);
     let lists = |name: &str| names.iter().any(|n| n == name);
-    if let Some(missing) = acs3::REQUIRED_SIGNED_HEADERS.iter().find(|r| !lists(r)) {
+    // A header the policy lets be left out need not be signed when it is not sent.
+    let omitted = |r: &str| policy.omits(r) && request.header(r).is_none();
+    if let Some(missing) = acs3::REQUIRED_SIGNED_HEADERS
+        .iter()
+        .find(|r| !lists(r) && !omitted(r))
+    {
         return Err(fail(K::MissingSignedHeader(missing.to_string())));
     }
     if !request.body.is_empty()
@@ -69,7 +74,11 @@ pub(super) fn verify_acs3(
     let key = credentials
         .lookup(&auth.access_key_id)
         .ok_or_else(|| fail(K::UnknownAccessKey(auth.access_key_id.clone())))?;
-    let timestamp = parse_timestamp(signed_header(request, "x-acs-date")?)?;
+    let timestamp = if omitted("x-acs-date") {
+        policy.now
+    } else {
+        parse_timestamp(signed_header(request, "x-acs-date")?)?
+    };
     check_skew(PROVIDER, timestamp, policy)?;
     let session_token = check_token(
         PROVIDER,
@@ -103,15 +112,17 @@ pub(super) fn verify_acs3(
     if !constant_time_eq(&computed, &auth.signature) {
         return Err(fail(K::SignatureMismatch).with_debug(debug_for(&canonical)));
     }
-    let nonce = signed_header(request, "x-acs-signature-nonce")?;
-    check_nonce(
-        PROVIDER,
-        nonces,
-        policy,
-        &auth.access_key_id,
-        nonce,
-        timestamp,
-    )?;
+    if !omitted("x-acs-signature-nonce") {
+        let nonce = signed_header(request, "x-acs-signature-nonce")?;
+        check_nonce(
+            PROVIDER,
+            nonces,
+            policy,
+            &auth.access_key_id,
+            nonce,
+            timestamp,
+        )?;
+    }
 
     let routed = |name: &str| {
         request.header(name).map(|value| RoutedValue {
@@ -142,23 +153,30 @@ pub(super) fn verify_rpc(
     policy: &VerifyPolicy,
 ) -> Result<Verified, VerifyError> {
     let signature = required_param(PROVIDER, params, rpc_v1::SIGNATURE_PARAM)?;
-    let method = required_param(PROVIDER, params, "SignatureMethod")?;
+    // Where the policy lets one be left out: the one method and version RPC has, no nonce,
+    // the server's clock.
+    let method = param_unless_omitted(PROVIDER, params, "SignatureMethod", policy)?
+        .unwrap_or_else(|| rpc_v1::SIGNATURE_METHOD.to_string());
     if method != rpc_v1::SIGNATURE_METHOD {
         return Err(fail(K::UnsupportedSignatureMethod(method)));
     }
-    let version = required_param(PROVIDER, params, "SignatureVersion")?;
+    let version = param_unless_omitted(PROVIDER, params, "SignatureVersion", policy)?
+        .unwrap_or_else(|| rpc_v1::SIGNATURE_VERSION.to_string());
     if version != rpc_v1::SIGNATURE_VERSION {
         return Err(fail(K::UnsupportedSignatureMethod(format!(
             "SignatureVersion={version}"
         ))));
     }
     let access_key_id = required_param(PROVIDER, params, "AccessKeyId")?;
-    let nonce = required_param(PROVIDER, params, "SignatureNonce")?;
-    let timestamp_text = required_param(PROVIDER, params, "Timestamp")?;
+    let nonce = param_unless_omitted(PROVIDER, params, "SignatureNonce", policy)?;
+    let timestamp_text = param_unless_omitted(PROVIDER, params, "Timestamp", policy)?;
     let key = credentials
         .lookup(&access_key_id)
         .ok_or_else(|| fail(K::UnknownAccessKey(access_key_id.clone())))?;
-    let timestamp = parse_timestamp(&timestamp_text)?;
+    let timestamp = match &timestamp_text {
+        Some(t) => parse_timestamp(t)?,
+        None => policy.now,
+    };
     check_skew(PROVIDER, timestamp, policy)?;
     let session_token = check_token(PROVIDER, &key, param(params, "SecurityToken"))?;
 
@@ -174,7 +192,9 @@ pub(super) fn verify_rpc(
             other_readings: Vec::new(),
         }));
     }
-    check_nonce(PROVIDER, nonces, policy, &access_key_id, &nonce, timestamp)?;
+    if let Some(nonce) = &nonce {
+        check_nonce(PROVIDER, nonces, policy, &access_key_id, nonce, timestamp)?;
+    }
     Ok(Verified {
         access_key_id,
         scheme: Scheme::RpcHmacSha1,

@@ -1,7 +1,7 @@
 //! Tencent TC3-HMAC-SHA256 and legacy v1 verification (tencent.md §2.6, §3).
 use super::{
-    check_skew, check_token, param, required_param, signed_param, HostReading, RoutedValue,
-    Verified, VerifyPolicy,
+    check_skew, check_token, param, param_unless_omitted, required_param, signed_param,
+    HostReading, RoutedValue, Verified, VerifyPolicy,
 };
 use crate::http::RawRequest;
 use crate::sign::credentials::CredentialLookup;
@@ -68,10 +68,16 @@ pub(super) fn verify_tc3(
     let key = credentials
         .lookup(&auth.access_key_id)
         .ok_or_else(|| fail(K::UnknownAccessKey(auth.access_key_id.clone())))?;
-    let timestamp_text = request
-        .header("x-tc-timestamp")
-        .map(str::trim)
-        .ok_or_else(|| fail(K::MissingParameter("X-TC-Timestamp".into())))?;
+    // Left out where the policy allows: read as sent at server time.
+    let now_text: String;
+    let timestamp_text = match request.header("x-tc-timestamp") {
+        Some(t) => t.trim(),
+        None if policy.omits("x-tc-timestamp") => {
+            now_text = policy.now.to_string();
+            now_text.as_str()
+        }
+        None => return Err(fail(K::MissingParameter("X-TC-Timestamp".into()))),
+    };
     let timestamp: i64 = timestamp_text
         .parse()
         .map_err(|_| fail(K::InvalidTimestamp(timestamp_text.to_string())))?;
@@ -171,8 +177,9 @@ pub(super) fn verify_v1(
 ) -> Result<Verified, VerifyError> {
     let signature = required_param(PROVIDER, params, tencent_v1::SIGNATURE_PARAM)?;
     let secret_id = required_param(PROVIDER, params, "SecretId")?;
-    let timestamp_text = required_param(PROVIDER, params, "Timestamp")?;
-    required_param(PROVIDER, params, "Nonce")?;
+    let timestamp_text = param_unless_omitted(PROVIDER, params, "Timestamp", policy)?
+        .unwrap_or_else(|| policy.now.to_string());
+    param_unless_omitted(PROVIDER, params, "Nonce", policy)?;
     let key = credentials
         .lookup(&secret_id)
         .ok_or_else(|| fail(K::UnknownAccessKey(secret_id.clone())))?;
