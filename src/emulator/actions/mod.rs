@@ -186,7 +186,29 @@ fn key_field<'a>(k: &'a KeyPair, svc: &'a ServiceState, name: &str) -> Option<Fi
     })
 }
 
+/// The key pair's fingerprint, remembered per thread (a page of key pairs would otherwise
+/// hash every id on every request).
 fn fingerprint(seed: &str) -> String {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static KNOWN: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+    }
+    KNOWN.with(|known| {
+        let mut known = known.borrow_mut();
+        if let Some(f) = known.get(seed) {
+            return f.clone();
+        }
+        if known.len() >= 4096 {
+            known.clear();
+        }
+        let f = compute_fingerprint(seed);
+        known.insert(seed.to_string(), f.clone());
+        f
+    })
+}
+
+fn compute_fingerprint(seed: &str) -> String {
     use sha2::{Digest, Sha256};
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let d = Sha256::digest(seed.as_bytes());

@@ -301,8 +301,16 @@ struct Writer<'w, 'a> {
     resources: &'w [Res<'a>],
 }
 
+/// `s` as a JSON string, escaped as `serde_json` escapes (most strings need nothing).
 fn string(out: &mut Vec<u8>, s: &str) {
-    serde_json::to_writer(out, s).expect("a string serializes");
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        serde_json::to_writer(out, s).expect("a string serializes");
+    }
 }
 
 fn json(out: &mut Vec<u8>, v: &Value) {
