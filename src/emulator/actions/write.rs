@@ -303,7 +303,7 @@ struct Writer<'w, 'a> {
 
 /// `s` as a JSON string, escaped as `serde_json` escapes (most strings need nothing).
 fn string(out: &mut Vec<u8>, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if !needs_escape(s.as_bytes()) {
         out.reserve(s.len() + 2);
         out.push(b'"');
         out.extend_from_slice(s.as_bytes());
@@ -311,6 +311,29 @@ fn string(out: &mut Vec<u8>, s: &str) {
     } else {
         serde_json::to_writer(out, s).expect("a string serializes");
     }
+}
+
+/// Whether any byte is a control character, `"` or `\\` (eight bytes at a time: a byte of a
+/// word is below 0x20, or equal to a given byte, when the classic "has a zero byte" test fires
+/// on the word less 0x20 in each byte, or on the word XOR that byte).
+fn needs_escape(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let x = u64::from_le_bytes(c.try_into().expect("eight bytes"));
+        if x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0
+            || has_zero(x ^ (ONES * u64::from(b'"')))
+            || has_zero(x ^ (ONES * u64::from(b'\\')))
+        {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|b| *b < 0x20 || *b == b'"' || *b == b'\\')
 }
 
 fn json(out: &mut Vec<u8>, v: &Value) {
@@ -531,5 +554,26 @@ impl<'a> Writer<'_, 'a> {
             }
         }
         out.push(b'}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_escape;
+
+    #[test]
+    fn escapes_are_found_anywhere() {
+        assert!(!needs_escape(b""));
+        assert!(!needs_escape("plain text, quite long, \u{4e2d}\u{6587} ~!@#$%^&*()".as_bytes()));
+        for bad in [b'"', b'\\', b'\n', 0u8, 0x1f] {
+            for at in 0..20 {
+                let mut v = vec![b'a'; 20];
+                v[at] = bad;
+                assert!(needs_escape(&v), "{bad} at {at}");
+            }
+        }
+        // Bytes at or above 0x20 (including every UTF-8 continuation byte) need nothing.
+        let all: Vec<u8> = (0x20u8..=0xff).filter(|b| *b != b'"' && *b != b'\\').collect();
+        assert!(!needs_escape(&all));
     }
 }
