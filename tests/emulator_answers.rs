@@ -77,7 +77,12 @@ fn world(rng: &mut TestRng) -> World {
         for n in 0..rng.random_range(0..4) {
             let mut k = svc.key_pairs.first().cloned();
             if let Some(k) = k.as_mut() {
-                k.id = format!("{}x{n}", k.id);
+                // Some ids need escaping too (they appear inside longer strings: PublicKey).
+                k.id = if n % 2 == 1 {
+                    format!("{}\"x\\\t{n}", k.id)
+                } else {
+                    format!("{}x{n}", k.id)
+                };
                 k.name = format!("{}{n}", ODD[rng.random_range(0..ODD.len())]);
                 k.region = regions[rng.random_range(0..regions.len())].clone();
                 svc.key_pairs.push(k.clone());

@@ -24,6 +24,10 @@ use serde_json::{json, Value};
 pub(crate) enum Field<'a> {
     Str(&'a str),
     Text(String),
+    /// A remembered text (no copy per answer).
+    Shared(std::rc::Rc<str>),
+    /// Three pieces written one after the other, as one string.
+    Joined(&'static str, &'a str, &'static str),
     Int(i64),
     List(Vec<&'a str>),
     Json(&'a Value),
@@ -34,6 +38,8 @@ impl Field<'_> {
         match self {
             Field::Str(s) => json!(s),
             Field::Text(s) => json!(s),
+            Field::Shared(s) => json!(&**s),
+            Field::Joined(a, b, c) => json!(format!("{a}{b}{c}")),
             Field::Int(n) => json!(n),
             Field::List(l) => json!(l),
             Field::Json(v) => (*v).clone(),
@@ -45,6 +51,7 @@ impl Field<'_> {
         match self {
             Field::Str(s) => Some(s),
             Field::Text(s) => Some(s),
+            Field::Shared(s) => Some(s),
             Field::Json(Value::String(s)) => Some(s),
             _ => None,
         }
@@ -177,22 +184,24 @@ fn key_field<'a>(k: &'a KeyPair, svc: &'a ServiceState, name: &str) -> Option<Fi
         "Description" => Field::Str(""),
         "CreatedTime" | "CreationTime" => Field::Str("2026-01-01T00:00:00Z"),
         "RegionId" => Field::Str(&k.region),
-        "KeyPairFingerPrint" => Field::Text(fingerprint(&k.id)),
-        "PublicKey" => Field::Text(format!(
-            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC{} cloudconform",
-            k.id
-        )),
+        "KeyPairFingerPrint" => Field::Shared(fingerprint(&k.id)),
+        "PublicKey" => Field::Joined(
+            "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC",
+            &k.id,
+            " cloudconform",
+        ),
         _ => return None,
     })
 }
 
 /// The key pair's fingerprint, remembered per thread (a page of key pairs would otherwise
 /// hash every id on every request).
-fn fingerprint(seed: &str) -> String {
+fn fingerprint(seed: &str) -> std::rc::Rc<str> {
     use std::cell::RefCell;
     use std::collections::HashMap;
+    use std::rc::Rc;
     thread_local! {
-        static KNOWN: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+        static KNOWN: RefCell<HashMap<String, Rc<str>>> = RefCell::new(HashMap::new());
     }
     KNOWN.with(|known| {
         let mut known = known.borrow_mut();
@@ -202,7 +211,7 @@ fn fingerprint(seed: &str) -> String {
         if known.len() >= 4096 {
             known.clear();
         }
-        let f = compute_fingerprint(seed);
+        let f: Rc<str> = compute_fingerprint(seed).into();
         known.insert(seed.to_string(), f.clone());
         f
     })

@@ -301,15 +301,23 @@ struct Writer<'w, 'a> {
     resources: &'w [Res<'a>],
 }
 
-/// `s` as a JSON string, escaped as `serde_json` escapes (most strings need nothing).
+/// `s` as a JSON string, escaped as `serde_json` escapes.
 fn string(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    string_body(out, s);
+    out.push(b'"');
+}
+
+/// The inside of `s` as a JSON string (most strings need no escapes: copied as they are).
+fn string_body(out: &mut Vec<u8>, s: &str) {
     if !needs_escape(s.as_bytes()) {
-        out.reserve(s.len() + 2);
-        out.push(b'"');
         out.extend_from_slice(s.as_bytes());
-        out.push(b'"');
     } else {
-        serde_json::to_writer(out, s).expect("a string serializes");
+        let start = out.len();
+        serde_json::to_writer(&mut *out, s).expect("a string serializes");
+        out.pop();
+        out.remove(start);
     }
 }
 
@@ -344,19 +352,30 @@ fn json(out: &mut Vec<u8>, v: &Value) {
 /// number that should be a string is quoted...).
 fn converted(out: &mut Vec<u8>, field: &Field, ty: Ty) {
     let from_text = |out: &mut Vec<u8>, s: &str| match ty {
-        Ty::Int => {
-            let n = s.parse::<i64>().unwrap_or(0);
-            out.extend_from_slice(itoa(n).as_bytes());
-        }
+        Ty::Int => int(out, s.parse::<i64>().unwrap_or(0)),
         Ty::Bool => out.extend_from_slice(if s == "true" { b"true" } else { b"false" }),
         _ => string(out, s),
     };
     match field {
         Field::Str(s) => from_text(out, s),
         Field::Text(s) => from_text(out, s),
+        Field::Shared(s) => from_text(out, s),
+        Field::Joined(a, b, c) if ty != Ty::Int && ty != Ty::Bool => {
+            // Each piece is escaped on its own: escaping does not cross piece boundaries.
+            out.push(b'"');
+            for piece in [*a, *b, *c] {
+                string_body(out, piece);
+            }
+            out.push(b'"');
+        }
+        Field::Joined(a, b, c) => from_text(out, &format!("{a}{b}{c}")),
         Field::Json(Value::String(s)) => from_text(out, s),
-        Field::Int(n) if ty == Ty::Str => string(out, &itoa(*n)),
-        Field::Int(n) => out.extend_from_slice(itoa(*n).as_bytes()),
+        Field::Int(n) if ty == Ty::Str => {
+            out.push(b'"');
+            int(out, *n);
+            out.push(b'"');
+        }
+        Field::Int(n) => int(out, *n),
         Field::List(items) => {
             out.push(b'[');
             for (n, s) in items.iter().enumerate() {
@@ -373,8 +392,9 @@ fn converted(out: &mut Vec<u8>, field: &Field, ty: Ty) {
     }
 }
 
-fn itoa(n: i64) -> String {
-    n.to_string()
+fn int(out: &mut Vec<u8>, n: i64) {
+    use std::io::Write;
+    write!(out, "{n}").expect("writing to a Vec cannot fail");
 }
 
 impl<'a> Writer<'_, 'a> {

@@ -88,7 +88,11 @@ async fn fill<I: AsyncRead + Unpin>(
 }
 
 fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    // The validating fast path first: heads are almost always ASCII.
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 fn malformed(detail: impl Into<String>) -> ReadProblem {
     ReadProblem::Malformed {
