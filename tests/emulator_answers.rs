@@ -35,11 +35,8 @@ const ODD: &[&str] = &[
 /// names and instances added (some bound to them, some in other regions).
 fn world(rng: &mut TestRng) -> World {
     let mut w = World::default();
-    let regions: Vec<(Provider, Vec<String>)> = w
-        .regions
-        .iter()
-        .map(|(p, r)| (*p, r.clone()))
-        .collect();
+    let regions: Vec<(Provider, Vec<String>)> =
+        w.regions.iter().map(|(p, r)| (*p, r.clone())).collect();
     let keys: Vec<String> = w.services.keys().cloned().collect();
     for key in keys {
         let provider = if key.starts_with("tencent") {
@@ -125,7 +122,9 @@ fn value(rng: &mut TestRng, w: &World, service: &str, p: &cloudconform::spec::Pa
                 pick(rng, s.key_pairs.iter().map(|k| k.name.clone()).collect())
             }
             _ => match rng.random_range(0..4) {
-                0 if !p.allowed.is_empty() => p.allowed[rng.random_range(0..p.allowed.len())].clone(),
+                0 if !p.allowed.is_empty() => {
+                    p.allowed[rng.random_range(0..p.allowed.len())].clone()
+                }
                 1 => p.example.clone().unwrap_or(json!("x")),
                 _ => json!(ODD[rng.random_range(0..ODD.len())]),
             },
@@ -139,7 +138,13 @@ fn value(rng: &mut TestRng, w: &World, service: &str, p: &cloudconform::spec::Pa
         },
         ParamType::Boolean => json!(rng.random_bool(0.5)),
         ParamType::Array if p.name == "Filters" => {
-            let names = ["key-name", "key-id", "instance-id", "instance-state", "zone"];
+            let names = [
+                "key-name",
+                "key-id",
+                "instance-id",
+                "instance-state",
+                "zone",
+            ];
             json!([{
                 "Name": names[rng.random_range(0..names.len())],
                 "Values": [named(rng)],
@@ -199,7 +204,8 @@ fn request(rng: &mut TestRng, w: &World, action: &ActionSpec) -> RawRequest {
                     other => flat.push((name, other.to_string())),
                 }
             }
-            let flat: Vec<(&str, &str)> = flat.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let flat: Vec<(&str, &str)> =
+                flat.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
             signed(
                 Scheme::Acs3HmacSha256,
                 HOST,
@@ -228,7 +234,10 @@ fn created(before: &World, after: &World) -> Vec<String> {
             .collect()
     };
     let old = ids(before);
-    ids(after).into_iter().filter(|id| !old.contains(id)).collect()
+    ids(after)
+        .into_iter()
+        .filter(|id| !old.contains(id))
+        .collect()
 }
 
 /// The answer with its RequestId and the ids it created replaced by fixed ones.
@@ -293,7 +302,8 @@ fn direct_answers_equal_the_reference_filler_byte_for_byte() {
                 let a = normalised(&a, &created(&before, &direct.world()));
                 let b = normalised(&b, &created(&before, &reference.world()));
                 assert_eq!(
-                    a, b,
+                    a,
+                    b,
                     "round {round}, {} {}: the direct writer (left) differs from the reference \
                      filler (right) for {:?}",
                     action.service,
@@ -309,7 +319,10 @@ fn direct_answers_equal_the_reference_filler_byte_for_byte() {
         }
     }
     // Both kinds of answers were compared, many times.
-    assert!(successes > 500 && errors > 500, "{successes} successes, {errors} errors");
+    assert!(
+        successes > 500 && errors > 500,
+        "{successes} successes, {errors} errors"
+    );
 }
 
 /// Pages of `DescribeInstances` without filters come from the region index; with a filter that
@@ -352,7 +365,14 @@ fn indexed_pages_equal_walked_pages() {
         )
     };
     let mut listed = 0;
-    for (offset, limit) in [(0, 100), (100, 100), (37, 13), (0, 1), (240, 100), (5000, 100)] {
+    for (offset, limit) in [
+        (0, 100),
+        (100, 100),
+        (37, 13),
+        (0, 1),
+        (240, 100),
+        (5000, 100),
+    ] {
         let (total, ids) = page(offset, limit, false);
         assert_eq!((total.clone(), ids.clone()), page(offset, limit, true));
         assert!(total.as_u64().unwrap() > 80, "{total}");

@@ -341,7 +341,11 @@ async fn serve_connection<I>(
             }
         };
         let head = front::encode_head(&response, close);
-        let body = if head_only { &[][..] } else { &response.body[..] };
+        let body = if head_only {
+            &[][..]
+        } else {
+            &response.body[..]
+        };
         if front::write_head_body(&mut io, &head, body).await.is_err() || io.flush().await.is_err()
         {
             return;

@@ -23,7 +23,6 @@ use serde_json::{json, Value};
 /// One field's value, borrowed where the world or the request holds it.
 pub(crate) enum Field<'a> {
     Str(&'a str),
-    Text(String),
     /// A remembered text (no copy per answer).
     Shared(std::rc::Rc<str>),
     /// Three pieces written one after the other, as one string.
@@ -37,7 +36,6 @@ impl Field<'_> {
     pub(crate) fn to_value(&self) -> Value {
         match self {
             Field::Str(s) => json!(s),
-            Field::Text(s) => json!(s),
             Field::Shared(s) => json!(&**s),
             Field::Joined(a, b, c) => json!(format!("{a}{b}{c}")),
             Field::Int(n) => json!(n),
@@ -50,7 +48,6 @@ impl Field<'_> {
     pub(crate) fn as_str(&self) -> Option<&str> {
         match self {
             Field::Str(s) => Some(s),
-            Field::Text(s) => Some(s),
             Field::Shared(s) => Some(s),
             Field::Json(Value::String(s)) => Some(s),
             _ => None,
@@ -151,7 +148,7 @@ impl<'a> Res<'a> {
         match self {
             Res::Key(k) => key_field(k, ctx.svc, name),
             Res::Instance(i) => instance_field(i, ctx, name),
-            Res::Region(r) => REGION_FIELDS.contains(&name).then(|| match name {
+            Res::Region(r) => REGION_FIELDS.contains(&name).then_some(match name {
                 "RegionState" => Field::Str("AVAILABLE"),
                 _ => Field::Str(r),
             }),

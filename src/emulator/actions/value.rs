@@ -2,9 +2,9 @@
 //! schema on every request. The request path uses [`super::write`], which must produce the
 //! same bytes; this one is kept as the oracle it is tested against
 //! (`Emulator::handle_raw_reference`, `tests/emulator_answers.rs`).
+use super::{batch_results, listed, Ctx, RequestBag, Res, Source};
 use crate::emulator::semantics::{Applied, Call, ItemFailures};
 use crate::emulator::world::{ServiceState, World};
-use super::{batch_results, listed, Ctx, RequestBag, Res, Source};
 use serde_json::{json, Map, Value};
 
 type Bag = Map<String, Value>;
@@ -49,7 +49,12 @@ fn res_bag(r: Res, ctx: &Ctx) -> Bag {
 
 /// Every name the request's bag answers, as a map.
 fn request_bag(call: &Call, request: &RequestBag) -> Bag {
-    let mut names: Vec<&str> = call.action.parameters.iter().map(|p| p.name.as_str()).collect();
+    let mut names: Vec<&str> = call
+        .action
+        .parameters
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
     names.extend(super::KEY_PAIR_FIELDS);
     names.extend(["TotalCount", "PrivateKey", "PrivateKeyBody"]);
     names
@@ -191,4 +196,3 @@ fn set_pointer(body: &mut Bag, pointer: &str, value: Value) {
     }
     cur.insert(last.to_string(), value);
 }
-

@@ -5,11 +5,9 @@
 //! writes each value into the output buffer, reading fields from the resources as it goes.
 //! The rules are [`super::value`]'s, which builds the same answer as a `Value` tree and is
 //! the oracle this writer is tested against byte for byte.
+use super::{batch_results, listed, pointer_parts, Ctx, Field, RequestBag, Res, ResSource, Source};
 use crate::emulator::semantics::{Applied, Call, ItemFailures};
 use crate::emulator::world::{ServiceState, World};
-use super::{
-    batch_results, listed, pointer_parts, Ctx, Field, RequestBag, Res, ResSource, Source,
-};
 use crate::spec::{ActionSpec, SpecSet};
 use serde_json::Value;
 use std::sync::Arc;
@@ -358,7 +356,6 @@ fn converted(out: &mut Vec<u8>, field: &Field, ty: Ty) {
     };
     match field {
         Field::Str(s) => from_text(out, s),
-        Field::Text(s) => from_text(out, s),
         Field::Shared(s) => from_text(out, s),
         Field::Joined(a, b, c) if ty != Ty::Int && ty != Ty::Bool => {
             // Each piece is escaped on its own: escaping does not cross piece boundaries.
@@ -443,8 +440,8 @@ impl<'a> Writer<'_, 'a> {
                 }
                 continue;
             }
-            let has_known_fields = prop.node.ty == Ty::Object
-                && prop.node.props.iter().any(|p| src.has(&p.name));
+            let has_known_fields =
+                prop.node.ty == Ty::Object && prop.node.props.iter().any(|p| src.has(&p.name));
             let lists = container
                 && self
                     .resources
@@ -584,7 +581,9 @@ mod tests {
     #[test]
     fn escapes_are_found_anywhere() {
         assert!(!needs_escape(b""));
-        assert!(!needs_escape("plain text, quite long, \u{4e2d}\u{6587} ~!@#$%^&*()".as_bytes()));
+        assert!(!needs_escape(
+            "plain text, quite long, \u{4e2d}\u{6587} ~!@#$%^&*()".as_bytes()
+        ));
         for bad in [b'"', b'\\', b'\n', 0u8, 0x1f] {
             for at in 0..20 {
                 let mut v = vec![b'a'; 20];
@@ -593,7 +592,9 @@ mod tests {
             }
         }
         // Bytes at or above 0x20 (including every UTF-8 continuation byte) need nothing.
-        let all: Vec<u8> = (0x20u8..=0xff).filter(|b| *b != b'"' && *b != b'\\').collect();
+        let all: Vec<u8> = (0x20u8..=0xff)
+            .filter(|b| *b != b'"' && *b != b'\\')
+            .collect();
         assert!(!needs_escape(&all));
     }
 }

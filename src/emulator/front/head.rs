@@ -143,9 +143,7 @@ pub(super) fn parse_head(head: &[u8], limits: &Limits) -> Result<Head, ReadProbl
                 lossy(name)
             )));
         }
-        request
-            .headers
-            .push((lossy(name), trimmed(lossy(value))));
+        request.headers.push((lossy(name), trimmed(lossy(value))));
     }
     Ok(Head { request, minor })
 }
