@@ -12,7 +12,7 @@ use super::world::{AccountRole, World};
 use super::Shared;
 use crate::http::{RawRequest, RawResponse};
 use crate::spec::{ActionSpec, ProtocolCondition, ProviderSpec};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -84,11 +84,31 @@ fn origin(request: &RawRequest, action: Option<&ActionSpec>) -> Origin {
     Origin { host_id, product }
 }
 
+/// How a success answer's body is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filler {
+    /// Written straight from the action's compiled plan (the request path).
+    Direct,
+    /// Built as a `Value` tree and serialised: the reference the direct writer is tested
+    /// against.
+    Reference,
+}
+
 /// Answer one request. Never panics on any input; every failure is a provider envelope.
 pub fn handle(
     shared: &Shared,
     request: RawRequest,
     body_problem: Option<ReadProblem>,
+) -> RawResponse {
+    handle_with(shared, request, body_problem, Filler::Direct)
+}
+
+/// [`handle`], the success body made by `filler`.
+pub fn handle_with(
+    shared: &Shared,
+    request: RawRequest,
+    body_problem: Option<ReadProblem>,
+    filler: Filler,
 ) -> RawResponse {
     let specs = &shared.specs;
     let provider = route::detect_provider(&request, specs, shared.config.default_provider);
@@ -101,9 +121,16 @@ pub fn handle(
     };
     let request_id = envelope::new_request_id(&pspec);
     let mut action_spec: Option<Arc<ActionSpec>> = None;
-    let result = answer(shared, &pspec, &request, body_problem, &mut action_spec);
+    let result = answer(
+        shared,
+        &pspec,
+        &request,
+        body_problem,
+        &mut action_spec,
+        (filler, &request_id),
+    );
     let mut response = match result {
-        Ok(members) => envelope::success(&pspec, members, &request_id),
+        Ok(body) => envelope::success_body(&pspec, body),
         Err(failure) => {
             let settings = shared.settings.read().clone();
             let resolver = Resolver {
@@ -153,7 +180,8 @@ fn answer(
     request: &RawRequest,
     body_problem: Option<ReadProblem>,
     action_out: &mut Option<Arc<ActionSpec>>,
-) -> Result<Map<String, Value>, Failure> {
+    (filler, request_id): (Filler, &str),
+) -> Result<Vec<u8>, Failure> {
     if let Some(problem) = body_problem {
         return Err(read_failure(problem));
     }
@@ -218,7 +246,20 @@ fn answer(
     if !action.effects.is_empty() {
         shared.world_changed();
     }
-    Ok(actions::respond(&call, &world, &failures, &applied))
+    Ok(match filler {
+        Filler::Direct => actions::write::success_body(
+            &shared.plans,
+            &call,
+            &world,
+            &failures,
+            &applied,
+            request_id,
+        ),
+        Filler::Reference => {
+            let members = actions::value::respond(&call, &world, &failures, &applied);
+            envelope::success(pspec, members, request_id).body
+        }
+    })
 }
 
 /// What the HTTP front could not read, as the protocol condition that answers it.

@@ -76,6 +76,18 @@ fn json_response(spec: &ProviderSpec, status: u16, body: &Value) -> RawResponse 
     }
 }
 
+/// A success answer whose whole body (envelope included) is already written.
+pub fn success_body(spec: &ProviderSpec, body: Vec<u8>) -> RawResponse {
+    RawResponse {
+        status: spec.http_status.success,
+        headers: vec![(
+            "Content-Type".to_string(),
+            spec.response_content_type.value.clone(),
+        )],
+        body,
+    }
+}
+
 /// A success answer carrying `members` (the action's output without `RequestId`).
 pub fn success(spec: &ProviderSpec, members: Map<String, Value>, request_id: &str) -> RawResponse {
     let body = match Envelope::of(spec.provider) {

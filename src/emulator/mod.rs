@@ -126,6 +126,8 @@ pub(crate) struct Shared {
     pub nonces: NonceCache,
     pub limiter: ratelimit::RateLimiter,
     pub formats: validate::Formats,
+    /// Every action's compiled answer plan.
+    pub(crate) plans: actions::write::Plans,
     /// Bumped on every world change; the state-file saver watches it.
     pub generation: AtomicU64,
     pub changed: tokio::sync::Notify,
@@ -224,6 +226,7 @@ impl Emulator {
             preferred_codes: config.preferred_codes.clone(),
         };
         let formats = validate::Formats::compile(&specs);
+        let plans = actions::write::Plans::compile(&specs);
         Ok(Emulator {
             shared: Arc::new(Shared {
                 specs,
@@ -232,6 +235,7 @@ impl Emulator {
                 nonces: NonceCache::new(),
                 limiter: ratelimit::RateLimiter::new(),
                 formats,
+                plans,
                 generation: AtomicU64::new(0),
                 changed: tokio::sync::Notify::new(),
                 recorder: recording::Recorder::default(),
@@ -257,6 +261,13 @@ impl Emulator {
     /// Answer one cloud request in-process (no HTTP), exactly as the server would.
     pub fn handle_raw(&self, request: RawRequest) -> RawResponse {
         dispatch::handle(&self.shared, request, None)
+    }
+
+    /// [`Emulator::handle_raw`] with success bodies built by the reference filler (a `Value`
+    /// tree, serialised): the oracle the direct writer is tested against.
+    #[doc(hidden)]
+    pub fn handle_raw_reference(&self, request: RawRequest) -> RawResponse {
+        dispatch::handle_with(&self.shared, request, None, dispatch::Filler::Reference)
     }
 
     pub fn specs(&self) -> &Arc<SpecSet> {

@@ -340,8 +340,14 @@ async fn serve_connection<I>(
                 (response, false, true)
             }
         };
-        let bytes = front::encode_response(&response, head_only, close);
-        if io.write_all(&bytes).await.is_err() || io.flush().await.is_err() {
+        let head = front::encode_head(&response, close);
+        let body = if head_only {
+            &[][..]
+        } else {
+            &response.body[..]
+        };
+        if front::write_head_body(&mut io, &head, body).await.is_err() || io.flush().await.is_err()
+        {
             return;
         }
         // A large body leaves a large buffer behind; idle connections keep little.

@@ -73,6 +73,8 @@ struct Positions {
     instances: HashMap<String, usize>,
     key_pairs: HashMap<String, usize>,
     bound: HashMap<String, Vec<usize>>,
+    /// Instance positions per region, ascending (pages of a region's instances without a walk).
+    regions: HashMap<String, Vec<usize>>,
     /// The list lengths the index was built for: a change that bypassed `service_mut` and
     /// changed a length is noticed and the index rebuilt.
     lengths: (usize, usize),
@@ -312,9 +314,16 @@ impl ServiceState {
         let lengths = (self.instances.len(), self.key_pairs.len());
         let positions = self.index.0.get_or_init(|| {
             let mut bound: HashMap<String, Vec<usize>> = HashMap::new();
+            let mut regions: HashMap<String, Vec<usize>> = HashMap::new();
             for (n, i) in self.instances.iter().enumerate() {
                 for k in &i.keys {
                     bound.entry(k.clone()).or_default().push(n);
+                }
+                match regions.get_mut(&i.region) {
+                    Some(at) => at.push(n),
+                    None => {
+                        regions.insert(i.region.clone(), vec![n]);
+                    }
                 }
             }
             let ids = |it: &mut dyn Iterator<Item = &String>| {
@@ -324,10 +333,18 @@ impl ServiceState {
                 instances: ids(&mut self.instances.iter().map(|i| &i.id)),
                 key_pairs: ids(&mut self.key_pairs.iter().map(|k| &k.id)),
                 bound,
+                regions,
                 lengths,
             }
         });
         (positions.lengths == lengths).then_some(positions)
+    }
+
+    /// The positions of the instances in `region`, ascending; `None` when the index is stale
+    /// (the caller then walks the list). Regions never change by an action's effects.
+    pub fn instances_in_region(&self, region: &str) -> Option<&[usize]> {
+        let positions = self.positions()?;
+        Some(positions.regions.get(region).map_or(&[][..], Vec::as_slice))
     }
 
     /// The position of instance `id` in `instances`.

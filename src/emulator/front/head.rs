@@ -143,11 +143,19 @@ pub(super) fn parse_head(head: &[u8], limits: &Limits) -> Result<Head, ReadProbl
                 lossy(name)
             )));
         }
-        request
-            .headers
-            .push((lossy(name), lossy(value).trim().to_string()));
+        request.headers.push((lossy(name), trimmed(lossy(value))));
     }
     Ok(Head { request, minor })
+}
+
+/// `s` without surrounding whitespace, reusing its allocation when there is none.
+fn trimmed(s: String) -> String {
+    let t = s.trim();
+    if t.len() == s.len() {
+        s
+    } else {
+        t.to_string()
+    }
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //!
 //! This module only frames bytes: [`read_request`] turns a connection's bytes into a
 //! [`RawRequest`] or a [`ReadProblem`] (with whatever of the request arrived, so the provider
-//! can still be recognised), and [`encode_response`] writes an answer. Answering is
+//! can still be recognised), and [`encode_head`] and [`write_head_body`] write an answer. Answering is
 //! `dispatch`'s job. `head.rs` parses the request line and headers, `body.rs` reads a body by
 //! its framing (Content-Length or chunked); this file holds the limits, the read loop that
 //! ties them together, and the answer's bytes.
@@ -88,7 +88,11 @@ async fn fill<I: AsyncRead + Unpin>(
 }
 
 fn lossy(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    // The validating fast path first: heads are almost always ASCII.
+    match std::str::from_utf8(bytes) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(bytes).into_owned(),
+    }
 }
 fn malformed(detail: impl Into<String>) -> ReadProblem {
     ReadProblem::Malformed {
@@ -216,29 +220,76 @@ where
     }
 }
 /// The answer on the wire. `head_only` for HEAD requests (no body, the length it would have).
-pub(crate) fn encode_response(response: &RawResponse, head_only: bool, close: bool) -> Vec<u8> {
+/// The status line and headers of `response` (framing headers of its own replaced by ours),
+/// ending with the blank line; the body is written after it.
+pub(crate) fn encode_head(response: &RawResponse, close: bool) -> Vec<u8> {
     let reason = axum::http::StatusCode::from_u16(response.status)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("Unknown");
-    let mut out = Vec::with_capacity(256 + response.body.len());
-    out.extend_from_slice(format!("HTTP/1.1 {} {reason}\r\n", response.status).as_bytes());
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(response.status.to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason.as_bytes());
+    out.extend_from_slice(b"\r\n");
     for (name, value) in &response.headers {
         let framing = ["content-length", "transfer-encoding", "connection"];
         if framing.iter().any(|f| name.eq_ignore_ascii_case(f)) {
             continue;
         }
-        out.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
     }
-    let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT");
-    out.extend_from_slice(format!("Date: {date}\r\n").as_bytes());
-    out.extend_from_slice(format!("Content-Length: {}\r\n", response.body.len()).as_bytes());
+    out.extend_from_slice(b"Date: ");
+    http_date(&mut out);
+    out.extend_from_slice(b"\r\nContent-Length: ");
+    out.extend_from_slice(response.body.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
     if close {
         out.extend_from_slice(b"Connection: close\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    if !head_only {
-        out.extend_from_slice(&response.body);
-    }
     out
+}
+
+/// The IMF-fixdate of now, formatted once per second per thread.
+fn http_date(out: &mut Vec<u8>) {
+    use std::cell::RefCell;
+    thread_local! {
+        static CACHED: RefCell<(i64, String)> = const { RefCell::new((i64::MIN, String::new())) };
+    }
+    let now = chrono::Utc::now();
+    CACHED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.0 != now.timestamp() {
+            *c = (
+                now.timestamp(),
+                now.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+            );
+        }
+        out.extend_from_slice(c.1.as_bytes());
+    });
+}
+
+/// Write `head` then `body` with as few writes as the stream allows (vectored).
+pub(crate) async fn write_head_body<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    head: &[u8],
+    body: &[u8],
+) -> std::io::Result<()> {
+    let (mut head, mut body) = (head, body);
+    while !head.is_empty() || !body.is_empty() {
+        let bufs = [std::io::IoSlice::new(head), std::io::IoSlice::new(body)];
+        let n = io.write_vectored(&bufs).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let from_head = n.min(head.len());
+        head = &head[from_head..];
+        body = &body[n - from_head..];
+    }
+    Ok(())
 }
