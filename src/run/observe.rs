@@ -242,9 +242,10 @@ impl Runner {
 }
 
 /// What the effect's subjects look like in the service state, in the shape `evaluate` reads:
-/// an effect on instances sees their states (state effects) or bound key ids (key effects); an
-/// effect on key pairs alone (create, delete) sees the id and name of every key pair the
-/// service holds, in any region, so a key deleted here but kept elsewhere still shows.
+/// an effect on instances sees their states (state effects) or the ids and names of their bound
+/// keys (key effects); an effect on key pairs alone (create, delete) sees the id and name of
+/// every key pair the service holds, in any region, so a key deleted here but kept elsewhere
+/// still shows.
 pub(super) fn selected_in_state(
     state: &ServiceState,
     effect: &Effect,
@@ -257,7 +258,18 @@ pub(super) fn selected_in_state(
             .filter(|i| instance_ids.contains(&i.id))
             .map(|i| match effect.op {
                 EffectOp::SetState | EffectOp::RestoreState => Value::String(i.state.clone()),
-                _ => Value::Array(i.keys.iter().cloned().map(Value::String).collect()),
+                // Bound keys are held by id; a describe call shows ids (CVM) or names (ECS),
+                // and a key captured by name is known by its name alone: both are seen.
+                _ => Value::Array(
+                    i.keys
+                        .iter()
+                        .flat_map(|id| {
+                            let name = state.key_pairs.iter().find(|k| &k.id == id);
+                            std::iter::once(id.clone()).chain(name.map(|k| k.name.clone()))
+                        })
+                        .map(Value::String)
+                        .collect(),
+                ),
             })
             .collect();
     }
@@ -317,6 +329,9 @@ mod tests {
             "description": "d", "source": "s"}));
         let got = selected_in_state(&state(), &unbind, &["ins-2".into()]);
         assert_eq!(got, vec![json!(["skey-2"])]);
+        // A key the service holds is seen by its name too (ECS describes bindings by name).
+        let got = selected_in_state(&state(), &unbind, &["ins-1".into()]);
+        assert_eq!(got, vec![json!(["skey-1", "one"])]);
         let started = effect(json!({"id": "s", "op": "set_state", "state": "RUNNING",
             "instances": {"parameter": "InstanceIds"}, "description": "d", "source": "s"}));
         let got = selected_in_state(&state(), &started, &["ins-1".into(), "ins-2".into()]);
