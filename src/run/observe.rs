@@ -112,8 +112,8 @@ impl Runner {
             }) => {
                 let observed = self
                     .describe_effect(
-                        case, effect, describe, select, &inst_syms, &key_syms, endpoint,
-                        bindings, creds,
+                        case, effect, describe, select, &inst_syms, &key_syms, endpoint, bindings,
+                        creds,
                     )
                     .await?;
                 match observed {
