@@ -12,7 +12,7 @@ fn main() {
     let cases = generate::generate(&specs, &GenOptions::default()).expect("cases");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let r = rt
-        .block_on(bench::bench(specs, cases, 10, 4, 10000))
+        .block_on(bench::bench(specs, cases, 10, 4, 10000, Default::default()))
         .expect("bench runs");
     println!(
         "checked cases/s: {:.1} ({} cases in {:.2} s); raw requests/s: {:.1} ({} in {:.2} s); ratio {:.3}",

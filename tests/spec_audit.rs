@@ -385,17 +385,24 @@ fn paged_case() -> Case {
     .unwrap()
 }
 
+/// Effects observed through the describe calls, as on a URL or live target (in process they are
+/// read from the emulator's state, where no paging applies).
+fn through_api(specs: Arc<SpecSet>) -> cloudconform::run::harness::Harness {
+    let opts = cloudconform::run::RunOptions {
+        observe_through_api: true,
+        ..Default::default()
+    };
+    cloudconform::run::harness::Harness::start_with(specs, 1, opts).unwrap()
+}
+
 #[test]
 fn effects_are_observed_over_every_page_of_the_describe_call() {
-    let harness =
-        cloudconform::run::harness::Harness::start(specs_with_one_instance_pages(true), 1).unwrap();
+    let harness = through_api(specs_with_one_instance_pages(true));
     let r = harness.run_case(&paged_case());
     assert_eq!(r.verdict, Verdict::Pass, "{:?}", r.verdict);
     // The same observation reading one page sees one of the two instances: the check above
     // is what paging decides.
-    let harness =
-        cloudconform::run::harness::Harness::start(specs_with_one_instance_pages(false), 1)
-            .unwrap();
+    let harness = through_api(specs_with_one_instance_pages(false));
     let r = harness.run_case(&paged_case());
     let Verdict::Fail { findings } = &r.verdict else {
         panic!("one page read: {:?}", r.verdict);

@@ -49,6 +49,10 @@ pub struct Args {
     /// Seconds to stay idle before the last RSS reading (`--fuzz`).
     #[arg(long, default_value_t = 5)]
     pub idle: u64,
+    /// Observe declared effects through their describe calls over HTTP (as on a URL target)
+    /// instead of reading the emulators' state in process.
+    #[arg(long)]
+    pub observe_through_api: bool,
     #[arg(long)]
     pub specs: Option<PathBuf>,
     #[arg(long)]
@@ -73,6 +77,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .build()
         .context("tokio runtime")?;
     let specs = Arc::new(specs);
+    let opts = cloudconform::run::RunOptions {
+        observe_through_api: args.observe_through_api,
+        ..Default::default()
+    };
     let r = rt
         .block_on(bench::bench(
             specs.clone(),
@@ -80,6 +88,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.rounds,
             args.workers,
             args.requests,
+            opts.clone(),
         ))
         .map_err(|e| anyhow!(e))?;
     let mut counts: Vec<usize> = args.explore.into_iter().collect();
@@ -87,7 +96,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut explored = Vec::new();
     for n in counts {
         let e = rt
-            .block_on(bench::explore(specs.clone(), n, args.seed, args.workers))
+            .block_on(bench::explore(
+                specs.clone(),
+                n,
+                args.seed,
+                args.workers,
+                opts.clone(),
+            ))
             .map_err(|e| anyhow!(e))?;
         explored.push(e);
     }
@@ -131,27 +146,33 @@ pub fn run(args: Args) -> Result<ExitCode> {
         if let Some(e) = &explore {
             outln!(
                 "exploration: {} cases (seed {}) generated in {:.2} s = {:.1} cases/s; \
-                 checked in {:.2} s = {:.1} cases/s ({} passed)",
+                 checked in {:.2} s = {:.1} cases/s ({} passed); RSS {}, peak {}",
                 e.cases,
                 e.seed,
                 e.generate_seconds,
                 e.generated_per_second,
                 e.run_seconds,
                 e.cases_per_second,
-                e.passed
+                e.passed,
+                mb(e.rss_bytes),
+                mb(e.peak_rss_bytes)
             );
         }
         if let Some(first) = growth.first() {
             for g in growth {
                 outln!(
                     "growth: {:>7} exploration cases checked in {:.2} s = {:.1} cases/s \
-                     ({:.2}× the {}-case rate; generated at {:.1} cases/s)",
+                     ({:.2}× the {}-case rate; generated at {:.1} cases/s, {:.2}×; RSS {}, \
+                     peak {})",
                     g.cases,
                     g.run_seconds,
                     g.cases_per_second,
                     g.cases_per_second / first.cases_per_second,
                     first.cases,
-                    g.generated_per_second
+                    g.generated_per_second,
+                    g.generated_per_second / first.generated_per_second,
+                    mb(g.rss_bytes),
+                    mb(g.peak_rss_bytes)
                 );
             }
         }

@@ -117,6 +117,11 @@ pub struct Args {
     /// the run (they are inconclusive without it).
     #[arg(long)]
     pub probe_throttling: bool,
+    /// The embedded emulator: observe declared effects through their documented describe calls
+    /// over HTTP, as on a URL or live target (where it is always done), instead of reading the
+    /// emulator's state in process.
+    #[arg(long)]
+    pub observe_through_api: bool,
     /// Generation seed.
     #[arg(long, env = "CLOUDCONFORM_SEED", default_value_t = 1)]
     pub seed: u64,
@@ -464,6 +469,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
         denied_credentials: denied_credentials(),
         temporary_credentials: temporary_credentials(),
         probe_throttling: args.probe_throttling,
+        observe_through_api: args.observe_through_api,
+        // Exploration: passing cases keep their verdict only (memory flat in N); `--record`
+        // stores every exchange, so it keeps them.
+        slim_passing: args.explore.is_some() && args.record.is_none(),
         ..RunOptions::default()
     };
     let total = cases.len();
@@ -677,6 +686,7 @@ fn rerun_command(args: &Args, id: &str) -> String {
         (args.allow_destructive, " --allow-destructive"),
         (args.strict, " --strict"),
         (args.probe_throttling, " --probe-throttling"),
+        (args.observe_through_api, " --observe-through-api"),
     ] {
         if given {
             cmd.push_str(flag);

@@ -3,7 +3,7 @@
 use super::{Ctx, ImageFixture, InstanceFixture, KeyFixture, World};
 use crate::spec::{EffectOp, ParamType, Parameter, RefBy, Requirement, Subject};
 use serde_json::{json, Map, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A valid request, its world, and which symbols each parameter names.
 #[derive(Debug, Clone)]
@@ -113,6 +113,9 @@ pub(crate) fn build(ctx: &Ctx, shape: &Shape) -> Base {
     let mut params = Map::new();
     let mut syms: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut world = World::default();
+    // Symbols already in the world (two parameters may name the same one): a set, so a
+    // hundred-item array costs a hundred lookups, not ten thousand comparisons.
+    let mut placed: HashSet<(&str, String)> = HashSet::new();
     let state = default_state(ctx);
     for p in included(ctx, shape) {
         let value = if let Some(r) = &p.references {
@@ -124,33 +127,33 @@ pub(crate) fn build(ctx: &Ctx, shape: &Shape) -> Base {
             let prefix = resource_prefix(&r.resource);
             let names: Vec<String> = (1..=n).map(|i| format!("{prefix}{i}")).collect();
             for s in &names {
-                match r.resource.as_str() {
-                    "instance" if !world.instances.iter().any(|i| &i.sym == s) => {
-                        world.instances.push(InstanceFixture {
-                            sym: s.clone(),
-                            os: "linux".into(),
-                            state: state.clone(),
-                            keys: vec![],
-                        })
-                    }
-                    "key_pair" if !world.key_pairs.iter().any(|k| &k.sym == s) => {
-                        world.key_pairs.push(KeyFixture { sym: s.clone() })
-                    }
-                    "image" if !world.images.iter().any(|k| &k.sym == s) => {
-                        world.images.push(ImageFixture {
-                            sym: s.clone(),
-                            keys: vec![],
-                        })
-                    }
-                    _ => {}
+                let resource = r.resource.as_str();
+                if !matches!(resource, "instance" | "key_pair" | "image")
+                    || !placed.insert((prefix, s.clone()))
+                {
+                    continue;
+                }
+                match resource {
+                    "instance" => world.instances.push(InstanceFixture {
+                        sym: s.clone(),
+                        os: "linux".into(),
+                        state: state.clone(),
+                        keys: vec![],
+                    }),
+                    "key_pair" => world.key_pairs.push(KeyFixture { sym: s.clone() }),
+                    _ => world.images.push(ImageFixture {
+                        sym: s.clone(),
+                        keys: vec![],
+                    }),
                 }
             }
-            syms.insert(p.name.clone(), names.clone());
-            if p.ty == ParamType::Array {
+            let value = if p.ty == ParamType::Array {
                 Value::Array(names.iter().map(|s| placeholder(s, r.by)).collect())
             } else {
                 placeholder(&names[0], r.by)
-            }
+            };
+            syms.insert(p.name.clone(), names);
+            value
         } else if ctx.is_region_param(p) {
             json!("${region}")
         } else if let Some(n) = shape.counts.get(&p.name) {
@@ -176,38 +179,44 @@ fn default_count(p: &Parameter) -> usize {
     }
 }
 
-/// Bind, unbind and shape the world so that every precondition holds.
+/// Bind, unbind and shape the world so that every precondition holds. Instances are found
+/// through an index and bindings deduplicated through a set: linear in the items the request
+/// names (explored requests name up to the documented maximum of each array).
 fn satisfy_preconditions(ctx: &Ctx, world: &mut World, syms: &BTreeMap<String, Vec<String>>) {
-    let subject_syms = |s: &Subject| -> Vec<String> {
+    let subject_syms = |s: &Subject| -> &[String] {
         s.parameter()
             .and_then(|p| syms.get(p))
-            .cloned()
+            .map(Vec::as_slice)
             .unwrap_or_default()
     };
-    let mut bind: Vec<(String, String)> = Vec::new();
+    let index: HashMap<String, usize> = world
+        .instances
+        .iter()
+        .enumerate()
+        .map(|(n, i)| (i.sym.clone(), n))
+        .collect();
+    let mut bind: Vec<(&str, &str)> = Vec::new();
     for p in &ctx.action.preconditions {
         let subjects = subject_syms(&p.subject);
+        let instances = subjects.iter().filter_map(|s| index.get(s).copied());
         match &p.require {
             Requirement::OsIn(os) => {
-                for s in &subjects {
-                    if let Some(i) = world.instance_mut(s) {
-                        i.os = os[0].clone();
-                    }
+                for n in instances {
+                    world.instances[n].os = os[0].clone();
                 }
             }
             Requirement::StateIn(states) => {
-                for s in &subjects {
-                    if let Some(i) = world.instance_mut(s) {
-                        if !states.contains(&i.state) {
-                            i.state = states[0].clone();
-                        }
+                for n in instances {
+                    let i = &mut world.instances[n];
+                    if !states.contains(&i.state) {
+                        i.state = states[0].clone();
                     }
                 }
             }
             Requirement::BoundTo { parameter } => {
                 for k in syms.get(parameter).into_iter().flatten() {
-                    for s in &subjects {
-                        bind.push((s.clone(), k.clone()));
+                    for s in subjects {
+                        bind.push((s, k));
                     }
                 }
             }
@@ -219,28 +228,28 @@ fn satisfy_preconditions(ctx: &Ctx, world: &mut World, syms: &BTreeMap<String, V
         if e.op == EffectOp::Unbind {
             let keys = e.keys.as_ref().map(&subject_syms).unwrap_or_default();
             let insts = e.instances.as_ref().map(&subject_syms).unwrap_or_default();
-            for i in &insts {
-                for k in &keys {
-                    bind.push((i.clone(), k.clone()));
+            for i in insts {
+                for k in keys {
+                    bind.push((i, k));
                 }
             }
         }
     }
-    let in_use_forbidden: Vec<String> = ctx
+    let in_use_forbidden: HashSet<&str> = ctx
         .action
         .preconditions
         .iter()
         .filter(|p| matches!(p.require, Requirement::NotInUse(_)))
         .flat_map(|p| subject_syms(&p.subject))
+        .map(String::as_str)
         .collect();
+    let mut bound: HashSet<(&str, &str)> = HashSet::new();
     for (i, k) in bind {
-        if in_use_forbidden.contains(&k) {
+        if in_use_forbidden.contains(k) || !bound.insert((i, k)) {
             continue;
         }
-        if let Some(inst) = world.instance_mut(&i) {
-            if !inst.keys.contains(&k) {
-                inst.keys.push(k);
-            }
+        if let Some(&n) = index.get(i) {
+            world.instances[n].keys.push(k.to_string());
         }
     }
 }

@@ -38,12 +38,11 @@ pub async fn bench(
     rounds: usize,
     workers: usize,
     raw_requests: usize,
+    opts: RunOptions,
 ) -> Result<BenchResult, String> {
     let (handles, target) = local::start_emulators(specs.clone(), workers).await?;
-    let runner = Arc::new(
-        Runner::new(specs.clone(), target.clone(), RunOptions::default())
-            .map_err(|e| e.to_string())?,
-    );
+    let runner =
+        Arc::new(Runner::new(specs.clone(), target.clone(), opts).map_err(|e| e.to_string())?);
     let super::TargetKind::Emulator { endpoints } = &target.kind else {
         return Err("bench needs emulator endpoints".into());
     };
@@ -120,24 +119,33 @@ pub struct ExploreResult {
     pub passed: usize,
     pub run_seconds: f64,
     pub cases_per_second: f64,
+    /// This process's resident set after the cases were checked, results still held, and its
+    /// peak since the count started (Linux; `None` elsewhere).
+    pub rss_bytes: Option<u64>,
+    pub peak_rss_bytes: Option<u64>,
 }
 
 /// Generate `n` exploration cases for `seed` and check them against `workers` fresh embedded
-/// emulators (what `cloudconform run --explore N` does, without reports).
+/// emulators (what `cloudconform run --explore N` does, without reports: passing results keep
+/// their verdict, not their exchanges).
 pub async fn explore(
     specs: Arc<SpecSet>,
     n: usize,
     seed: u64,
     workers: usize,
+    opts: RunOptions,
 ) -> Result<ExploreResult, String> {
+    reset_peak_rss();
     let t0 = Instant::now();
     let cases =
         crate::generate::explore::random_cases(&specs, n, seed).map_err(|e| e.to_string())?;
     let generate_seconds = t0.elapsed().as_secs_f64();
     let (handles, target) = local::start_emulators(specs.clone(), workers).await?;
-    let runner = Arc::new(
-        Runner::new(specs.clone(), target, RunOptions::default()).map_err(|e| e.to_string())?,
-    );
+    let opts = RunOptions {
+        slim_passing: true,
+        ..opts
+    };
+    let runner = Arc::new(Runner::new(specs.clone(), target, opts).map_err(|e| e.to_string())?);
     let count = cases.len();
     let t1 = Instant::now();
     let results = runner.run_all(cases, Arc::new(|_: &CaseResult| {})).await;
@@ -146,6 +154,8 @@ pub async fn explore(
         .iter()
         .filter(|r| r.verdict == crate::check::Verdict::Pass)
         .count();
+    let rss_bytes = status_bytes("VmRSS:");
+    let peak_rss_bytes = status_bytes("VmHWM:");
     drop(results);
     drop(handles);
     Ok(ExploreResult {
@@ -156,7 +166,23 @@ pub async fn explore(
         passed,
         run_seconds,
         cases_per_second: count as f64 / run_seconds.max(1e-9),
+        rss_bytes,
+        peak_rss_bytes,
     })
+}
+
+/// A `/proc/self/status` field in bytes (`VmRSS:`, `VmHWM:`).
+fn status_bytes(field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Start a new peak-RSS reading (`VmHWM`): Linux resets it on `5` in `/proc/self/clear_refs`.
+/// Elsewhere, or without permission, the peak is the process's so far.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 /// One emulator's raw workload: the minimal cases with their bindings and credentials, and the

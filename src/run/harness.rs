@@ -26,13 +26,19 @@ pub struct Harness {
 impl Harness {
     /// Start `n` emulators serving `specs`.
     pub fn start(specs: Arc<SpecSet>, n: usize) -> Result<Harness, String> {
+        Self::start_with(specs, n, RunOptions::default())
+    }
+
+    /// Start `n` emulators serving `specs`, run with `opts` (`observe_through_api`: effects
+    /// observed by describe calls over HTTP, as on a URL).
+    pub fn start_with(specs: Arc<SpecSet>, n: usize, opts: RunOptions) -> Result<Harness, String> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
         let (handles, target) = rt.block_on(local::start_emulators(specs.clone(), n))?;
-        Self::with_target(rt, specs, target, handles)
+        Self::build(rt, specs, target, handles, opts)
     }
 
     /// Run against endpoints someone else started (a proxy in front of an emulator).
@@ -42,12 +48,21 @@ impl Harness {
         target: Target,
         handles: Vec<EmulatorHandle>,
     ) -> Result<Harness, String> {
+        Self::build(rt, specs, target, handles, RunOptions::default())
+    }
+
+    fn build(
+        rt: tokio::runtime::Runtime,
+        specs: Arc<SpecSet>,
+        target: Target,
+        handles: Vec<EmulatorHandle>,
+        opts: RunOptions,
+    ) -> Result<Harness, String> {
         let endpoints = match &target.kind {
             TargetKind::Emulator { endpoints } => endpoints.clone(),
             TargetKind::Live { endpoints, .. } => vec![endpoints.any()],
         };
-        let runner =
-            Runner::new(specs, target, RunOptions::default()).map_err(|e| e.to_string())?;
+        let runner = Runner::new(specs, target, opts).map_err(|e| e.to_string())?;
         Ok(Harness {
             rt,
             runner: Arc::new(runner),

@@ -1,6 +1,7 @@
 //! The embedded emulator as a run target: a pool of in-process emulators (one per worker, each
 //! with its own world), started through the emulator's public API only. Their worlds are placed
-//! in process ([`WorldPlacement`]); the cases' requests reach them over HTTP.
+//! and the effects of the cases read in process ([`WorldPlacement`]); the cases' requests reach
+//! them over HTTP.
 use super::exec::Endpoint;
 use super::placement::WorldPlacement;
 use super::{Target, TargetKind};
@@ -28,6 +29,12 @@ impl WorldPlacement for InProcess {
     }
 }
 
+/// The endpoint of an emulator this process started: requests over HTTP, worlds placed and
+/// effects read in process (what `run` does; the self-test's in-process mode uses it too).
+pub fn in_process_endpoint(handle: &EmulatorHandle) -> Endpoint {
+    Endpoint::from_addr(handle.addr).with_placement(Arc::new(InProcess(handle.emulator().clone())))
+}
+
 /// Start `n` emulators serving `specs` with rate limits off (cases that test throttling turn
 /// them on for themselves through the control API).
 pub async fn start_emulators(
@@ -45,12 +52,7 @@ pub async fn start_emulators(
         .map_err(|e| format!("emulator: {}", super::exec::error_chain(&e)))?;
         handles.push(h);
     }
-    let endpoints = handles
-        .iter()
-        .map(|h| {
-            Endpoint::from_addr(h.addr).with_placement(Arc::new(InProcess(h.emulator().clone())))
-        })
-        .collect();
+    let endpoints = handles.iter().map(in_process_endpoint).collect();
     Ok((
         handles,
         Target {

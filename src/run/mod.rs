@@ -10,8 +10,8 @@
 //! early. Emulators and loopback targets are never reached through a proxy. Depends on `spec`, `generate`, `wire`, `sign`,
 //! `check` and `http`; never on the emulator's internals (only its public control API).
 //!
-//! Layout: `runner` drives cases (workers, world, verdict), `steps` runs one step and checks its
-//! effects, `send` builds, paces, retries and bursts a step's request, `control_world` places
+//! Layout: `runner` drives cases (workers, world, verdict), `steps` runs one step, `observe`
+//! checks its declared effects, `send` builds, paces, retries and bursts a step's request, `control_world` places
 //! worlds through the emulator's control API, `built_world` builds them on any other endpoint
 //! with `fixture_calls` (documented calls chosen by purpose) on what `profile` lends (claims on
 //! lent instances), `shrink` shrinks exploration failures, `record` keeps scrubbed
@@ -27,6 +27,7 @@ mod fixture_calls;
 pub mod harness;
 pub mod ledger;
 pub mod local;
+mod observe;
 mod pace;
 pub mod placement;
 pub mod plan;
@@ -119,6 +120,12 @@ pub struct RunOptions {
     pub temporary_credentials: Option<Credentials>,
     /// Live runs: run the throttling cases (a burst over the documented rate) at the end.
     pub probe_throttling: bool,
+    /// Emulators this run started: observe effects through their documented describe calls
+    /// over HTTP, as on a URL, instead of reading the state in process (`observe`).
+    pub observe_through_api: bool,
+    /// Exploration: a passing result keeps its verdict, not its exchanges, answer or bindings
+    /// (memory flat in the number of cases; failures keep everything for reports and shrinking).
+    pub slim_passing: bool,
 }
 
 impl Default for RunOptions {
@@ -132,6 +139,8 @@ impl Default for RunOptions {
             denied_credentials: None,
             temporary_credentials: None,
             probe_throttling: false,
+            observe_through_api: false,
+            slim_passing: false,
         }
     }
 }
@@ -157,6 +166,13 @@ pub struct CaseResult {
 }
 
 impl CaseResult {
+    /// Drop what only a failure's report needs (exchanges, the last answer, the bindings).
+    fn slim(&mut self) {
+        self.exchanges = Vec::new();
+        self.last_response = None;
+        self.bindings = Bindings::default();
+    }
+
     fn new(case: &Case) -> CaseResult {
         CaseResult {
             id: case.id.clone(),

@@ -202,8 +202,11 @@ impl Runner {
                     }
                     let next = queue.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
                     let Some(case) = next else { break };
-                    let r = me.run_case_on(&case, &endpoint).await;
+                    let mut r = me.run_case_on(&case, &endpoint).await;
                     on_done(&r);
+                    if me.opts.slim_passing && r.verdict == Verdict::Pass {
+                        r.slim();
+                    }
                     out.push(r);
                 }
                 out

@@ -41,9 +41,10 @@ pub(super) async fn run(
             Target {
                 name: "emulator".into(),
                 kind: TargetKind::Emulator {
+                    // As `run` reaches its own emulators: worlds placed, effects read in process.
                     endpoints: handles
                         .iter()
-                        .map(|h| Endpoint::from_addr(h.addr))
+                        .map(crate::run::local::in_process_endpoint)
                         .collect(),
                 },
             },
