@@ -56,12 +56,15 @@ pub(super) fn check_provider(file: &str, p: &ProviderSpec, problems: &mut Vec<Pr
         &p.errors,
         &mut |_, t, ptr, problems| {
             if let Trigger::Parameter { parameter, .. } = t {
-                if parameter != "*" {
+                // The provider's own common parameters (Timestamp…) are provider-wide.
+                let common = p.common_parameters.iter().any(|c| &c.name == parameter);
+                if parameter != "*" && !common {
                     problems.push(Problem::new(
                         file,
                         ptr.clone(),
                         format!("provider-wide trigger names parameter '{parameter}'"),
-                        "use '*' in provider specs; name parameters in action specs",
+                        "use '*' or a common parameter in provider specs; name the action's \
+                         parameters in action specs",
                     ));
                 }
             }
