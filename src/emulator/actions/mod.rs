@@ -685,6 +685,36 @@ const FILTER_FIELDS: [(&str, &str); 7] = [
     ("zone", "Zone"),
 ];
 
+/// The properties an object schema lists as required. Shared, like [`schema_type`], by the
+/// writer and the reference filler so both read a schema alike.
+pub(super) fn required_names(schema: &Value) -> Vec<&str> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// The JSON type a response schema asks for (the first non-null one; inferred from
+/// `properties`, `items` or `enum` when the schema names none).
+pub(super) fn schema_type(schema: &Value) -> &str {
+    match schema.get("type") {
+        Some(Value::String(t)) => t,
+        Some(Value::Array(ts)) => ts
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("string"),
+        _ if schema.get("properties").is_some() => "object",
+        _ if schema.get("items").is_some() => "array",
+        _ => match schema.get("enum").and_then(|e| e.get(0)) {
+            Some(Value::Bool(_)) => "boolean",
+            Some(Value::Number(_)) => "integer",
+            _ => "string",
+        },
+    }
+}
+
 /// `(offset, limit)` from the action's page parameters and their documented defaults.
 fn page(call: &Call) -> (usize, usize) {
     let int = |name: &str| -> Option<usize> {

@@ -65,23 +65,7 @@ fn request_bag(call: &Call, request: &RequestBag) -> Bag {
 
 // ---------------------------------------------------------------- schema filler
 
-fn schema_type(schema: &Value) -> &str {
-    match schema.get("type") {
-        Some(Value::String(t)) => t,
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null")
-            .unwrap_or("string"),
-        _ if schema.get("properties").is_some() => "object",
-        _ if schema.get("items").is_some() => "array",
-        _ => match schema.get("enum").and_then(|e| e.get(0)) {
-            Some(Value::Bool(_)) => "boolean",
-            Some(Value::Number(_)) => "integer",
-            _ => "string",
-        },
-    }
-}
+use super::schema_type;
 
 /// `value` in the type the schema asks for.
 fn convert(value: &Value, schema: &Value) -> Value {
@@ -103,11 +87,7 @@ fn fill(schema: &Value, bag: &Bag, resources: &[Bag]) -> Value {
     match schema_type(schema) {
         "object" => {
             let mut out = Map::new();
-            let required: Vec<&str> = schema
-                .get("required")
-                .and_then(Value::as_array)
-                .map(|r| r.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
+            let required = super::required_names(schema);
             if let Some(Value::Object(props)) = schema.get("properties") {
                 for (name, prop) in props {
                     if name == "RequestId" {

@@ -54,22 +54,7 @@ struct Prop {
 }
 
 fn schema_type(schema: &Value) -> Ty {
-    let name = match schema.get("type") {
-        Some(Value::String(t)) => t.as_str(),
-        Some(Value::Array(ts)) => ts
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null")
-            .unwrap_or("string"),
-        _ if schema.get("properties").is_some() => "object",
-        _ if schema.get("items").is_some() => "array",
-        _ => match schema.get("enum").and_then(|e| e.get(0)) {
-            Some(Value::Bool(_)) => "boolean",
-            Some(Value::Number(_)) => "integer",
-            _ => "string",
-        },
-    };
-    match name {
+    match super::schema_type(schema) {
         "object" => Ty::Object,
         "array" => Ty::Array,
         "integer" | "number" => Ty::Int,
@@ -97,11 +82,7 @@ fn compile(schema: &Value) -> Node {
     };
     match ty {
         Ty::Object => {
-            let required: Vec<&str> = schema
-                .get("required")
-                .and_then(Value::as_array)
-                .map(|r| r.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
+            let required = super::required_names(schema);
             if let Some(Value::Object(props)) = schema.get("properties") {
                 for (name, prop) in props {
                     if name == "RequestId" {
@@ -523,14 +504,19 @@ impl<'a> Writer<'_, 'a> {
             if n > 0 {
                 out.push(b',');
             }
-            string(out, k);
-            out.push(b':');
-            match o {
-                Over::Leaf(v) => json(out, v),
-                Over::Branch(b) => self.over_object(out, b),
-            }
+            self.over_member(out, k, o);
         }
         out.push(b'}');
+    }
+
+    /// `"k":` and the override's value.
+    fn over_member(&self, out: &mut Vec<u8>, k: &str, o: &Over) {
+        string(out, k);
+        out.push(b':');
+        match o {
+            Over::Leaf(v) => json(out, v),
+            Over::Branch(b) => self.over_object(out, b),
+        }
     }
 
     /// A JSON object from the request with overrides set over it.
@@ -563,12 +549,7 @@ impl<'a> Writer<'_, 'a> {
                 out.push(b',');
             }
             n += 1;
-            string(out, k);
-            out.push(b':');
-            match o {
-                Over::Leaf(v) => json(out, v),
-                Over::Branch(b) => self.over_object(out, b),
-            }
+            self.over_member(out, k, o);
         }
         out.push(b'}');
     }
