@@ -3,6 +3,7 @@
 //! changed byte in any signed component, a timestamp outside the window, or a replayed Alibaba
 //! nonce is rejected with the provider's code.
 mod shared_support;
+mod verify_support;
 use cloudconform::http::RawRequest;
 use cloudconform::sign::capture::{
     parse_captures, parse_references, CaptureRecord, ReferenceRecord,
@@ -14,7 +15,7 @@ use cloudconform::sign::{
     acs3, rpc_v1, verify, Credentials, HostReading, NonceCache, Provider, Scheme, VerifyError,
     VerifyPolicy,
 };
-use cloudconform::spec::SpecSet;
+use verify_support::answer;
 
 const CAPTURES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -37,19 +38,6 @@ fn references() -> Vec<ReferenceRecord> {
 
 fn key() -> Credentials {
     Credentials::new("AKIDEXAMPLE", "SECRETEXAMPLE")
-}
-
-/// The code and HTTP status the provider spec answers a verifier failure with (the verifier
-/// names the condition; the spec the code).
-fn answer(error: &VerifyError) -> (String, u16) {
-    static SPECS: std::sync::OnceLock<SpecSet> = std::sync::OnceLock::new();
-    let specs = SPECS.get_or_init(|| SpecSet::load_default().expect("specs load"));
-    let trigger = error.trigger();
-    let code = specs
-        .provider(error.provider)
-        .and_then(|p| p.answer(&trigger))
-        .unwrap_or_else(|| panic!("no code answers {trigger:?}"));
-    (code.code.clone(), code.http_status)
 }
 
 fn provider(record: &CaptureRecord) -> Provider {

@@ -1,25 +1,13 @@
 //! Verifier rules beyond the happy path: error codes and statuses for each failure the brief
 //! lists, policy switches, session tokens, nonce-memory bounds, and hostile inputs.
+mod verify_support;
 use cloudconform::http::RawRequest;
 use cloudconform::sign::tc3::{self, HeaderReading};
 use cloudconform::sign::{
-    sign, verify, Credentials, NonceCache, Provider, Scheme, SignInput, VerifyError,
-    VerifyErrorKind, VerifyPolicy,
+    sign, verify, Credentials, NonceCache, Provider, Scheme, SignInput, VerifyErrorKind,
+    VerifyPolicy,
 };
-use cloudconform::spec::SpecSet;
-
-/// The code and HTTP status the provider spec answers a verifier failure with (the verifier
-/// names the condition; the spec the code).
-fn answer(error: &VerifyError) -> (String, u16) {
-    static SPECS: std::sync::OnceLock<SpecSet> = std::sync::OnceLock::new();
-    let specs = SPECS.get_or_init(|| SpecSet::load_default().expect("specs load"));
-    let trigger = error.trigger();
-    let code = specs
-        .provider(error.provider)
-        .and_then(|p| p.answer(&trigger))
-        .unwrap_or_else(|| panic!("no code answers {trigger:?}"));
-    (code.code.clone(), code.http_status)
-}
+use verify_support::answer;
 
 const T: i64 = 1_795_361_616;
 

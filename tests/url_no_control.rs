@@ -12,7 +12,6 @@ use cloudconform::run::exec::Endpoint;
 use cloudconform::run::{CaseResult, Runner, Target};
 use cloudconform::spec::SpecSet;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -61,49 +60,7 @@ fn every_case_against_a_url_without_the_control_api() {
         refused.load(Ordering::Relaxed) > 0,
         "the runner never asked for the control API"
     );
-    let mut per_reason: BTreeMap<String, usize> = BTreeMap::new();
-    let mut per_action: BTreeMap<String, [usize; 4]> = BTreeMap::new();
-    let mut problems = Vec::new();
-    for r in &results {
-        let slot = match &r.verdict {
-            Verdict::Pass => 0,
-            Verdict::Fail { .. } => 1,
-            Verdict::Divergence { .. } => 2,
-            Verdict::Inconclusive { reason } => {
-                *per_reason.entry(reason.clone()).or_default() += 1;
-                eprintln!("INCONCLUSIVE {}: {reason}", r.id);
-                3
-            }
-        };
-        if matches!(r.verdict, Verdict::Fail { .. } | Verdict::Divergence { .. }) {
-            problems.push(format!("{}: {:?}", r.id, r.verdict));
-        }
-        per_action.entry(r.action.clone()).or_default()[slot] += 1;
-    }
-    let inconclusive: usize = per_reason.values().sum();
-    eprintln!("\ninconclusive per reason:");
-    for (reason, n) in &per_reason {
-        eprintln!("{n:>5}  {reason}");
-    }
-    eprintln!(
-        "\n{:<56} {:>5} {:>5} {:>5} {:>5}",
-        "action", "pass", "fail", "div", "incon"
-    );
-    for (a, [p, f, d, i]) in &per_action {
-        eprintln!("{a:<56} {p:>5} {f:>5} {d:>5} {i:>5}");
-    }
-    eprintln!("{inconclusive} of {} inconclusive", results.len());
-    assert!(
-        problems.is_empty(),
-        "{} fail/divergence:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
-    assert!(
-        inconclusive * 100 <= results.len() * MAX_INCONCLUSIVE_PERCENT,
-        "{inconclusive} of {} inconclusive",
-        results.len()
-    );
+    url_support::assert_decided(&results, MAX_INCONCLUSIVE_PERCENT);
     // ECM keys, which no API deletes, are the only thing left: created once, reused, and
     // listed at the end with their ids — exactly the ones the world still holds.
     let mut listed: Vec<String> = kept

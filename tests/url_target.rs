@@ -4,13 +4,11 @@
 //! names a documented reason, and the world afterwards equals the world before.
 mod url_support;
 
-use cloudconform::check::Verdict;
 use cloudconform::generate::{self, GenOptions};
 use cloudconform::run::exec::Endpoint;
 use cloudconform::run::{CaseResult, Runner, Target};
 use cloudconform::spec::SpecSet;
 use serde_json::Value;
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use url_support::root;
 
@@ -25,54 +23,6 @@ fn run_against(url: &str) -> Vec<CaseResult> {
     };
     let runner = Arc::new(Runner::new(specs.clone(), target, url_support::options()).unwrap());
     rt.block_on(runner.run_all(cases, Arc::new(|_: &CaseResult| {})))
-}
-
-/// Per action: pass, fail, divergence, inconclusive.
-fn tally(results: &[CaseResult]) -> BTreeMap<String, [usize; 4]> {
-    let mut t: BTreeMap<String, [usize; 4]> = BTreeMap::new();
-    for r in results {
-        let slot = match &r.verdict {
-            Verdict::Pass => 0,
-            Verdict::Fail { .. } => 1,
-            Verdict::Divergence { .. } => 2,
-            Verdict::Inconclusive { .. } => 3,
-        };
-        t.entry(r.action.clone()).or_default()[slot] += 1;
-    }
-    t
-}
-
-fn assert_decided(results: &[CaseResult]) {
-    let mut problems = Vec::new();
-    let mut inconclusive = 0;
-    for r in results {
-        match &r.verdict {
-            Verdict::Pass => {}
-            Verdict::Inconclusive { reason } => {
-                inconclusive += 1;
-                eprintln!("INCONCLUSIVE {}: {reason}", r.id);
-            }
-            other => problems.push(format!("{}: {other:?}", r.id)),
-        }
-    }
-    eprintln!(
-        "{:<56} {:>5} {:>5} {:>5} {:>5}",
-        "action", "pass", "fail", "div", "incon"
-    );
-    for (a, [p, f, d, i]) in tally(results) {
-        eprintln!("{a:<56} {p:>5} {f:>5} {d:>5} {i:>5}");
-    }
-    assert!(
-        problems.is_empty(),
-        "{} fail/divergence:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
-    assert!(
-        inconclusive * 100 <= results.len() * 3,
-        "{inconclusive} of {} inconclusive",
-        results.len()
-    );
 }
 
 /// The world afterwards equals the world before; differences named item by item.
@@ -113,7 +63,7 @@ fn every_case(tls: bool) {
     let (served, before) = url_support::serve_lent(tls, &[]);
     let results = run_against(&served.url);
     let after = url_support::control(&served.url, "GET", "world", None);
-    assert_decided(&results);
+    url_support::assert_decided(&results, 3);
     assert_same_world(&before, &after);
 }
 

@@ -370,3 +370,59 @@ pub fn addr_of(served: &Served) -> SocketAddr {
         .parse()
         .expect("emulator address")
 }
+
+/// Print every inconclusive case with its reason, the count per reason and the per-action
+/// table (pass, fail, divergence, inconclusive) on stderr; fail naming every failed or divergent
+/// case, or when more than `max_inconclusive_percent` of the cases are inconclusive. The
+/// number inconclusive.
+pub fn assert_decided(
+    results: &[cloudconform::run::CaseResult],
+    max_inconclusive_percent: usize,
+) -> usize {
+    use cloudconform::check::Verdict;
+    use std::collections::BTreeMap;
+    let mut per_reason: BTreeMap<String, usize> = BTreeMap::new();
+    let mut per_action: BTreeMap<String, [usize; 4]> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for r in results {
+        let slot = match &r.verdict {
+            Verdict::Pass => 0,
+            Verdict::Fail { .. } => 1,
+            Verdict::Divergence { .. } => 2,
+            Verdict::Inconclusive { reason } => {
+                *per_reason.entry(reason.clone()).or_default() += 1;
+                eprintln!("INCONCLUSIVE {}: {reason}", r.id);
+                3
+            }
+        };
+        if matches!(r.verdict, Verdict::Fail { .. } | Verdict::Divergence { .. }) {
+            problems.push(format!("{}: {:?}", r.id, r.verdict));
+        }
+        per_action.entry(r.action.clone()).or_default()[slot] += 1;
+    }
+    let inconclusive: usize = per_reason.values().sum();
+    eprintln!("\ninconclusive per reason:");
+    for (reason, n) in &per_reason {
+        eprintln!("{n:>5}  {reason}");
+    }
+    eprintln!(
+        "\n{:<56} {:>5} {:>5} {:>5} {:>5}",
+        "action", "pass", "fail", "div", "incon"
+    );
+    for (a, [p, f, d, i]) in &per_action {
+        eprintln!("{a:<56} {p:>5} {f:>5} {d:>5} {i:>5}");
+    }
+    eprintln!("{inconclusive} of {} inconclusive", results.len());
+    assert!(
+        problems.is_empty(),
+        "{} fail/divergence:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
+    assert!(
+        inconclusive * 100 <= results.len() * max_inconclusive_percent,
+        "{inconclusive} of {} inconclusive",
+        results.len()
+    );
+    inconclusive
+}
