@@ -27,6 +27,10 @@ impl WorldPlacement for InProcess {
     fn service(&self, service: &str) -> Option<ServiceState> {
         self.0.service(service)
     }
+
+    fn set_rate_limits(&self, on: bool) {
+        self.0.set_rate_limits(on)
+    }
 }
 
 /// The endpoint of an emulator this process started: requests over HTTP, worlds placed and
@@ -36,7 +40,7 @@ pub fn in_process_endpoint(handle: &EmulatorHandle) -> Endpoint {
 }
 
 /// Start `n` emulators serving `specs` with rate limits off (cases that test throttling turn
-/// them on for themselves through the control API).
+/// them on for themselves, in process).
 pub async fn start_emulators(
     specs: Arc<SpecSet>,
     n: usize,

@@ -18,6 +18,8 @@ pub trait WorldPlacement: Send + Sync {
     fn place_service(&self, service: &str, state: ServiceState) -> Result<(), String>;
     /// One service's state as it is now (what no API shows, for effects observed in the world).
     fn service(&self, service: &str) -> Option<ServiceState>;
+    /// Turn the documented request rates on or off (the throttling cases' bursts).
+    fn set_rate_limits(&self, on: bool);
 }
 
 /// An endpoint's in-process placement, if it has one (compared by identity).

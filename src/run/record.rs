@@ -167,11 +167,15 @@ impl RequestRecord {
 }
 
 /// Replace secret response values (private keys of created key pairs) with `[redacted]`.
+fn secret_key(k: &str) -> bool {
+    k.to_ascii_lowercase().contains("private")
+}
+
 fn scrub_json(v: &mut Value) {
     match v {
         Value::Object(o) => {
             for (k, x) in o.iter_mut() {
-                if k.to_ascii_lowercase().contains("private") && x.is_string() {
+                if secret_key(k) && x.is_string() {
                     *x = Value::String("[redacted]".into());
                 } else {
                     scrub_json(x);
@@ -183,15 +187,30 @@ fn scrub_json(v: &mut Value) {
     }
 }
 
+/// Whether `scrub_json` would change anything (most answers hold no private key, and are then
+/// recorded without a copy).
+fn holds_secret(v: &Value) -> bool {
+    match v {
+        Value::Object(o) => o
+            .iter()
+            .any(|(k, x)| (secret_key(k) && x.is_string()) || holds_secret(x)),
+        Value::Array(a) => a.iter().any(holds_secret),
+        _ => false,
+    }
+}
+
 impl ResponseRecord {
-    /// The response with secrets (private keys) removed.
-    pub fn of(resp: &RawResponse) -> ResponseRecord {
-        let body = match serde_json::from_slice::<Value>(&resp.body) {
-            Ok(mut v) => {
+    /// The response with secrets (private keys) removed, from its body as parsed once for the
+    /// checks (`None`: it is not JSON, and is kept as text).
+    pub fn of(resp: &RawResponse, parsed: Option<&Value>) -> ResponseRecord {
+        let body = match parsed {
+            Some(v) if holds_secret(v) => {
+                let mut v = v.clone();
                 scrub_json(&mut v);
                 v.to_string()
             }
-            Err(_) => String::from_utf8_lossy(&resp.body).to_string(),
+            Some(v) => v.to_string(),
+            None => String::from_utf8_lossy(&resp.body).to_string(),
         };
         ResponseRecord {
             status: resp.status,

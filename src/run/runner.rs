@@ -68,12 +68,16 @@ pub struct Runner {
     /// The emulator's default world (accounts, regions), fetched once.
     pub(super) default_world: tokio::sync::OnceCell<crate::emulator::World>,
     pub(super) reach: Reach,
+    /// Each action's documented throttling codes, by the address of its spec in `specs` (every
+    /// answer is screened for them).
+    pub(super) throttles: std::collections::HashMap<usize, Vec<String>>,
 }
 
 impl Runner {
     pub fn new(specs: Arc<SpecSet>, target: Target, opts: RunOptions) -> Result<Runner, RunError> {
         let checker = Checker::new(specs.clone()).map_err(RunError::Checker)?;
-        let mut builder = reqwest::Client::builder().pool_max_idle_per_host(8);
+        let mut builder =
+            reqwest::Client::builder().pool_max_idle_per_host(super::send::BURST_WAVE);
         // Proxies (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) are for reaching remote endpoints: the
         // embedded emulators and any loopback target are always spoken to directly.
         if target.is_loopback() {
@@ -92,7 +96,15 @@ impl Runner {
         let client = builder
             .build()
             .map_err(|e| RunError::Client(super::exec::error_chain(&e)))?;
+        let throttles = specs
+            .actions()
+            .map(|a| {
+                let codes = super::send::throttle_codes(&specs, a);
+                (Arc::as_ptr(a) as usize, codes)
+            })
+            .collect();
         Ok(Runner {
+            throttles,
             derived: Arc::new(crate::generate::Derived::new(&specs)),
             specs,
             checker: Arc::new(checker),

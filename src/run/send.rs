@@ -18,6 +18,11 @@ use crate::wire::encode::Booleans;
 use serde_json::{Map, Value};
 use std::time::Duration;
 
+/// Requests of a throttling burst in flight at once. The client keeps as many idle connections
+/// per host (`Runner::new`), so the waves after the first reuse them; a wave is still far
+/// quicker than the one-second windows the documented rates are counted in.
+pub(super) const BURST_WAVE: usize = 8;
+
 /// Said of a mutation whose answer was lost: the target may have executed it.
 pub(super) const MAY_HAVE_RUN: &str = "may have been executed";
 
@@ -53,17 +58,13 @@ impl Runner {
         Some((style, signing))
     }
 
-    fn throttle_codes(&self, action: &ActionSpec) -> Vec<String> {
-        let t = Trigger::Protocol {
-            condition: crate::spec::ProtocolCondition::Throttled,
-            note: None,
-            evidence: None,
-        };
-        self.specs
-            .errors_for_trigger(action, &t)
-            .into_iter()
-            .map(|e| e.code.clone())
-            .collect()
+    /// The action's documented throttling codes: looked up once per action of the specs
+    /// (`Runner::new`), computed here only for an action from elsewhere.
+    fn throttle_codes<'a>(&'a self, action: &ActionSpec) -> std::borrow::Cow<'a, [String]> {
+        match self.throttles.get(&(action as *const ActionSpec as usize)) {
+            Some(codes) => std::borrow::Cow::Borrowed(codes),
+            None => std::borrow::Cow::Owned(throttle_codes(&self.specs, action)),
+        }
     }
 
     /// Build and send a step's request (paced, retried when throttled).
@@ -208,8 +209,11 @@ impl Runner {
         }
     }
 
-    /// Emulator only: turn rate limits on, send a burst, keep the first answer that is the
-    /// throttling error (else the last), turn them off.
+    /// Send up to `requests` requests in waves of [`BURST_WAVE`] at once and keep the first
+    /// answer that is the throttling error the step expects (else the last). Sending stops
+    /// after the wave that was throttled: what follows would only be throttled again, and on a
+    /// live account every request is the owner's. The embedded emulator throttles only while
+    /// the burst runs; any other target is probed as it is.
     async fn burst(
         &self,
         endpoint: &Endpoint,
@@ -217,60 +221,84 @@ impl Runner {
         build: &(dyn Fn(i64) -> Result<RawRequest, exec::BuildError> + Sync),
         expect: &Expect,
     ) -> Sent {
-        // The embedded emulator throttles only when asked; any other target is probed as is.
         let emulator = self.target.is_emulator();
         if emulator {
-            if let Err(e) = control_world::control(
-                self,
-                endpoint,
-                "config",
-                &serde_json::json!({"rate_limits": true}),
-            )
-            .await
-            {
+            if let Err(e) = self.set_rate_limits(endpoint, true).await {
                 return Sent::Transport(e);
             }
         }
-        let mut reqs = Vec::new();
-        for _ in 0..requests {
-            match build(crate::sign::clock::unix_now()) {
-                Ok(r) => reqs.push(r),
-                Err(e) => return Sent::Build(e.to_string()),
-            }
-        }
-        let sends = reqs.iter().cloned().map(|r| {
-            let client = self.client.clone();
-            let endpoint = endpoint.clone();
-            let timeout = self.opts.timeout;
-            async move { exec::send(&client, &endpoint, &r, timeout).await }
-        });
-        let answers = futures_join_all(sends).await;
-        if emulator {
-            let _ = control_world::control(
-                self,
-                endpoint,
-                "config",
-                &serde_json::json!({"rate_limits": false}),
-            )
-            .await;
-        }
         let wanted: Vec<&str> = expect.codes().collect();
         let mut last = None;
-        for (req, a) in reqs.into_iter().zip(answers) {
-            let Ok(resp) = a else { continue };
-            let code = serde_json::from_slice::<Value>(&resp.body)
-                .ok()
-                .and_then(|b| Checker::error_code(&b).map(|(_, c)| c));
-            if code.is_some_and(|c| wanted.iter().any(|w| crate::check::code_matches(w, &c))) {
-                return Sent::Ok(req, resp);
+        let mut found = None;
+        let mut sent = 0;
+        while sent < requests && found.is_none() {
+            let n = BURST_WAVE.min(requests - sent);
+            let mut reqs = Vec::with_capacity(n);
+            for _ in 0..n {
+                match build(crate::sign::clock::unix_now()) {
+                    Ok(r) => reqs.push(r),
+                    Err(e) => return Sent::Build(e.to_string()),
+                }
             }
-            last = Some((req, resp));
+            sent += n;
+            let sends = reqs.iter().cloned().map(|r| {
+                let client = self.client.clone();
+                let endpoint = endpoint.clone();
+                let timeout = self.opts.timeout;
+                async move { exec::send(&client, &endpoint, &r, timeout).await }
+            });
+            let answers = futures_join_all(sends).await;
+            for (req, a) in reqs.into_iter().zip(answers) {
+                let Ok(resp) = a else { continue };
+                let code = serde_json::from_slice::<Value>(&resp.body)
+                    .ok()
+                    .and_then(|b| Checker::error_code(&b).map(|(_, c)| c));
+                if code.is_some_and(|c| wanted.iter().any(|w| crate::check::code_matches(w, &c))) {
+                    found = Some((req, resp));
+                    break;
+                }
+                last = Some((req, resp));
+            }
         }
-        match last {
+        if emulator {
+            let _ = self.set_rate_limits(endpoint, false).await;
+        }
+        match found.or(last) {
             Some((req, resp)) => Sent::Ok(req, resp),
             None => Sent::Transport("every request of the burst failed".into()),
         }
     }
+
+    /// The embedded emulator's rate limits on or off: in process where the run started it,
+    /// else through its control API.
+    async fn set_rate_limits(&self, endpoint: &Endpoint, on: bool) -> Result<(), String> {
+        if let Some(p) = &endpoint.placement {
+            p.0.set_rate_limits(on);
+            return Ok(());
+        }
+        control_world::control(
+            self,
+            endpoint,
+            "config",
+            &serde_json::json!({ "rate_limits": on }),
+        )
+        .await
+        .map(|_| ())
+    }
+}
+
+/// The codes the specs give for a throttled request of `action`.
+pub(super) fn throttle_codes(specs: &crate::spec::SpecSet, action: &ActionSpec) -> Vec<String> {
+    let t = Trigger::Protocol {
+        condition: crate::spec::ProtocolCondition::Throttled,
+        note: None,
+        evidence: None,
+    };
+    specs
+        .errors_for_trigger(action, &t)
+        .into_iter()
+        .map(|e| e.code.clone())
+        .collect()
 }
 
 /// Await every future, in order (a small join_all without the futures crate).
@@ -325,7 +353,7 @@ fn gateway_fault(resp: &RawResponse) -> Option<String> {
 fn throttled(resp: &RawResponse, throttles: &[String]) -> Option<Option<Duration>> {
     // Only a body that mentions a throttling code is parsed (every answer passes here).
     let mentioned = |code: &String| {
-        !code.is_empty() && resp.body.windows(code.len()).any(|w| w == code.as_bytes())
+        !code.is_empty() && memchr::memmem::find(&resp.body, code.as_bytes()).is_some()
     };
     if !throttles.iter().any(mentioned) {
         return None;

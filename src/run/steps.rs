@@ -34,15 +34,15 @@ impl Runner {
             Sent::Transport(e) => return Err(e),
             Sent::Build(e) => return Err(format!("could not build the request: {e}")),
         };
+        // The body is parsed once, for the record, the checks and the captures alike.
+        let parsed = serde_json::from_slice::<Value>(&resp.body);
         result.exchanges.push(Exchange {
             step: n,
             action: step.action.clone(),
             request: RequestRecord::scrubbed(&req),
-            response: Some(ResponseRecord::of(&resp)),
+            response: Some(ResponseRecord::of(&resp, parsed.as_ref().ok())),
         });
         let resp = &*result.last_response.insert(resp);
-        // The body is parsed once, for the checks and the captures alike.
-        let parsed = serde_json::from_slice::<Value>(&resp.body);
         let mut findings =
             self.checker
                 .check_parsed(&action, &step.expect, resp, parsed.as_ref(), bindings);
