@@ -293,14 +293,21 @@ impl Emulator {
     /// regions and other services: what an in-process runner places per case instead of a whole
     /// world. Forgets nonces and rate-limit windows, like [`Emulator::set_world`].
     pub fn set_service(&self, service: &str, state: ServiceState) -> Result<(), WorldError> {
-        let alone = World {
-            accounts: Vec::new(),
-            regions: Default::default(),
-            services: [(service.to_string(), state)].into(),
+        let mut problems = Vec::new();
+        world::check_service(service, &state, &mut problems);
+        if !problems.is_empty() {
+            return Err(WorldError::Invalid(problems));
+        }
+        let mut guard = self.shared.world.lock();
+        let old = match guard.services.get_mut(service) {
+            Some(slot) => std::mem::replace(slot, state),
+            None => {
+                guard.services.insert(service.to_string(), state);
+                ServiceState::default()
+            }
         };
-        alone.check()?;
-        let (name, state) = alone.services.into_iter().next().expect("one service");
-        let old = self.shared.world.lock().services.insert(name, state);
+        drop(guard);
+        // The replaced state is freed outside the lock.
         drop(old);
         self.shared.nonces.clear();
         self.shared.limiter.clear();

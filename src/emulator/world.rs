@@ -224,51 +224,7 @@ impl World {
             }
         }
         for (name, svc) in &self.services {
-            if !SERVICES.contains(&name.as_str()) {
-                problems.push(format!(
-                    "unknown service `{name}` (known: {})",
-                    SERVICES.join(", ")
-                ));
-            }
-            let mut ids = BTreeSet::new();
-            for k in &svc.key_pairs {
-                if !ids.insert(k.id.as_str()) {
-                    problems.push(format!("{name}: key pair id {} appears twice", k.id));
-                }
-            }
-            let key_ids: BTreeSet<&str> = svc.key_pairs.iter().map(|k| k.id.as_str()).collect();
-            for i in &svc.instances {
-                if !ids.insert(i.id.as_str()) {
-                    problems.push(format!("{name}: id {} appears twice", i.id));
-                }
-                if i.os != "linux" && i.os != "windows" {
-                    problems.push(format!(
-                        "{name}: instance {} has os `{}` (linux or windows)",
-                        i.id, i.os
-                    ));
-                }
-                for k in &i.keys {
-                    if !key_ids.contains(k.as_str()) {
-                        problems.push(format!(
-                            "{name}: instance {} is bound to unknown key pair {k}",
-                            i.id
-                        ));
-                    }
-                }
-            }
-            for img in &svc.images {
-                if !ids.insert(img.id.as_str()) {
-                    problems.push(format!("{name}: id {} appears twice", img.id));
-                }
-                for k in &img.keys {
-                    if !key_ids.contains(k.as_str()) {
-                        problems.push(format!(
-                            "{name}: image {} references unknown key pair {k}",
-                            img.id
-                        ));
-                    }
-                }
-            }
+            check_service(name, svc, &mut problems);
         }
         if problems.is_empty() {
             Ok(())
@@ -576,6 +532,55 @@ fn numbered(template: &str, n: usize) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// One service's own consistency (what `World::check` requires of each service).
+pub fn check_service(name: &str, svc: &ServiceState, problems: &mut Vec<String>) {
+    if !SERVICES.contains(&name) {
+        problems.push(format!(
+            "unknown service `{name}` (known: {})",
+            SERVICES.join(", ")
+        ));
+    }
+    let mut ids = BTreeSet::new();
+    for k in &svc.key_pairs {
+        if !ids.insert(k.id.as_str()) {
+            problems.push(format!("{name}: key pair id {} appears twice", k.id));
+        }
+    }
+    let key_ids: BTreeSet<&str> = svc.key_pairs.iter().map(|k| k.id.as_str()).collect();
+    for i in &svc.instances {
+        if !ids.insert(i.id.as_str()) {
+            problems.push(format!("{name}: id {} appears twice", i.id));
+        }
+        if i.os != "linux" && i.os != "windows" {
+            problems.push(format!(
+                "{name}: instance {} has os `{}` (linux or windows)",
+                i.id, i.os
+            ));
+        }
+        for k in &i.keys {
+            if !key_ids.contains(k.as_str()) {
+                problems.push(format!(
+                    "{name}: instance {} is bound to unknown key pair {k}",
+                    i.id
+                ));
+            }
+        }
+    }
+    for img in &svc.images {
+        if !ids.insert(img.id.as_str()) {
+            problems.push(format!("{name}: id {} appears twice", img.id));
+        }
+        for k in &img.keys {
+            if !key_ids.contains(k.as_str()) {
+                problems.push(format!(
+                    "{name}: image {} references unknown key pair {k}",
+                    img.id
+                ));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

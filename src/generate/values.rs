@@ -14,14 +14,29 @@ const NAME: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 /// A deterministic 64-bit hash (FNV-1a then splitmix64): stable across platforms and crate
 /// versions, which `rand`'s generators do not promise.
 pub fn stable_hash(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    splitmix(hash_parts(FNV_OFFSET, parts))
+}
+
+/// A hash of leading parts, to finish with [`stable_hash_after`] several times:
+/// `stable_hash_after(hash_prefix(&[a]), &[b, c]) == stable_hash(&[a, b, c])`.
+pub fn hash_prefix(parts: &[&str]) -> u64 {
+    hash_parts(FNV_OFFSET, parts)
+}
+
+pub fn stable_hash_after(prefix: u64, parts: &[&str]) -> u64 {
+    splitmix(hash_parts(prefix, parts))
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+fn hash_parts(mut h: u64, parts: &[&str]) -> u64 {
     for p in parts {
         for b in p.bytes().chain(std::iter::once(0xff)) {
             h ^= u64::from(b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
     }
-    splitmix(h)
+    h
 }
 
 fn splitmix(mut z: u64) -> u64 {
@@ -33,13 +48,18 @@ fn splitmix(mut z: u64) -> u64 {
 
 /// `len` characters from `alphabet`, derived from `salt`.
 pub fn chars_from(alphabet: &[u8], len: usize, salt: u64) -> String {
+    let mut out = String::with_capacity(len);
+    push_chars(&mut out, alphabet, len, salt);
+    out
+}
+
+/// `chars_from`, appended to `out`.
+fn push_chars(out: &mut String, alphabet: &[u8], len: usize, salt: u64) {
     let mut state = salt;
-    (0..len)
-        .map(|_| {
-            state = splitmix(state);
-            alphabet[(state % alphabet.len() as u64) as usize] as char
-        })
-        .collect()
+    out.extend((0..len).map(|_| {
+        state = splitmix(state);
+        alphabet[(state % alphabet.len() as u64) as usize] as char
+    }));
 }
 
 /// What the generator knows about one named format.
@@ -52,6 +72,10 @@ pub struct FormatInfo {
     pub alphabet: &'static [u8],
     pub regex: Option<Regex>,
     pub examples: Vec<String>,
+    /// The pattern is exactly the prefix, one character class equal to the alphabet and a
+    /// length range holding the typical length: every value `make` builds matches it, so the
+    /// pattern need not be run over them (ids are made for every case's world).
+    made_match: bool,
 }
 
 impl FormatInfo {
@@ -66,7 +90,7 @@ impl FormatInfo {
             Some("alnum") => ALNUM,
             _ => NAME,
         };
-        FormatInfo {
+        let mut info = FormatInfo {
             name: name.to_string(),
             prefix: f.prefix.clone().unwrap_or_default(),
             body_min,
@@ -74,7 +98,46 @@ impl FormatInfo {
             alphabet,
             regex: Regex::new(&f.pattern).ok(),
             examples: f.examples.clone(),
-        }
+            made_match: false,
+        };
+        info.made_match = info.is_id() && info.simple_id_pattern(&f.pattern);
+        info
+    }
+
+    /// Whether `pattern` is `^<prefix>[<the alphabet>]<quantifier>$` with the typical length
+    /// inside the quantifier's range.
+    fn simple_id_pattern(&self, pattern: &str) -> bool {
+        let classes: &[&str] = match self.alphabet {
+            LOWER_ALNUM => &["[0-9a-z]", "[a-z0-9]"],
+            ALNUM => &["[0-9a-zA-Z]", "[0-9A-Za-z]", "[a-zA-Z0-9]", "[A-Za-z0-9]"],
+            _ => return false,
+        };
+        // A prefix of letters, digits, `-` and `_` stands for itself outside a class.
+        let literal = self
+            .prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let Some(rest) = pattern
+            .strip_prefix('^')
+            .and_then(|r| r.strip_prefix(self.prefix.as_str()))
+            .filter(|_| literal)
+        else {
+            return false;
+        };
+        let Some(quantifier) = classes.iter().find_map(|c| rest.strip_prefix(c)) else {
+            return false;
+        };
+        let Some((min, max)) = trailing_quantifier(quantifier) else {
+            return false;
+        };
+        let whole = ["+$", "*$"].contains(&quantifier)
+            || (quantifier.starts_with('{')
+                && quantifier.ends_with("}$")
+                && quantifier[1..quantifier.len() - 2]
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b','));
+        let len = self.typical_len();
+        whole && len >= min && max.is_none_or(|m| len <= m)
     }
 
     pub fn matches(&self, v: &str) -> bool {
@@ -100,18 +163,21 @@ impl FormatInfo {
         for attempt in 0..8u64 {
             let s = salt.wrapping_add(attempt);
             let v = if self.is_id() {
-                format!(
-                    "{}{}",
-                    self.prefix,
-                    chars_from(self.alphabet, self.typical_len(), s)
-                )
+                let len = self.typical_len();
+                let mut v = String::with_capacity(self.prefix.len() + len);
+                v.push_str(&self.prefix);
+                push_chars(&mut v, self.alphabet, len, s);
+                v
             } else {
                 // Free names: a letter first (Alibaba names must start with one), short enough
                 // for every documented maximum, only letters and digits.
                 let len = self.typical_len().clamp(2, 10);
-                format!("cc{}", chars_from(NAME, len - 2, s))
+                let mut v = String::with_capacity(len);
+                v.push_str("cc");
+                push_chars(&mut v, NAME, len - 2, s);
+                v
             };
-            if self.matches(&v) {
+            if self.made_match || self.matches(&v) {
                 return Some(v);
             }
         }
@@ -255,5 +321,45 @@ mod tests {
     fn stable_hash_is_stable() {
         assert_eq!(stable_hash(&["a", "b"]), stable_hash(&["a", "b"]));
         assert_ne!(stable_hash(&["ab"]), stable_hash(&["a", "b"]));
+    }
+
+    #[test]
+    fn a_hash_prefix_continues_to_the_same_hash() {
+        let p = hash_prefix(&["tencent/cvm/DeleteKeyPairs/valid/minimal"]);
+        assert_eq!(
+            stable_hash_after(p, &["k1", "key_pair"]),
+            stable_hash(&["tencent/cvm/DeleteKeyPairs/valid/minimal", "k1", "key_pair"])
+        );
+    }
+
+    /// Only patterns that are exactly prefix, alphabet and a length range that holds the
+    /// typical length skip the regex; everything `make` builds still matches the pattern.
+    #[test]
+    fn made_values_skip_the_pattern_only_when_it_cannot_fail() {
+        for (pattern, prefix, body_length, exact) in [
+            ("^ins-[0-9a-z]{8}$", "ins-", Some(8), true),
+            ("^i-[0-9a-z]{8,32}$", "i-", None, true),
+            ("^ssh-[0-9a-z]+$", "ssh-", None, true),
+            ("^ssh-[a-z0-9]*$", "ssh-", None, true),
+            // Length 12 outside the range.
+            ("^ins-[0-9a-z]{8}$", "ins-", Some(12), false),
+            // A narrower class, another prefix, anything after the class.
+            ("^ins-[0-9a-f]{8}$", "ins-", Some(8), false),
+            ("^inst-[0-9a-z]{8}$", "ins-", Some(8), false),
+            ("^ins-[0-9a-z]{8}x$", "ins-", Some(8), false),
+            ("^ins-[0-9a-z]{8}(-[a-z]+)?$", "ins-", Some(8), false),
+            ("ins-[0-9a-z]{8}$", "ins-", Some(8), false),
+        ] {
+            let f = FormatInfo::new("f", &fmt(pattern, Some(prefix), body_length));
+            assert_eq!(
+                f.made_match, exact,
+                "{pattern} with body length {body_length:?}"
+            );
+            for salt in 0..200 {
+                if let Some(v) = f.make(salt) {
+                    assert!(f.matches(&v), "{pattern}: made {v}");
+                }
+            }
+        }
     }
 }

@@ -7,7 +7,8 @@ use super::bind::{Bindings, Bound};
 use super::exec::Endpoint;
 use super::Runner;
 use crate::emulator::{Account, AccountRole, Image, Instance, KeyPair, ServiceState, World};
-use crate::generate::{values::stable_hash, Caller, Case};
+use crate::generate::values::{hash_prefix, stable_hash_after};
+use crate::generate::{Caller, Case};
 use crate::sign::Credentials;
 use crate::spec::{Provider, RefBy};
 use serde_json::{json, Value};
@@ -195,8 +196,9 @@ pub fn bind_world(runner: &Runner, case: &Case, region: &str) -> Result<Bindings
         .specs
         .action(&case.action)
         .ok_or_else(|| format!("no spec for {}", case.action))?;
+    let case_hash = hash_prefix(&[&case.id]);
     let make = |resource: &str, by: RefBy, sym: &str, fallback: &str| -> String {
-        let salt = stable_hash(&[&case.id, sym, resource]);
+        let salt = stable_hash_after(case_hash, &[sym, resource]);
         runner
             .derived
             .resource_format(action, resource, by)

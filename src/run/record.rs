@@ -48,13 +48,20 @@ const SECRET_PARAMS: [&str; 6] = [
 ];
 
 fn scrub_pairs(s: &str) -> String {
-    s.split('&')
-        .map(|kv| match kv.split_once('=') {
-            Some((k, _)) if SECRET_PARAMS.contains(&k) => format!("{k}=[redacted]"),
-            _ => kv.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("&")
+    let mut out = String::with_capacity(s.len());
+    for (i, kv) in s.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        match kv.split_once('=') {
+            Some((k, _)) if SECRET_PARAMS.contains(&k) => {
+                out.push_str(k);
+                out.push_str("=[redacted]");
+            }
+            _ => out.push_str(kv),
+        }
+    }
+    out
 }
 
 impl RequestRecord {

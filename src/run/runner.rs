@@ -70,7 +70,7 @@ pub struct Runner {
     pub(super) reach: Reach,
     /// Each action's documented throttling codes, by the address of its spec in `specs` (every
     /// answer is screened for them).
-    pub(super) throttles: std::collections::HashMap<usize, Vec<String>>,
+    pub(super) throttles: std::collections::HashMap<usize, super::send::Throttles>,
 }
 
 impl Runner {
@@ -99,7 +99,7 @@ impl Runner {
         let throttles = specs
             .actions()
             .map(|a| {
-                let codes = super::send::throttle_codes(&specs, a);
+                let codes = super::send::Throttles::of(&specs, a);
                 (Arc::as_ptr(a) as usize, codes)
             })
             .collect();

@@ -60,10 +60,10 @@ impl Runner {
 
     /// The action's documented throttling codes: looked up once per action of the specs
     /// (`Runner::new`), computed here only for an action from elsewhere.
-    fn throttle_codes<'a>(&'a self, action: &ActionSpec) -> std::borrow::Cow<'a, [String]> {
+    fn throttle_codes<'a>(&'a self, action: &ActionSpec) -> std::borrow::Cow<'a, Throttles> {
         match self.throttles.get(&(action as *const ActionSpec as usize)) {
-            Some(codes) => std::borrow::Cow::Borrowed(codes),
-            None => std::borrow::Cow::Owned(throttle_codes(&self.specs, action)),
+            Some(t) => std::borrow::Cow::Borrowed(t),
+            None => std::borrow::Cow::Owned(Throttles::of(&self.specs, action)),
         }
     }
 
@@ -116,10 +116,7 @@ impl Runner {
             })
         };
         let throttles = self.throttle_codes(action);
-        let expects_throttle = step
-            .expect
-            .codes()
-            .any(|c| throttles.iter().any(|t| t == c));
+        let expects_throttle = step.expect.codes().any(|c| throttles.contains(c));
         if let Some(Tamper::Burst { requests }) = &step.wire.tamper {
             return self.burst(endpoint, *requests, &build, &step.expect).await;
         }
@@ -287,18 +284,42 @@ impl Runner {
     }
 }
 
-/// The codes the specs give for a throttled request of `action`.
-pub(super) fn throttle_codes(specs: &crate::spec::SpecSet, action: &ActionSpec) -> Vec<String> {
-    let t = Trigger::Protocol {
-        condition: crate::spec::ProtocolCondition::Throttled,
-        note: None,
-        evidence: None,
-    };
-    specs
-        .errors_for_trigger(action, &t)
-        .into_iter()
-        .map(|e| e.code.clone())
-        .collect()
+/// The codes the specs give for a throttled request of an action, each with its search
+/// prepared (every answer is screened for them before it is parsed).
+#[derive(Clone)]
+pub(super) struct Throttles {
+    codes: Vec<String>,
+    finders: Vec<memchr::memmem::Finder<'static>>,
+}
+
+impl Throttles {
+    pub(super) fn of(specs: &crate::spec::SpecSet, action: &ActionSpec) -> Throttles {
+        let t = Trigger::Protocol {
+            condition: crate::spec::ProtocolCondition::Throttled,
+            note: None,
+            evidence: None,
+        };
+        let codes: Vec<String> = specs
+            .errors_for_trigger(action, &t)
+            .into_iter()
+            .map(|e| e.code.clone())
+            .filter(|c| !c.is_empty())
+            .collect();
+        let finders = codes
+            .iter()
+            .map(|c| memchr::memmem::Finder::new(c.as_bytes()).into_owned())
+            .collect();
+        Throttles { codes, finders }
+    }
+
+    fn contains(&self, code: &str) -> bool {
+        self.codes.iter().any(|c| c == code)
+    }
+
+    /// Whether the body mentions any of the codes (a cheap screen before parsing).
+    fn mentioned_in(&self, body: &[u8]) -> bool {
+        self.finders.iter().any(|f| f.find(body).is_some())
+    }
 }
 
 /// Await every future, in order (a small join_all without the futures crate).
@@ -350,12 +371,9 @@ fn gateway_fault(resp: &RawResponse) -> Option<String> {
 
 /// `Some(hint)` when the answer is a documented throttling error; the hint is the server's
 /// `Retry-After` (seconds), if it gave one.
-fn throttled(resp: &RawResponse, throttles: &[String]) -> Option<Option<Duration>> {
+fn throttled(resp: &RawResponse, throttles: &Throttles) -> Option<Option<Duration>> {
     // Only a body that mentions a throttling code is parsed (every answer passes here).
-    let mentioned = |code: &String| {
-        !code.is_empty() && memchr::memmem::find(&resp.body, code.as_bytes()).is_some()
-    };
-    if !throttles.iter().any(mentioned) {
+    if !throttles.mentioned_in(&resp.body) {
         return None;
     }
     let code = serde_json::from_slice::<Value>(&resp.body)

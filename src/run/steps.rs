@@ -57,7 +57,7 @@ impl Runner {
                 // `k1` captures an id, `k1.name` a name: both bind the symbol for later steps
                 // (and for effect checks), like a world object.
                 for (sym, pointer) in capture {
-                    let Some(v) = pointer.as_str().and_then(|p| body.pointer(p)) else {
+                    let Some(v) = pointer.as_str().and_then(|p| crate::check::at(body, p)) else {
                         return Ok(vec![Finding {
                             evidence: Default::default(),
                             source: String::new(),
