@@ -254,12 +254,9 @@ impl Checker {
                 message: "no provider spec".into(),
             }];
         };
+        let key = action.key();
         let pfile = provider_file(action.provider);
-        let afile = self
-            .specs
-            .file_of(&action.key())
-            .unwrap_or_default()
-            .to_string();
+        let afile = self.specs.file_of(&key).unwrap_or_default().to_string();
         // Content type.
         let ct = resp.header("content-type").unwrap_or("");
         let rule = &provider.response_content_type;
@@ -388,7 +385,7 @@ impl Checker {
                         message: e.to_string(),
                     });
                 }
-                match self.response_validator(&action.key()) {
+                match self.response_validator(&key) {
                     Ok(v) => {
                         for e in v.iter_errors(body) {
                             out.push(Finding {

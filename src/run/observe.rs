@@ -38,8 +38,11 @@ impl Runner {
         else {
             return Ok(None);
         };
-        let file = self.specs.file_of(&action.key()).unwrap_or_default();
-        let rule = format!("{file}#/effects/{idx}");
+        // The rule and the location are written only for a finding (most effects hold).
+        let rule = || {
+            let file = self.specs.file_of(&action.key()).unwrap_or_default();
+            format!("{file}#/effects/{idx}")
+        };
         let syms_of = |s: &Option<crate::spec::Subject>| -> Vec<String> {
             s.as_ref()
                 .and_then(|s| s.parameter())
@@ -77,10 +80,13 @@ impl Runner {
                 }
             }
         }
-        let evaluate = |location: &str, selected: &[Value]| {
-            crate::check::effects::evaluate(
-                effect, &rule, location, selected, &keys, &replaced, &before,
-            )
+        let evaluate = |location: &dyn Fn() -> String, selected: &[Value]| {
+            crate::check::effects::evaluate(effect, "", "", selected, &keys, &replaced, &before)
+                .map(|mut f| {
+                    f.rule = rule();
+                    f.location = location();
+                    f
+                })
         };
         let instance_ids = || -> Vec<String> {
             inst_syms
@@ -96,13 +102,13 @@ impl Runner {
             Some(Observe::Unobservable { .. }) => {
                 let state = self.service_now(case, endpoint).await?;
                 let selected = selected_in_state(&state, effect, &instance_ids());
-                Ok(evaluate("emulator world", &selected))
+                Ok(evaluate(&|| "emulator world".into(), &selected))
             }
             Some(Observe::Action { action, select }) if in_process => {
                 let state = self.service_now(case, endpoint).await?;
                 let selected = selected_in_state(&state, effect, &instance_ids());
                 Ok(evaluate(
-                    &format!("emulator world (in process; {action} {select} over HTTP)"),
+                    &|| format!("emulator world (in process; {action} {select} over HTTP)"),
                     &selected,
                 ))
             }
@@ -117,11 +123,11 @@ impl Runner {
                     )
                     .await?;
                 match observed {
-                    Ok(selected) => Ok(evaluate(&format!("{describe} {select}"), &selected)),
+                    Ok(selected) => Ok(evaluate(&|| format!("{describe} {select}"), &selected)),
                     Err(code) => Ok(Some(Finding {
                         evidence: Default::default(),
                         source: String::new(),
-                        rule,
+                        rule: rule(),
                         location: format!("{describe} response"),
                         message: format!(
                             "observing effect {effect_id}: {describe} failed with {code}"

@@ -87,6 +87,10 @@ impl WireParams {
 
 /// Percent-decode one form component: `+` is a space, `%XX` bytes must form UTF-8.
 pub fn form_component(input: &str, what: &'static str) -> Result<String, DecodeError> {
+    // Most components (names, ids, numbers) hold nothing to decode.
+    if !input.bytes().any(|b| b == b'%' || b == b'+') {
+        return Ok(input.to_string());
+    }
     let bytes: Vec<u8> = input
         .bytes()
         .map(|b| if b == b'+' { b' ' } else { b })
@@ -113,6 +117,9 @@ pub fn form_pairs(input: &[u8], what: &'static str) -> Result<Vec<(String, Strin
 /// a request (which provider is it?) before deciding it is malformed.
 pub fn form_pairs_lossy(input: &[u8]) -> Vec<(String, String)> {
     let decode = |part: &[u8]| {
+        if !part.iter().any(|&b| b == b'%' || b == b'+') {
+            return String::from_utf8_lossy(part).into_owned();
+        }
         let bytes: Vec<u8> = part
             .iter()
             .map(|&b| if b == b'+' { b' ' } else { b })
