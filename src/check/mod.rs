@@ -141,6 +141,18 @@ pub fn at<'v>(value: &'v Value, pointer: &str) -> Option<&'v Value> {
     Some(v)
 }
 
+/// A validator's errors for `body`, walked only when it is invalid: most answers are valid, and
+/// the yes/no is much quicker than collecting errors.
+fn schema_errors<'a>(
+    v: &'a jsonschema::Validator,
+    body: &'a Value,
+) -> impl Iterator<Item = jsonschema::ValidationError<'a>> {
+    (!v.is_valid(body))
+        .then(|| v.iter_errors(body))
+        .into_iter()
+        .flatten()
+}
+
 pub fn provider_file(p: Provider) -> String {
     format!("{p}/provider.json")
 }
@@ -376,7 +388,7 @@ impl Checker {
                         ),
                     });
                 }
-                for e in self.success_env[&action.provider].iter_errors(body) {
+                for e in schema_errors(&self.success_env[&action.provider], body) {
                     out.push(Finding {
                         evidence: Default::default(),
                         source: String::new(),
@@ -387,7 +399,7 @@ impl Checker {
                 }
                 match self.response_validator(&key) {
                     Ok(v) => {
-                        for e in v.iter_errors(body) {
+                        for e in schema_errors(v, body) {
                             out.push(Finding {
                                 evidence: Default::default(),
                                 source: String::new(),
@@ -527,7 +539,7 @@ impl Checker {
     }
 
     fn check_error_envelope(&self, p: Provider, pfile: &str, body: &Value, out: &mut Vec<Finding>) {
-        for e in self.error_env[&p].iter_errors(body) {
+        for e in schema_errors(&self.error_env[&p], body) {
             out.push(Finding {
                 evidence: Default::default(),
                 source: String::new(),

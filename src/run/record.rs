@@ -194,16 +194,16 @@ fn scrub_json(v: &mut Value) {
     }
 }
 
-/// Whether `scrub_json` would change anything (most answers hold no private key, and are then
-/// recorded without a copy).
-fn holds_secret(v: &Value) -> bool {
-    match v {
-        Value::Object(o) => o
-            .iter()
-            .any(|(k, x)| (secret_key(k) && x.is_string()) || holds_secret(x)),
-        Value::Array(a) => a.iter().any(holds_secret),
-        _ => false,
+/// Whether the body can be kept as received: UTF-8 that spells no key with `private` in it.
+/// Without `\u` escapes a key can only spell it literally, so a body without the word holds
+/// nothing `scrub_json` would redact (most answers; they are then recorded without a copy).
+fn verbatim(body: &[u8]) -> Option<&str> {
+    let escaped = memchr::memmem::find(body, b"\\u").is_some();
+    let private = body.windows(7).any(|w| w.eq_ignore_ascii_case(b"private"));
+    if escaped || private {
+        return None;
     }
+    std::str::from_utf8(body).ok()
 }
 
 impl ResponseRecord {
@@ -211,12 +211,14 @@ impl ResponseRecord {
     /// checks (`None`: it is not JSON, and is kept as text).
     pub fn of(resp: &RawResponse, parsed: Option<&Value>) -> ResponseRecord {
         let body = match parsed {
-            Some(v) if holds_secret(v) => {
-                let mut v = v.clone();
-                scrub_json(&mut v);
-                v.to_string()
-            }
-            Some(v) => v.to_string(),
+            Some(v) => match verbatim(&resp.body) {
+                Some(text) => text.to_string(),
+                None => {
+                    let mut v = v.clone();
+                    scrub_json(&mut v);
+                    v.to_string()
+                }
+            },
             None => String::from_utf8_lossy(&resp.body).to_string(),
         };
         ResponseRecord {
@@ -262,5 +264,33 @@ mod tests {
              --data-binary 'Action=DetachKeyPair&AccessKeyId='\"$CLOUDCONFORM_ACCESS_KEY_ID\"\
              '&Signature='\"$SIGNATURE\"'&Name=it'\\''s'"
         );
+    }
+
+    fn recorded(body: &str) -> String {
+        let resp = RawResponse {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: body.as_bytes().to_vec(),
+        };
+        let parsed = serde_json::from_slice::<Value>(&resp.body).ok();
+        ResponseRecord::of(&resp, parsed.as_ref()).body
+    }
+
+    #[test]
+    fn private_keys_never_reach_the_record_however_they_are_spelled() {
+        // Kept as received when nothing in it could be a private key.
+        let plain = r#"{"Response": {"KeyId": "skey-1", "RequestId": "r"}}"#;
+        assert_eq!(recorded(plain), plain);
+        for body in [
+            r#"{"Response": {"PrivateKey": "SECRET", "RequestId": "r"}}"#,
+            r#"{"privatekey": "SECRET"}"#,
+            // An escaped key, and a duplicate whose last value is not a string.
+            r#"{"\u0050rivateKey": "SECRET"}"#,
+            r#"{"P\u0072ivateKey": "SECRET", "P\u0072ivateKey": 1}"#,
+            r#"{"PRIVATEKEY": "SECRET", "PrivateKey": 1}"#,
+        ] {
+            let got = recorded(body);
+            assert!(!got.contains("SECRET"), "{body} recorded as {got}");
+        }
     }
 }
