@@ -21,7 +21,7 @@ pub struct Args {
     /// Raw requests to send for the emulator measurement.
     #[arg(long, default_value_t = 10000)]
     pub requests: usize,
-    /// Times the case set is checked (a steadier timing than one pass of 569 cases).
+    /// Times the case set is checked (a steadier timing than a single pass over the case set).
     #[arg(long, default_value_t = 10)]
     pub rounds: usize,
     /// Only cases whose id contains this text.
