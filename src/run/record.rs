@@ -65,18 +65,22 @@ fn scrub_pairs(s: &str) -> String {
 }
 
 impl RequestRecord {
-    /// The request with credentials and signatures removed.
-    pub fn scrubbed(req: &RawRequest) -> RequestRecord {
+    /// The request with credentials and signatures removed (taken, not copied: a case keeps
+    /// only this record of what it sent).
+    pub fn scrubbed(req: RawRequest) -> RequestRecord {
         let form = req
             .header("content-type")
             .is_some_and(|c| c.starts_with("application/x-www-form-urlencoded"));
-        let body = String::from_utf8_lossy(&req.body);
-        let body = if body.len() > 4096 {
+        let body = if req.body.len() > 4096 {
             format!("[{} bytes]", req.body.len())
-        } else if form {
-            scrub_pairs(&body)
         } else {
-            body.to_string()
+            let text = String::from_utf8(req.body)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            if form {
+                scrub_pairs(&text)
+            } else {
+                text
+            }
         };
         let query = if req.raw_query.len() > 4096 {
             format!("[{} bytes]", req.raw_query.len())
@@ -84,17 +88,17 @@ impl RequestRecord {
             scrub_pairs(&req.raw_query)
         };
         RequestRecord {
-            method: req.method.clone(),
-            path: req.path.clone(),
+            method: req.method,
+            path: req.path,
             query,
             headers: req
                 .headers
-                .iter()
+                .into_iter()
                 .map(|(k, v)| {
                     if SECRET_HEADERS.iter().any(|s| k.eq_ignore_ascii_case(s)) {
-                        (k.clone(), "[redacted]".into())
+                        (k, "[redacted]".into())
                     } else {
-                        (k.clone(), v.clone())
+                        (k, v)
                     }
                 })
                 .collect(),
@@ -251,7 +255,7 @@ mod tests {
             ],
             body: b"Action=DetachKeyPair&AccessKeyId=AKIDSECRETID&Signature=abc&Name=it's".to_vec(),
         };
-        let curl = RequestRecord::scrubbed(&raw).curl("http://127.0.0.1:18765");
+        let curl = RequestRecord::scrubbed(raw).curl("http://127.0.0.1:18765");
         assert!(
             !curl.contains("AKIDSECRETID") && !curl.contains("abc"),
             "{curl}"

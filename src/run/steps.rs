@@ -39,7 +39,7 @@ impl Runner {
         result.exchanges.push(Exchange {
             step: n,
             action: step.action.clone(),
-            request: RequestRecord::scrubbed(&req),
+            request: RequestRecord::scrubbed(req),
             response: Some(ResponseRecord::of(&resp, parsed.as_ref().ok())),
         });
         let resp = &*result.last_response.insert(resp);
