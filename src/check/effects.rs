@@ -58,11 +58,12 @@ pub fn flatten(values: &[Value]) -> Vec<String> {
 
 /// Decide one effect from what the describe call showed. `keys` are the subject key pairs,
 /// `replaced` the keys the subject instances held before that a replacing bind drops,
-/// `before` the subject instances' states before the call.
+/// `before` the subject instances' states before the call. `rule` and `location` are called
+/// only for a finding (most effects hold, and they are formatted strings).
 pub fn evaluate(
     effect: &Effect,
-    rule: &str,
-    location: &str,
+    rule: &dyn Fn() -> String,
+    location: &dyn Fn() -> String,
     selected: &[Value],
     keys: &[Bound],
     replaced: &[Bound],
@@ -76,8 +77,8 @@ pub fn evaluate(
             // harness's reading: a change not shown yet is a divergence.
             evidence: effect.evidence.unwrap_or_default(),
             source: effect.source.clone(),
-            rule: rule.to_string(),
-            location: location.to_string(),
+            rule: rule(),
+            location: location(),
             message,
         })
     };
@@ -155,6 +156,15 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The rule and location a finding names (the tests do not look at them).
+    fn r() -> String {
+        "r".into()
+    }
+
+    fn l() -> String {
+        "l".into()
+    }
     use serde_json::json;
 
     #[test]
@@ -177,13 +187,13 @@ mod tests {
         let appended = [json!("new"), json!("old")];
         let keys = std::slice::from_ref(&new);
         let olds = std::slice::from_ref(&old);
-        assert!(evaluate(&effect, "r", "l", &replaced, keys, olds, &[]).is_none());
-        let f = evaluate(&effect, "r", "l", &appended, keys, olds, &[]).unwrap();
+        assert!(evaluate(&effect, &r, &l, &replaced, keys, olds, &[]).is_none());
+        let f = evaluate(&effect, &r, &l, &appended, keys, olds, &[]).unwrap();
         assert!(f.message.contains("ssh-old"), "{}", f.message);
         // An adding bind may keep the old key.
         let mut adding = effect.clone();
         adding.binding = Some(Binding::Add);
-        assert!(evaluate(&adding, "r", "l", &appended, keys, olds, &[]).is_none());
+        assert!(evaluate(&adding, &r, &l, &appended, keys, olds, &[]).is_none());
     }
 
     #[test]

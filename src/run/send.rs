@@ -224,11 +224,26 @@ impl Runner {
                 return Sent::Transport(e);
             }
         }
+        let sent = self.waves(endpoint, requests, build, expect).await;
+        // Off again on every way out, a failed build included.
+        if emulator {
+            let _ = self.set_rate_limits(endpoint, false).await;
+        }
+        sent
+    }
+
+    /// The burst's requests, wave after wave, until one was throttled as `expect` says.
+    async fn waves(
+        &self,
+        endpoint: &Endpoint,
+        requests: usize,
+        build: &(dyn Fn(i64) -> Result<RawRequest, exec::BuildError> + Sync),
+        expect: &Expect,
+    ) -> Sent {
         let wanted: Vec<&str> = expect.codes().collect();
         let mut last = None;
-        let mut found = None;
         let mut sent = 0;
-        while sent < requests && found.is_none() {
+        while sent < requests {
             let n = BURST_WAVE.min(requests - sent);
             let mut reqs = Vec::with_capacity(n);
             for _ in 0..n {
@@ -251,16 +266,12 @@ impl Runner {
                     .ok()
                     .and_then(|b| Checker::error_code(&b).map(|(_, c)| c));
                 if code.is_some_and(|c| wanted.iter().any(|w| crate::check::code_matches(w, &c))) {
-                    found = Some((req, resp));
-                    break;
+                    return Sent::Ok(req, resp);
                 }
                 last = Some((req, resp));
             }
         }
-        if emulator {
-            let _ = self.set_rate_limits(endpoint, false).await;
-        }
-        match found.or(last) {
+        match last {
             Some((req, resp)) => Sent::Ok(req, resp),
             None => Sent::Transport("every request of the burst failed".into()),
         }
