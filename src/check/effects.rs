@@ -156,15 +156,6 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The rule and location a finding names (the tests do not look at them).
-    fn r() -> String {
-        "r".into()
-    }
-
-    fn l() -> String {
-        "l".into()
-    }
     use serde_json::json;
 
     #[test]
@@ -187,13 +178,40 @@ mod tests {
         let appended = [json!("new"), json!("old")];
         let keys = std::slice::from_ref(&new);
         let olds = std::slice::from_ref(&old);
-        assert!(evaluate(&effect, &r, &l, &replaced, keys, olds, &[]).is_none());
-        let f = evaluate(&effect, &r, &l, &appended, keys, olds, &[]).unwrap();
+        assert!(evaluate(
+            &effect,
+            &|| "r".into(),
+            &|| "l".into(),
+            &replaced,
+            keys,
+            olds,
+            &[]
+        )
+        .is_none());
+        let f = evaluate(
+            &effect,
+            &|| "r".into(),
+            &|| "l".into(),
+            &appended,
+            keys,
+            olds,
+            &[],
+        )
+        .unwrap();
         assert!(f.message.contains("ssh-old"), "{}", f.message);
         // An adding bind may keep the old key.
         let mut adding = effect.clone();
         adding.binding = Some(Binding::Add);
-        assert!(evaluate(&adding, &r, &l, &appended, keys, olds, &[]).is_none());
+        assert!(evaluate(
+            &adding,
+            &|| "r".into(),
+            &|| "l".into(),
+            &appended,
+            keys,
+            olds,
+            &[]
+        )
+        .is_none());
     }
 
     #[test]

@@ -291,15 +291,6 @@ pub(super) fn selected_in_state(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The rule and location a finding names (the tests do not look at them).
-    fn r() -> String {
-        "r".into()
-    }
-
-    fn l() -> String {
-        "l".into()
-    }
     use crate::emulator::{Instance, KeyPair};
     use serde_json::json;
 
@@ -350,7 +341,16 @@ mod tests {
         assert_eq!(got, vec![json!("RUNNING"), json!("STOPPED")]);
         // A state effect that did not happen fails, as through the describe call.
         let keys: &[Bound] = &[];
-        assert!(crate::check::effects::evaluate(&started, &r, &l, &got, keys, keys, &[]).is_some());
+        assert!(crate::check::effects::evaluate(
+            &started,
+            &|| "r".into(),
+            &|| "l".into(),
+            &got,
+            keys,
+            keys,
+            &[]
+        )
+        .is_some());
     }
 
     /// A deleted key still held, in any region, is seen (its id and its name).
@@ -364,7 +364,15 @@ mod tests {
             id: "unknown".into(),
             name: "one".into(),
         };
-        let f = crate::check::effects::evaluate(&deleted, &r, &l, &got, &[by_name], &[], &[]);
+        let f = crate::check::effects::evaluate(
+            &deleted,
+            &|| "r".into(),
+            &|| "l".into(),
+            &got,
+            &[by_name],
+            &[],
+            &[],
+        );
         assert!(f.is_some_and(|f| f.message.contains("still listed")));
     }
 }
