@@ -17,17 +17,10 @@
 //! within the skew window): signing is the client's cost and stays out of both measurements.
 use cloudconform::emulator::{Emulator, EmulatorConfig, World};
 
-// The CLI's allocator and options (src/main.rs), so this measures what `cloudconform emulate`
-// runs; the axum baseline shares them.
-#[cfg(not(target_env = "msvc"))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-#[cfg(not(target_env = "msvc"))]
-#[allow(non_upper_case_globals)]
-#[export_name = "_rjem_malloc_conf"]
-pub static malloc_conf: &[u8; 70] =
-    b"narenas:2,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+// The CLI's allocator and its options (src/allocator.rs), so this measures what `cloudconform
+// emulate` runs; the axum baseline shares them.
+#[path = "../src/allocator.rs"]
+mod allocator;
 use cloudconform::sign::{sign, Credentials, Scheme, SignInput};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -457,6 +450,7 @@ fn growth(o: &Options) {
 }
 
 fn main() {
+    allocator::configure();
     let o = options();
     if let Some(n) = o.child {
         growth_child(&o, n);
