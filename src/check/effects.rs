@@ -178,40 +178,16 @@ mod tests {
         let appended = [json!("new"), json!("old")];
         let keys = std::slice::from_ref(&new);
         let olds = std::slice::from_ref(&old);
-        assert!(evaluate(
-            &effect,
-            &|| "r".into(),
-            &|| "l".into(),
-            &replaced,
-            keys,
-            olds,
-            &[]
-        )
-        .is_none());
-        let f = evaluate(
-            &effect,
-            &|| "r".into(),
-            &|| "l".into(),
-            &appended,
-            keys,
-            olds,
-            &[],
-        )
-        .unwrap();
+        let eval = |e: &Effect, got: &[Value]| {
+            evaluate(e, &|| "r".into(), &|| "l".into(), got, keys, olds, &[])
+        };
+        assert!(eval(&effect, &replaced).is_none());
+        let f = eval(&effect, &appended).unwrap();
         assert!(f.message.contains("ssh-old"), "{}", f.message);
         // An adding bind may keep the old key.
         let mut adding = effect.clone();
         adding.binding = Some(Binding::Add);
-        assert!(evaluate(
-            &adding,
-            &|| "r".into(),
-            &|| "l".into(),
-            &appended,
-            keys,
-            olds,
-            &[]
-        )
-        .is_none());
+        assert!(eval(&adding, &appended).is_none());
     }
 
     #[test]

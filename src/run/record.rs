@@ -178,8 +178,12 @@ impl RequestRecord {
 }
 
 /// Replace secret response values (private keys of created key pairs) with `[redacted]`.
+/// What a key that holds a secret spells, in any case: `PrivateKey` and its spellings.
+/// `verbatim` looks for the same word in the raw body.
+const SECRET_WORD: &str = "private";
+
 fn secret_key(k: &str) -> bool {
-    k.to_ascii_lowercase().contains("private")
+    k.to_ascii_lowercase().contains(SECRET_WORD)
 }
 
 fn scrub_json(v: &mut Value) {
@@ -203,7 +207,9 @@ fn scrub_json(v: &mut Value) {
 /// nothing `scrub_json` would redact (most answers; they are then recorded without a copy).
 fn verbatim(body: &[u8]) -> Option<&str> {
     let escaped = memchr::memmem::find(body, b"\\u").is_some();
-    let private = body.windows(7).any(|w| w.eq_ignore_ascii_case(b"private"));
+    let private = body
+        .windows(SECRET_WORD.len())
+        .any(|w| w.eq_ignore_ascii_case(SECRET_WORD.as_bytes()));
     if escaped || private {
         return None;
     }
