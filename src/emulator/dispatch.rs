@@ -194,7 +194,13 @@ fn answer(
     let now = settings.now.unwrap_or_else(crate::sign::clock::unix_now);
 
     // One lock around the world for the rest of the request keeps concurrent calls consistent.
-    let mut world = shared.world.lock();
+    // An action without effects only reads it, so such calls share the lock and answer side by
+    // side; the rest hold it alone.
+    let mut world = if action.effects.is_empty() {
+        WorldGuard::Read(shared.world.read())
+    } else {
+        WorldGuard::Write(shared.world.write())
+    };
     // 4-5. Signature, permission, rate limit.
     let caller_allowed = admit(shared, pspec, request, &world, &action, &settings, now)?;
     if let Some(missing) = super::deviate::demanded(shared, &action, request) {
@@ -242,10 +248,16 @@ fn answer(
     // 8. Effects; 9. the response.
     let mut new_id =
         |kind: &str, world: &World| shared.new_id(pspec.provider, &service, kind, world);
-    let applied = super::deviate::apply_effects(shared, &call, &mut world, &failures, &mut new_id);
-    if !action.effects.is_empty() {
-        shared.world_changed();
-    }
+    let applied = match &mut world {
+        WorldGuard::Write(world) => {
+            let applied =
+                super::deviate::apply_effects(shared, &call, world, &failures, &mut new_id);
+            shared.world_changed();
+            applied
+        }
+        // No effects to apply (a bent effect bends one of the action's own).
+        WorldGuard::Read(_) => semantics::Applied::default(),
+    };
     Ok(match filler {
         Filler::Direct => actions::write::success_body(
             &shared.plans,
@@ -260,6 +272,22 @@ fn answer(
             envelope::success(pspec, members, request_id).body
         }
     })
+}
+
+/// The world as one request holds it: shared by actions without effects, alone otherwise.
+enum WorldGuard<'a> {
+    Read(parking_lot::RwLockReadGuard<'a, World>),
+    Write(parking_lot::RwLockWriteGuard<'a, World>),
+}
+
+impl std::ops::Deref for WorldGuard<'_> {
+    type Target = World;
+    fn deref(&self) -> &World {
+        match self {
+            WorldGuard::Read(w) => w,
+            WorldGuard::Write(w) => w,
+        }
+    }
 }
 
 /// What the HTTP front could not read, as the protocol condition that answers it.

@@ -32,7 +32,7 @@ pub use world::{Account, AccountRole, Image, Instance, KeyPair, ServiceState, Wo
 use crate::http::{RawRequest, RawResponse};
 use crate::sign::NonceCache;
 use crate::spec::{Provider, SpecError, SpecSet};
-use parking_lot::{Mutex, RwLock};
+use parking_lot::RwLock;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,7 +122,9 @@ pub(crate) struct Shared {
     pub specs: Arc<SpecSet>,
     pub config: EmulatorConfig,
     pub settings: RwLock<Settings>,
-    pub world: Mutex<World>,
+    /// Read-locked by actions without effects (they answer side by side), write-locked by the
+    /// rest and by the control API.
+    pub world: RwLock<World>,
     pub nonces: NonceCache,
     pub limiter: ratelimit::RateLimiter,
     pub formats: validate::Formats,
@@ -231,7 +233,7 @@ impl Emulator {
             shared: Arc::new(Shared {
                 specs,
                 settings: RwLock::new(settings),
-                world: Mutex::new(world),
+                world: RwLock::new(world),
                 nonces: NonceCache::new(),
                 limiter: ratelimit::RateLimiter::new(),
                 formats,
@@ -276,13 +278,13 @@ impl Emulator {
 
     /// A copy of the current world.
     pub fn world(&self) -> World {
-        self.shared.world.lock().clone()
+        self.shared.world.read().clone()
     }
 
     /// Replace the world (checked first). Forgets nonces and rate-limit windows.
     pub fn set_world(&self, world: World) -> Result<(), WorldError> {
         world.check()?;
-        *self.shared.world.lock() = world;
+        *self.shared.world.write() = world;
         self.shared.nonces.clear();
         self.shared.limiter.clear();
         self.shared.world_changed();
@@ -298,7 +300,7 @@ impl Emulator {
         if !problems.is_empty() {
             return Err(WorldError::Invalid(problems));
         }
-        let mut guard = self.shared.world.lock();
+        let mut guard = self.shared.world.write();
         let old = match guard.services.get_mut(service) {
             Some(slot) => std::mem::replace(slot, state),
             None => {
@@ -317,7 +319,7 @@ impl Emulator {
 
     /// A copy of one service's current state.
     pub fn service(&self, service: &str) -> Option<ServiceState> {
-        self.shared.world.lock().services.get(service).cloned()
+        self.shared.world.read().services.get(service).cloned()
     }
 
     /// Back to the default world.

@@ -334,8 +334,20 @@ impl ServiceState {
 
     /// Instances and images that reference the key pair `id`.
     pub fn users_of_key(&self, id: &str) -> (Vec<&str>, Vec<&str>) {
+        let images = self
+            .images
+            .iter()
+            .filter(|i| i.keys.iter().any(|k| k == id))
+            .map(|i| i.id.as_str())
+            .collect();
+        (self.instances_of_key(id), images)
+    }
+
+    /// The ids of the instances bound to the key pair `id` (what a key pair's answer lists;
+    /// images are not walked).
+    pub fn instances_of_key(&self, id: &str) -> Vec<&str> {
         let bound = |i: &&Instance| i.keys.iter().any(|k| k == id);
-        let instances = match self.positions() {
+        match self.positions() {
             Some(p) => p
                 .bound
                 .get(id)
@@ -353,14 +365,7 @@ impl ServiceState {
                 .filter(bound)
                 .map(|i| i.id.as_str())
                 .collect(),
-        };
-        let images = self
-            .images
-            .iter()
-            .filter(|i| i.keys.iter().any(|k| k == id))
-            .map(|i| i.id.as_str())
-            .collect();
-        (instances, images)
+        }
     }
 }
 

@@ -183,6 +183,38 @@ pub fn derive_keys(secret: &Secret, date: &str, service: &str) -> Tc3Keys {
     }
 }
 
+/// How many (secret, date, service) chains [`derive_keys_cached`] keeps per thread: a few
+/// callers at a time, and a day boundary, without a lookup costing more than it saves.
+const REMEMBERED_CHAINS: usize = 8;
+
+/// [`derive_keys`], remembered per thread for the last [`REMEMBERED_CHAINS`] (secret, date,
+/// service): a verifier sees the same caller sign for the same day and service request after
+/// request, and the chain is three of the four HMACs a verification costs. The secrets stay
+/// inside [`Secret`] (redacted `Debug`, constant-time equality) and the keys inside
+/// [`Tc3Keys`] (redacted `Debug`).
+pub fn derive_keys_cached(secret: &Secret, date: &str, service: &str) -> Tc3Keys {
+    use std::cell::RefCell;
+    type Chain = (Secret, String, String, Tc3Keys);
+    thread_local! {
+        static RECENT: RefCell<Vec<Chain>> = const { RefCell::new(Vec::new()) };
+    }
+    RECENT.with(|recent| {
+        let mut recent = recent.borrow_mut();
+        let hit = recent
+            .iter()
+            .find(|(s, d, v, _)| d == date && v == service && s == secret);
+        if let Some((_, _, _, keys)) = hit {
+            return keys.clone();
+        }
+        let keys = derive_keys(secret, date, service);
+        if recent.len() == REMEMBERED_CHAINS {
+            recent.remove(0);
+        }
+        recent.push((secret.clone(), date.into(), service.into(), keys.clone()));
+        keys
+    })
+}
+
 /// Raw signature bytes of a string to sign under derived keys.
 pub fn signature_bytes(keys: &Tc3Keys, string_to_sign: &str) -> [u8; 32] {
     hmac_sha256(&keys.secret_signing, string_to_sign.as_bytes())
@@ -305,6 +337,37 @@ mod tests {
             hashed_payload(&request),
             "438d4109ef0d676b8c2c7ed13cdfcb418e494d53b843d4634ce3b1085f07bb96"
         );
+    }
+
+    #[test]
+    fn cached_chains_match_derived_ones_past_the_cache_size() {
+        // More (secret, date, service) triples than the cache holds, each asked twice and in
+        // an order that evicts: every answer must be the uncached derivation of its own triple.
+        let triples: Vec<(Secret, &str, &str)> = (0..REMEMBERED_CHAINS + 3)
+            .flat_map(|n| {
+                let secret = Secret::new(format!("secret-{n}"));
+                [
+                    (secret.clone(), "2019-02-25", "cvm"),
+                    (secret.clone(), "2019-02-26", "cvm"),
+                    (secret, "2019-02-25", "ecm"),
+                ]
+            })
+            .collect();
+        for round in 0..2 {
+            for (secret, date, service) in &triples {
+                let cached = derive_keys_cached(secret, date, service);
+                let derived = derive_keys(secret, date, service);
+                assert_eq!(
+                    cached.secret_signing_hex(),
+                    derived.secret_signing_hex(),
+                    "round {round}: {date} {service}"
+                );
+            }
+        }
+        // Same date and service, another secret: not the first secret's chain.
+        let a = derive_keys_cached(&Secret::new("a"), "2019-02-25", "cvm");
+        let b = derive_keys_cached(&Secret::new("b"), "2019-02-25", "cvm");
+        assert_ne!(a.secret_signing_hex(), b.secret_signing_hex());
     }
 
     #[test]

@@ -176,7 +176,7 @@ fn key_field<'a>(k: &'a KeyPair, svc: &'a ServiceState, name: &str) -> Option<Fi
     Some(match name {
         "KeyId" | "KeyPairId" => Field::Str(&k.id),
         "KeyName" | "KeyPairName" => Field::Str(&k.name),
-        "AssociatedInstanceIds" => Field::List(svc.users_of_key(&k.id).0),
+        "AssociatedInstanceIds" => Field::List(svc.instances_of_key(&k.id)),
         "ProjectId" => Field::Int(0),
         "Description" => Field::Str(""),
         "CreatedTime" | "CreationTime" => Field::Str("2026-01-01T00:00:00Z"),

@@ -124,7 +124,7 @@ pub(super) fn verify_tc3(
         .with_debug(debug_for(&canonical)));
     }
 
-    let keys = tc3::derive_keys(&key.secret, &auth.date, &auth.service);
+    let keys = tc3::derive_keys_cached(&key.secret, &auth.date, &auth.service);
     let host_has_port = request.host().and_then(host_without_port).is_some();
     let mut tried: Vec<tc3::Tc3Canonical> = Vec::new();
     for reading in readings(policy, host_has_port) {
