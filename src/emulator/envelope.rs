@@ -47,7 +47,11 @@ impl Envelope {
 /// A fresh RequestId in the provider's casing (the spec's example tells: lower-case UUIDs for
 /// Tencent, upper-case for Alibaba).
 pub fn new_request_id(spec: &ProviderSpec) -> String {
-    let id = uuid::Uuid::new_v4().to_string();
+    // Random bytes from the thread's generator (seeded from the OS), made a version-4 UUID:
+    // `Uuid::new_v4` asks the kernel on every request.
+    let id = uuid::Builder::from_random_bytes(rand::random())
+        .into_uuid()
+        .to_string();
     if spec
         .request_id
         .example
@@ -149,4 +153,30 @@ pub fn error(
         }
     };
     json_response(spec, status, &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_request_id;
+    use crate::spec::{Provider, SpecSet};
+
+    #[test]
+    fn request_ids_follow_each_providers_pattern_and_differ() {
+        let specs = SpecSet::load_default().expect("the shipped specs load");
+        for provider in [Provider::Tencent, Provider::Alibaba] {
+            let spec = specs
+                .provider(provider)
+                .expect("both providers have a spec");
+            let pattern = regex::Regex::new(&spec.request_id.pattern).expect("a valid pattern");
+            let ids: std::collections::HashSet<String> =
+                (0..1000).map(|_| new_request_id(spec)).collect();
+            assert_eq!(ids.len(), 1000, "{provider}: ids repeat");
+            for id in &ids {
+                assert!(pattern.is_match(id), "{provider}: {id}");
+                let uuid = uuid::Uuid::parse_str(id).expect("a UUID");
+                assert_eq!(uuid.get_version_num(), 4, "{id}");
+                assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122, "{id}");
+            }
+        }
+    }
 }

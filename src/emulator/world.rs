@@ -75,6 +75,8 @@ struct Positions {
     bound: HashMap<String, Vec<usize>>,
     /// Instance positions per region, ascending (pages of a region's instances without a walk).
     regions: HashMap<String, Vec<usize>>,
+    /// Key-pair positions per region, ascending (the same for key pairs).
+    key_regions: HashMap<String, Vec<usize>>,
     /// The list lengths the index was built for: a change that bypassed `service_mut` and
     /// changed a length is noticed and the index rebuilt.
     lengths: (usize, usize),
@@ -282,6 +284,15 @@ impl ServiceState {
                     }
                 }
             }
+            let mut key_regions: HashMap<String, Vec<usize>> = HashMap::new();
+            for (n, k) in self.key_pairs.iter().enumerate() {
+                match key_regions.get_mut(&k.region) {
+                    Some(at) => at.push(n),
+                    None => {
+                        key_regions.insert(k.region.clone(), vec![n]);
+                    }
+                }
+            }
             let ids = |it: &mut dyn Iterator<Item = &String>| {
                 it.enumerate().map(|(n, id)| (id.clone(), n)).collect()
             };
@@ -290,6 +301,7 @@ impl ServiceState {
                 key_pairs: ids(&mut self.key_pairs.iter().map(|k| &k.id)),
                 bound,
                 regions,
+                key_regions,
                 lengths,
             }
         });
@@ -301,6 +313,17 @@ impl ServiceState {
     pub fn instances_in_region(&self, region: &str) -> Option<&[usize]> {
         let positions = self.positions()?;
         Some(positions.regions.get(region).map_or(&[][..], Vec::as_slice))
+    }
+
+    /// The positions of the key pairs in `region`, ascending; `None` when the index is stale.
+    pub fn key_pairs_in_region(&self, region: &str) -> Option<&[usize]> {
+        let positions = self.positions()?;
+        Some(
+            positions
+                .key_regions
+                .get(region)
+                .map_or(&[][..], Vec::as_slice),
+        )
     }
 
     /// The position of instance `id` in `instances`.

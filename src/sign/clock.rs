@@ -1,6 +1,6 @@
 //! Time formats the schemes put on the wire, and the wall clock for convenience constructors.
 //! Signing and verification take time as an input; only the helpers here read the clock.
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 
 /// Seconds since the Unix epoch, now.
 pub fn unix_now() -> i64 {
@@ -9,7 +9,13 @@ pub fn unix_now() -> i64 {
 
 /// `YYYY-MM-DD` of a Unix timestamp in UTC (the TC3 credential-scope date).
 pub fn utc_date(timestamp: i64) -> Option<String> {
-    DateTime::<Utc>::from_timestamp(timestamp, 0).map(|t| t.format("%Y-%m-%d").to_string())
+    // From the date's parts: a verifier asks once per request, and `format` parses its pattern
+    // every time. Years outside 0..=9999 keep chrono's spelling.
+    let t = DateTime::<Utc>::from_timestamp(timestamp, 0)?;
+    Some(match t.year() {
+        0..=9999 => format!("{:04}-{:02}-{:02}", t.year(), t.month(), t.day()),
+        _ => t.format("%Y-%m-%d").to_string(),
+    })
 }
 
 /// `yyyy-MM-ddTHH:mm:ssZ` (Alibaba `x-acs-date` and RPC `Timestamp`).
@@ -43,5 +49,15 @@ mod tests {
         assert_eq!(parse_iso8601("2023-03-13 08:34:30"), None);
         assert_eq!(parse_iso8601(""), None);
         assert_eq!(utc_date(i64::MAX), None);
+        assert_eq!(utc_date(0).as_deref(), Some("1970-01-01"));
+        assert_eq!(utc_date(-62_135_596_800).as_deref(), Some("0001-01-01"));
+        assert_eq!(utc_date(253_402_300_800).as_deref(), Some("+10000-01-01"));
+        // Every day of a leap year and its neighbours, against chrono's own formatting.
+        for day in 0..3 * 366 {
+            let ts = 1_704_067_200 + day * 86_400 - 1;
+            let expected =
+                DateTime::<Utc>::from_timestamp(ts, 0).map(|t| t.format("%Y-%m-%d").to_string());
+            assert_eq!(utc_date(ts), expected);
+        }
     }
 }

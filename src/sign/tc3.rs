@@ -145,18 +145,35 @@ pub fn canonicalize(
         Some(value)
     })?;
     let hashed_request_payload = hashed_payload(request);
-    let canonical_request = format!(
-        "{}\n/\n{}\n{}\n{}\n{}",
-        request.method,
+    // Joined piece by piece into buffers sized once: verification builds these for every
+    // request, and `format!` costs more than the pieces.
+    let joined = |pieces: &[&str]| {
+        let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
+        pieces.iter().for_each(|p| out.push_str(p));
+        out
+    };
+    let canonical_request = joined(&[
+        &request.method,
+        "\n/\n",
         canonical_query(request),
-        headers,
+        "\n",
+        &headers,
+        "\n",
         signed_headers,
-        hashed_request_payload
-    );
+        "\n",
+        &hashed_request_payload,
+    ]);
     let hashed_canonical_request = sha256_hex(canonical_request.as_bytes());
-    let credential_scope = format!("{date}/{service}/{TERMINATOR}");
-    let string_to_sign =
-        format!("{ALGORITHM}\n{timestamp}\n{credential_scope}\n{hashed_canonical_request}");
+    let credential_scope = joined(&[date, "/", service, "/", TERMINATOR]);
+    let string_to_sign = joined(&[
+        ALGORITHM,
+        "\n",
+        timestamp,
+        "\n",
+        &credential_scope,
+        "\n",
+        &hashed_canonical_request,
+    ]);
     Ok(Tc3Canonical {
         date: date.to_string(),
         service: service.to_string(),

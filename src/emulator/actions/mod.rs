@@ -423,7 +423,7 @@ pub(crate) fn listed<'a>(call: &Call, world: &'a World, ctx: &Ctx<'a>) -> Listed
         let at = match (scope, kind) {
             (None, _) => Some(None),
             (Some(r), Kind::Instance) => svc.instances_in_region(r).map(Some),
-            (Some(_), Kind::KeyPair) => None,
+            (Some(r), Kind::KeyPair) => svc.key_pairs_in_region(r).map(Some),
         };
         if let Some(at) = at {
             let total = at.map_or(kind.count(svc), <[usize]>::len);
