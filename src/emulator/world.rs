@@ -272,36 +272,33 @@ impl ServiceState {
         let lengths = (self.instances.len(), self.key_pairs.len());
         let positions = self.index.0.get_or_init(|| {
             let mut bound: HashMap<String, Vec<usize>> = HashMap::new();
-            let mut regions: HashMap<String, Vec<usize>> = HashMap::new();
             for (n, i) in self.instances.iter().enumerate() {
                 for k in &i.keys {
                     bound.entry(k.clone()).or_default().push(n);
-                }
-                match regions.get_mut(&i.region) {
-                    Some(at) => at.push(n),
-                    None => {
-                        regions.insert(i.region.clone(), vec![n]);
-                    }
-                }
-            }
-            let mut key_regions: HashMap<String, Vec<usize>> = HashMap::new();
-            for (n, k) in self.key_pairs.iter().enumerate() {
-                match key_regions.get_mut(&k.region) {
-                    Some(at) => at.push(n),
-                    None => {
-                        key_regions.insert(k.region.clone(), vec![n]);
-                    }
                 }
             }
             let ids = |it: &mut dyn Iterator<Item = &String>| {
                 it.enumerate().map(|(n, id)| (id.clone(), n)).collect()
             };
+            // Positions per region, ascending; each region's name is copied once, not per entry.
+            let by_region = |it: &mut dyn Iterator<Item = &String>| {
+                let mut at: HashMap<String, Vec<usize>> = HashMap::new();
+                for (n, region) in it.enumerate() {
+                    match at.get_mut(region) {
+                        Some(list) => list.push(n),
+                        None => {
+                            at.insert(region.clone(), vec![n]);
+                        }
+                    }
+                }
+                at
+            };
             Positions {
                 instances: ids(&mut self.instances.iter().map(|i| &i.id)),
                 key_pairs: ids(&mut self.key_pairs.iter().map(|k| &k.id)),
                 bound,
-                regions,
-                key_regions,
+                regions: by_region(&mut self.instances.iter().map(|i| &i.region)),
+                key_regions: by_region(&mut self.key_pairs.iter().map(|k| &k.region)),
                 lengths,
             }
         });
