@@ -325,10 +325,54 @@ fn direct_answers_equal_the_reference_filler_byte_for_byte() {
     );
 }
 
-/// Pages of `DescribeInstances` without filters come from the region index; with a filter that
-/// keeps every instance they come from a walk of the world. Both must list the same instances
-/// and count the same total, on every page (past the end too), in a world whose instances
-/// alternate between regions.
+/// What a paged CVM describe lists, unfiltered (from the region index) and with a filter that
+/// keeps everything (a walk of the world): the two must give the same total and ids on every
+/// page, past the end too. Returns how many ids the pages listed.
+fn indexed_and_walked_pages_agree(
+    world: World,
+    action: &str,
+    list: &str,
+    id_field: &str,
+    keep_all: Value,
+    pages: &[(usize, usize)],
+) -> usize {
+    let e = Emulator::new(EmulatorConfig {
+        world: Some(world),
+        ..EmulatorConfig::default()
+    })
+    .expect("emulator");
+    let page = |offset: usize, limit: usize, filtered: bool| -> (Value, Value) {
+        let mut body = json!({"Offset": offset, "Limit": limit});
+        if filtered {
+            body["Filters"] = keep_all.clone();
+        }
+        let r = e.handle_raw(emulator_support::cvm_call(HOST, action, body));
+        let v = emulator_support::ok_json(&r);
+        (
+            v["Response"]["TotalCount"].clone(),
+            v["Response"][list]
+                .as_array()
+                .expect("a list")
+                .iter()
+                .map(|item| item[id_field].clone())
+                .collect(),
+        )
+    };
+    let mut listed = 0;
+    for &(offset, limit) in pages {
+        let (total, ids) = page(offset, limit, false);
+        assert_eq!(
+            (total.clone(), ids.clone()),
+            page(offset, limit, true),
+            "{action} page at {offset}, limit {limit}: index (left) vs walk (right)"
+        );
+        assert!(total.as_u64().unwrap() > 80, "{total}");
+        listed += ids.as_array().unwrap().len();
+    }
+    listed
+}
+
+/// Pages of `DescribeInstances`, in a world whose instances alternate between regions.
 #[test]
 fn indexed_pages_equal_walked_pages() {
     let mut w = World::default();
@@ -342,48 +386,26 @@ fn indexed_pages_equal_walked_pages() {
         i.keys.clear();
         svc.instances.push(i);
     }
-    let e = Emulator::new(EmulatorConfig {
-        world: Some(w),
-        ..EmulatorConfig::default()
-    })
-    .expect("emulator");
-    let page = |offset: usize, limit: usize, filtered: bool| -> (Value, Value) {
-        let mut body = json!({"Offset": offset, "Limit": limit});
-        if filtered {
-            body["Filters"] = json!([{"Name": "instance-state", "Values": ["RUNNING", "STOPPED"]}]);
-        }
-        let r = e.handle_raw(emulator_support::cvm_call(HOST, "DescribeInstances", body));
-        let v = emulator_support::ok_json(&r);
-        (
-            v["Response"]["TotalCount"].clone(),
-            v["Response"]["InstanceSet"]
-                .as_array()
-                .expect("a list")
-                .iter()
-                .map(|i| i["InstanceId"].clone())
-                .collect(),
-        )
-    };
-    let mut listed = 0;
-    for (offset, limit) in [
-        (0, 100),
-        (100, 100),
-        (37, 13),
-        (0, 1),
-        (240, 100),
-        (5000, 100),
-    ] {
-        let (total, ids) = page(offset, limit, false);
-        assert_eq!((total.clone(), ids.clone()), page(offset, limit, true));
-        assert!(total.as_u64().unwrap() > 80, "{total}");
-        listed += ids.as_array().unwrap().len();
-    }
-    assert!(listed > 150);
+    let listed = indexed_and_walked_pages_agree(
+        w,
+        "DescribeInstances",
+        "InstanceSet",
+        "InstanceId",
+        json!([{"Name": "instance-state", "Values": ["RUNNING", "STOPPED"]}]),
+        &[
+            (0, 100),
+            (100, 100),
+            (37, 13),
+            (0, 1),
+            (240, 100),
+            (5000, 100),
+        ],
+    );
+    assert!(listed > 150, "{listed}");
 }
 
-/// The same for `DescribeKeyPairs`: unfiltered pages come from the key pairs' region index, and
-/// a filter that keeps every key pair (`project-id` 0, which every key pair answers) walks
-/// them. Key pairs alternate between regions, so a page that ignored the region would differ.
+/// Pages of `DescribeKeyPairs` (key pairs have a region index too), key pairs alternating
+/// between regions; `project-id` 0 is answered by every key pair.
 #[test]
 fn indexed_key_pair_pages_equal_walked_pages() {
     let mut w = World::default();
@@ -397,34 +419,13 @@ fn indexed_key_pair_pages_equal_walked_pages() {
         k.region = regions[n % regions.len().min(3)].clone();
         svc.key_pairs.push(k);
     }
-    let e = Emulator::new(EmulatorConfig {
-        world: Some(w),
-        ..EmulatorConfig::default()
-    })
-    .expect("emulator");
-    let page = |offset: usize, limit: usize, filtered: bool| -> (Value, Value) {
-        let mut body = json!({"Offset": offset, "Limit": limit});
-        if filtered {
-            body["Filters"] = json!([{"Name": "project-id", "Values": ["0"]}]);
-        }
-        let r = e.handle_raw(emulator_support::cvm_call(HOST, "DescribeKeyPairs", body));
-        let v = emulator_support::ok_json(&r);
-        (
-            v["Response"]["TotalCount"].clone(),
-            v["Response"]["KeyPairSet"]
-                .as_array()
-                .expect("a list")
-                .iter()
-                .map(|k| k["KeyId"].clone())
-                .collect(),
-        )
-    };
-    let mut listed = 0;
-    for (offset, limit) in [(0, 100), (37, 13), (0, 1), (80, 100), (5000, 100)] {
-        let (total, ids) = page(offset, limit, false);
-        assert_eq!((total.clone(), ids.clone()), page(offset, limit, true));
-        assert!(total.as_u64().unwrap() > 80, "{total}");
-        listed += ids.as_array().unwrap().len();
-    }
+    let listed = indexed_and_walked_pages_agree(
+        w,
+        "DescribeKeyPairs",
+        "KeyPairSet",
+        "KeyId",
+        json!([{"Name": "project-id", "Values": ["0"]}]),
+        &[(0, 100), (37, 13), (0, 1), (80, 100), (5000, 100)],
+    );
     assert!(listed > 100, "{listed}");
 }
