@@ -7,7 +7,7 @@
 //! aside, which are random).
 mod emulator_support;
 
-use cloudconform::emulator::{Emulator, EmulatorConfig, World};
+use cloudconform::emulator::{Emulator, EmulatorConfig, ServiceState, World};
 use cloudconform::http::RawRequest;
 use cloudconform::sign::Scheme;
 use cloudconform::spec::{ActionSpec, ParamType, Provider, RefBy, SpecSet};
@@ -325,6 +325,18 @@ fn direct_answers_equal_the_reference_filler_byte_for_byte() {
     );
 }
 
+/// The default world with 250 more CVM resources, made by `add` (its number and the region it
+/// goes in: the first three regions in turn, so a page that ignored the region would differ).
+fn cvm_world_with_250(add: impl Fn(&mut ServiceState, usize, &str)) -> World {
+    let mut w = World::default();
+    let regions = w.regions(Provider::Tencent).to_vec();
+    let svc = w.service_mut("tencent/cvm");
+    for n in 0..250 {
+        add(svc, n, &regions[n % regions.len().min(3)]);
+    }
+    w
+}
+
 /// What a paged CVM describe lists, unfiltered (from the region index) and with a filter that
 /// keeps everything (a walk of the world): the two must give the same total and ids on every
 /// page, past the end too. Returns how many ids the pages listed.
@@ -375,17 +387,13 @@ fn indexed_and_walked_pages_agree(
 /// Pages of `DescribeInstances`, in a world whose instances alternate between regions.
 #[test]
 fn indexed_pages_equal_walked_pages() {
-    let mut w = World::default();
-    let regions = w.regions(Provider::Tencent).to_vec();
-    let svc = w.service_mut("tencent/cvm");
-    let template = svc.instances[0].clone();
-    for n in 0..250 {
-        let mut i = template.clone();
+    let w = cvm_world_with_250(|svc, n, region| {
+        let mut i = svc.instances[0].clone();
         i.id = format!("ins-page{n:04}");
-        i.region = regions[n % regions.len().min(3)].clone();
+        i.region = region.to_string();
         i.keys.clear();
         svc.instances.push(i);
-    }
+    });
     let listed = indexed_and_walked_pages_agree(
         w,
         "DescribeInstances",
@@ -408,17 +416,13 @@ fn indexed_pages_equal_walked_pages() {
 /// between regions; `project-id` 0 is answered by every key pair.
 #[test]
 fn indexed_key_pair_pages_equal_walked_pages() {
-    let mut w = World::default();
-    let regions = w.regions(Provider::Tencent).to_vec();
-    let svc = w.service_mut("tencent/cvm");
-    let template = svc.key_pairs[0].clone();
-    for n in 0..250 {
-        let mut k = template.clone();
+    let w = cvm_world_with_250(|svc, n, region| {
+        let mut k = svc.key_pairs[0].clone();
         k.id = format!("skey-page{n:04}");
         k.name = format!("cc_page_{n}");
-        k.region = regions[n % regions.len().min(3)].clone();
+        k.region = region.to_string();
         svc.key_pairs.push(k);
-    }
+    });
     let listed = indexed_and_walked_pages_agree(
         w,
         "DescribeKeyPairs",

@@ -177,7 +177,6 @@ impl RequestRecord {
     }
 }
 
-/// Replace secret response values (private keys of created key pairs) with `[redacted]`.
 /// What a key that holds a secret spells, in any case: `PrivateKey` and its spellings.
 /// `verbatim` looks for the same word in the raw body.
 const SECRET_WORD: &str = "private";
@@ -186,6 +185,7 @@ fn secret_key(k: &str) -> bool {
     k.to_ascii_lowercase().contains(SECRET_WORD)
 }
 
+/// Replace secret response values (private keys of created key pairs) with `[redacted]`.
 fn scrub_json(v: &mut Value) {
     match v {
         Value::Object(o) => {

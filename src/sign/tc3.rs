@@ -145,14 +145,9 @@ pub fn canonicalize(
         Some(value)
     })?;
     let hashed_request_payload = hashed_payload(request);
-    // Joined piece by piece into buffers sized once: verification builds these for every
-    // request, and `format!` costs more than the pieces.
-    let joined = |pieces: &[&str]| {
-        let mut out = String::with_capacity(pieces.iter().map(|p| p.len()).sum());
-        pieces.iter().for_each(|p| out.push_str(p));
-        out
-    };
-    let canonical_request = joined(&[
+    // Joined piece by piece (`concat` sizes the buffer once): verification builds these for
+    // every request, and `format!` costs more than the pieces.
+    let canonical_request = [
         &request.method,
         "\n/\n",
         canonical_query(request),
@@ -162,10 +157,11 @@ pub fn canonicalize(
         signed_headers,
         "\n",
         &hashed_request_payload,
-    ]);
+    ]
+    .concat();
     let hashed_canonical_request = sha256_hex(canonical_request.as_bytes());
-    let credential_scope = joined(&[date, "/", service, "/", TERMINATOR]);
-    let string_to_sign = joined(&[
+    let credential_scope = [date, "/", service, "/", TERMINATOR].concat();
+    let string_to_sign = [
         ALGORITHM,
         "\n",
         timestamp,
@@ -173,7 +169,8 @@ pub fn canonicalize(
         &credential_scope,
         "\n",
         &hashed_canonical_request,
-    ]);
+    ]
+    .concat();
     Ok(Tc3Canonical {
         date: date.to_string(),
         service: service.to_string(),
