@@ -103,6 +103,7 @@ impl Endpoints {
                 base: "https://unresolved.invalid".into(),
                 host: "unresolved.invalid".into(),
                 placement: None,
+                connections: None,
             })
     }
 

@@ -15,6 +15,8 @@ pub struct Endpoint {
     pub base: String,
     pub host: String,
     pub placement: Option<super::placement::Placement>,
+    /// An emulator this process started: its kept-alive connections (reqwest otherwise).
+    pub connections: Option<std::sync::Arc<super::direct::Connections>>,
 }
 
 impl Endpoint {
@@ -32,6 +34,7 @@ impl Endpoint {
             base,
             host,
             placement: None,
+            connections: None,
         })
     }
 
@@ -53,6 +56,7 @@ impl Endpoint {
             base: format!("http://{addr}"),
             host: addr.to_string(),
             placement: None,
+            connections: None,
         }
     }
 
@@ -62,6 +66,12 @@ impl Endpoint {
         placement: std::sync::Arc<dyn super::placement::WorldPlacement>,
     ) -> Endpoint {
         self.placement = Some(super::placement::Placement(placement));
+        self
+    }
+
+    /// The same endpoint, sent to through direct connections (an emulator of this process).
+    pub fn with_direct_connections(mut self, addr: std::net::SocketAddr) -> Endpoint {
+        self.connections = Some(std::sync::Arc::new(super::direct::Connections::new(addr)));
         self
     }
 }
@@ -442,6 +452,9 @@ pub async fn send(
     req: &RawRequest,
     timeout: Duration,
 ) -> Result<RawResponse, TransportError> {
+    if let Some(direct) = &endpoint.connections {
+        return direct.send(req, timeout).await;
+    }
     let mut url = format!("{}{}", endpoint.base, req.path);
     if !req.raw_query.is_empty() {
         url.push('?');

@@ -36,7 +36,9 @@ impl WorldPlacement for InProcess {
 /// The endpoint of an emulator this process started: requests over HTTP, worlds placed and
 /// effects read in process (what `run` does; the self-test's in-process mode uses it too).
 pub fn in_process_endpoint(handle: &EmulatorHandle) -> Endpoint {
-    Endpoint::from_addr(handle.addr).with_placement(Arc::new(InProcess(handle.emulator().clone())))
+    Endpoint::from_addr(handle.addr)
+        .with_placement(Arc::new(InProcess(handle.emulator().clone())))
+        .with_direct_connections(handle.addr)
 }
 
 /// Start `n` emulators serving `specs` with rate limits off (cases that test throttling turn

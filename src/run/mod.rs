@@ -20,6 +20,7 @@ pub mod bench;
 mod built_world;
 pub mod cleanup;
 mod control_world;
+mod direct;
 pub mod endpoints;
 pub mod exec;
 pub mod expected;
