@@ -11,7 +11,8 @@
 //! `check` and `http`; never on the emulator's internals (only its public control API).
 //!
 //! Layout: `runner` drives cases (workers, world, verdict), `steps` runs one step, `observe`
-//! checks its declared effects, `send` builds, paces, retries and bursts a step's request, `control_world` places
+//! checks its declared effects, `send` builds, paces, retries and bursts a step's request (`exec` sends it with
+//! reqwest, or over `direct` connections to an emulator the run started), `control_world` places
 //! worlds through the emulator's control API, `built_world` builds them on any other endpoint
 //! with `fixture_calls` (documented calls chosen by purpose) on what `profile` lends (claims on
 //! lent instances), `shrink` shrinks exploration failures, `record` keeps scrubbed
