@@ -88,16 +88,7 @@ impl Connections {
             }
         };
         let status = resp.status().as_u16();
-        let headers = resp
-            .headers()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
-            .collect();
+        let headers = super::exec::header_pairs(resp.headers());
         let body = resp
             .into_body()
             .collect()

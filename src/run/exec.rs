@@ -478,16 +478,7 @@ pub async fn send(
         }
     })?;
     let status = resp.status().as_u16();
-    let headers = resp
-        .headers()
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.to_string(),
-                String::from_utf8_lossy(v.as_bytes()).to_string(),
-            )
-        })
-        .collect();
+    let headers = header_pairs(resp.headers());
     let body = resp
         .bytes()
         .await
@@ -498,6 +489,19 @@ pub async fn send(
         headers,
         body,
     })
+}
+
+/// An answer's headers as received (names lower-case, values decoded lossily), for the record.
+pub(super) fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
 }
 
 #[cfg(test)]
