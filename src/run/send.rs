@@ -126,18 +126,13 @@ impl Runner {
         let mut attempt = 0;
         loop {
             if !self.target.is_emulator() {
-                self.pacer
-                    .wait(
-                        &action.action,
-                        action.rate_limit.as_ref().map(|r| r.per_second),
-                    )
-                    .await;
+                self.pacer.wait(action).await;
             }
             let req = match build(crate::sign::clock::unix_now()) {
                 Ok(r) => r,
                 Err(e) => return Sent::Build(e.to_string()),
             };
-            self.stats.sent(&action.action);
+            self.stats.sent(action);
             let mut resp = exec::send(&self.client, endpoint, &req, self.opts.timeout).await;
             // The replay case sends the identical request again on purpose, but only after a
             // real answer (a lost first answer must not become a duplicate).
