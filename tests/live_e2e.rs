@@ -176,6 +176,9 @@ fn live_target_over_https_with_a_test_ca_and_each_credential_source() {
             "{err}"
         );
         assert!(err.contains(source), "{source}: {err}");
+        // The pacing line names the service's action (CVM's limits are not ECM's).
+        let pacing = err.lines().find(|l| l.starts_with("pacing: wall"));
+        assert!(pacing.is_some_and(|l| l.contains(" tencent/cvm/")), "{err}");
         let v = verdicts(&report);
         for c in TENCENT_CASES {
             assert!(v.iter().any(|(id, _)| id == c), "{c} ran: {v:?}");
