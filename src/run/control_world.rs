@@ -197,11 +197,20 @@ pub fn bind_world(runner: &Runner, case: &Case, region: &str) -> Result<Bindings
         .action(&case.action)
         .ok_or_else(|| format!("no spec for {}", case.action))?;
     let case_hash = hash_prefix(&[&case.id]);
+    // Looked up once per kind, not per object (batch worlds hold 100 of a kind).
+    let format = |resource: &str, by: RefBy| runner.derived.resource_format(action, resource, by);
+    let formats = [
+        ("key_pair", RefBy::Id, format("key_pair", RefBy::Id)),
+        ("key_pair", RefBy::Name, format("key_pair", RefBy::Name)),
+        ("instance", RefBy::Id, format("instance", RefBy::Id)),
+        ("image", RefBy::Id, format("image", RefBy::Id)),
+    ];
     let make = |resource: &str, by: RefBy, sym: &str, fallback: &str| -> String {
         let salt = stable_hash_after(case_hash, &[sym, resource]);
-        runner
-            .derived
-            .resource_format(action, resource, by)
+        formats
+            .iter()
+            .find(|(r, b, _)| *r == resource && *b == by)
+            .and_then(|(_, _, f)| *f)
             .and_then(|f| f.make(salt))
             .unwrap_or_else(|| {
                 format!(

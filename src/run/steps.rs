@@ -97,30 +97,48 @@ impl Runner {
 
 /// Symbols named by placeholders in a parameter value (`${i1}`, `${k1.name}`).
 pub fn placeholder_syms(v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut visit = |s: &str| {
+    let strings: Vec<&str> = match v {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let mut out: Vec<String> = Vec::new();
+    // Batch values name up to 100 symbols: a set keeps the dedup linear.
+    let mut seen = std::collections::HashSet::new();
+    for s in strings {
         let mut rest = s;
         while let Some(i) = rest.find("${") {
             let after = &rest[i + 2..];
             let Some(end) = after.find('}') else { break };
             let key = &after[..end];
             let sym = key.split('.').next().unwrap_or(key);
-            if sym != "region" && !out.contains(&sym.to_string()) {
+            if sym != "region" && seen.insert(sym) {
                 out.push(sym.to_string());
             }
             rest = &after[end + 1..];
         }
-    };
-    match v {
-        Value::String(s) => visit(s),
-        Value::Array(a) => {
-            for x in a {
-                if let Value::String(s) = x {
-                    visit(s)
-                }
-            }
-        }
-        _ => {}
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholder_syms;
+    use serde_json::json;
+
+    #[test]
+    fn symbols_in_first_appearance_order_once_each_without_region() {
+        let v = json!([
+            "${k2}",
+            "${i1.name}-${k2.name}",
+            "${region}",
+            7,
+            "plain",
+            "${k1}",
+            "${bad"
+        ]);
+        assert_eq!(placeholder_syms(&v), ["k2", "i1", "k1"]);
+        assert_eq!(placeholder_syms(&json!("${i3}/${i3}")), ["i3"]);
+        assert!(placeholder_syms(&json!(5)).is_empty());
+    }
 }
