@@ -21,8 +21,26 @@ fn run_against(url: &str) -> Vec<CaseResult> {
         name: "url".into(),
         kind: url_support::live_kind(Endpoint::parse(url).unwrap()),
     };
+    let plan = cloudconform::run::plan::plan(&specs, &cases, true);
     let runner = Arc::new(Runner::new(specs.clone(), target, url_support::options()).unwrap());
-    rt.block_on(runner.run_all(cases, Arc::new(|_: &CaseResult| {})))
+    let results = rt.block_on(runner.run_all(cases, Arc::new(|_: &CaseResult| {})));
+    // World set-up binds keys in batches as the bind action allows, and `--dry-run`'s plan
+    // counts them the same way: for the bind actions (no step calls them) plan = sent.
+    let sent = runner.requests_per_action();
+    for bind in [
+        "tencent/cvm/AssociateInstancesKeyPairs",
+        "alibaba/ecs/AttachKeyPair",
+        "alibaba/ens/AttachKeyPair",
+    ] {
+        let planned = plan.get(bind).map_or(0, |p| p.requests);
+        assert!(planned > 0, "{bind} planned");
+        assert_eq!(
+            sent.get(bind).copied(),
+            Some(planned),
+            "{bind}: sent vs plan"
+        );
+    }
+    results
 }
 
 /// The world afterwards equals the world before; differences named item by item.

@@ -93,8 +93,18 @@ pub fn plan(specs: &SpecSet, cases: &[Case], live: bool) -> BTreeMap<String, Act
         if let Some(a) = name("create", "key_pair") {
             add(key, &a, keys);
         }
-        if let Some(a) = name("bind", "key_pair").or_else(|| name("bind", "instance")) {
-            add(key, &a, bound);
+        let bind = fixture_of(specs, key, "bind", "key_pair")
+            .or_else(|| fixture_of(specs, key, "bind", "instance"));
+        if let Some(spec) = bind {
+            // Each instance's keys, as many per call as the action takes (see built_world).
+            let per_call = spec.batch_limit("key_pair") as u64;
+            let calls = case
+                .world
+                .instances
+                .iter()
+                .map(|i| (i.keys.len() as u64).div_ceil(per_call))
+                .sum();
+            add(key, &spec.action, calls);
         }
         if let Some(a) = name("unbind", "key_pair") {
             add(key, &a, bound);
