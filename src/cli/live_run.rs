@@ -240,7 +240,7 @@ pub fn print_pacing(runner: &Runner, specs: &SpecSet, wall: std::time::Duration)
     let rate = |action: &str| {
         specs
             .actions()
-            .find(|a| cloudconform::run::qualified_action(a) == action)
+            .find(|a| cloudconform::generate::Case::action_prefix(&a.key()) == action)
             .and_then(|a| a.rate_limit.as_ref().map(|r| r.per_second))
     };
     let slowest = sent

@@ -7,7 +7,7 @@ use super::bind::{Bindings, Bound};
 use super::exec::Endpoint;
 use super::Runner;
 use crate::emulator::{Account, AccountRole, Image, Instance, KeyPair, ServiceState, World};
-use crate::generate::values::{hash_prefix, stable_hash_after};
+use crate::generate::values::{hash_prefix, stable_hash_after, FormatInfo};
 use crate::generate::{Caller, Case};
 use crate::sign::Credentials;
 use crate::spec::{Provider, RefBy};
@@ -198,42 +198,36 @@ pub fn bind_world(runner: &Runner, case: &Case, region: &str) -> Result<Bindings
         .ok_or_else(|| format!("no spec for {}", case.action))?;
     let case_hash = hash_prefix(&[&case.id]);
     // Looked up once per kind, not per object (batch worlds hold 100 of a kind).
-    let format = |resource: &str, by: RefBy| runner.derived.resource_format(action, resource, by);
-    let formats = [
-        ("key_pair", RefBy::Id, format("key_pair", RefBy::Id)),
-        ("key_pair", RefBy::Name, format("key_pair", RefBy::Name)),
-        ("instance", RefBy::Id, format("instance", RefBy::Id)),
-        ("image", RefBy::Id, format("image", RefBy::Id)),
-    ];
-    let make = |resource: &str, by: RefBy, sym: &str, fallback: &str| -> String {
+    let lookup = |resource: &str, by: RefBy| runner.derived.resource_format(action, resource, by);
+    let (key_id, key_name) = (
+        lookup("key_pair", RefBy::Id),
+        lookup("key_pair", RefBy::Name),
+    );
+    let (instance_id, image_id) = (lookup("instance", RefBy::Id), lookup("image", RefBy::Id));
+    let make = |info: Option<&FormatInfo>, resource: &str, sym: &str, fallback: &str| {
         let salt = stable_hash_after(case_hash, &[sym, resource]);
-        formats
-            .iter()
-            .find(|(r, b, _)| *r == resource && *b == by)
-            .and_then(|(_, _, f)| *f)
-            .and_then(|f| f.make(salt))
-            .unwrap_or_else(|| {
-                format!(
-                    "{fallback}{}",
-                    crate::generate::values::chars_from(
-                        b"0123456789abcdefghijklmnopqrstuvwxyz",
-                        10,
-                        salt
-                    )
+        info.and_then(|f| f.make(salt)).unwrap_or_else(|| {
+            format!(
+                "{fallback}{}",
+                crate::generate::values::chars_from(
+                    b"0123456789abcdefghijklmnopqrstuvwxyz",
+                    10,
+                    salt
                 )
-            })
+            )
+        })
     };
     let mut b = Bindings {
         region: region.to_string(),
         ..Default::default()
     };
     for k in &case.world.key_pairs {
-        let id = make("key_pair", RefBy::Id, &k.sym, "key-");
-        let name = make("key_pair", RefBy::Name, &k.sym, "cc");
+        let id = make(key_id, "key_pair", &k.sym, "key-");
+        let name = make(key_name, "key_pair", &k.sym, "cc");
         b.objects.insert(k.sym.clone(), Bound { id, name });
     }
     for i in &case.world.instances {
-        let id = make("instance", RefBy::Id, &i.sym, "i-");
+        let id = make(instance_id, "instance", &i.sym, "i-");
         b.objects.insert(
             i.sym.clone(),
             Bound {
@@ -243,7 +237,7 @@ pub fn bind_world(runner: &Runner, case: &Case, region: &str) -> Result<Bindings
         );
     }
     for m in &case.world.images {
-        let id = make("image", RefBy::Id, &m.sym, "img-");
+        let id = make(image_id, "image", &m.sym, "img-");
         b.objects.insert(
             m.sym.clone(),
             Bound {

@@ -59,7 +59,6 @@ use std::time::Duration;
 pub use crate::generate::bind;
 /// The service state a case's world places on an emulator (shared with `sdk`).
 pub use control_world::service_state;
-pub use pace::qualified as qualified_action;
 pub use record::{Exchange, RequestRecord, ResponseRecord};
 pub use runner::Runner;
 pub use shrink::shrink_failures;

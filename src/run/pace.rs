@@ -1,5 +1,6 @@
 //! Pacing: each action no faster than its spec `rate_limit.per_second` (live targets only).
-use crate::spec::ActionSpec;
+use crate::generate::Case;
+use crate::spec::{ActionKey, ActionSpec};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
@@ -21,7 +22,9 @@ impl Pacer {
         else {
             return;
         };
-        let at = self.reserve(qualified(action), rate, Instant::now()).await;
+        // Named as in the `--dry-run` plan: `tencent/cvm/CreateKeyPair`.
+        let key = Case::action_prefix(&action.key());
+        let at = self.reserve(key, rate, Instant::now()).await;
         tokio::time::sleep_until(at.into()).await;
     }
 
@@ -39,24 +42,13 @@ impl Pacer {
     }
 }
 
-/// The name a run's pacing and counters use for an action: `tencent/cvm/CreateKeyPair`, as
-/// in the `--dry-run` plan (two services' actions of the same name are two limits).
-pub fn qualified(action: &ActionSpec) -> String {
-    format!(
-        "{}/{}/{}",
-        action.provider.as_str(),
-        action.service,
-        action.action
-    )
-}
-
 /// Counters a run reports at the end: requests sent per action, throttled answers.
 #[derive(Default)]
 pub struct Stats {
     throttled: std::sync::atomic::AtomicU64,
-    /// (provider, service, action, requests): a handful of actions, scanned in place so the
-    /// count costs no allocation per request (emulator runs count too).
-    sent: std::sync::Mutex<Vec<(crate::spec::Provider, String, String, u64)>>,
+    /// Requests per action: a handful of actions, scanned in place so the count costs no
+    /// allocation per request (emulator runs count too).
+    sent: std::sync::Mutex<Vec<(ActionKey, u64)>>,
 }
 
 impl Stats {
@@ -67,17 +59,15 @@ impl Stats {
 
     pub fn sent(&self, action: &ActionSpec) {
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
-        let found = sent.iter_mut().find(|(p, s, a, _)| {
-            *p == action.provider && *a == action.action && *s == action.service
+        let found = sent.iter_mut().find(|(k, _)| {
+            k.provider == action.provider
+                && k.action == action.action
+                && k.service == action.service
+                && k.version == action.version
         });
         match found {
-            Some(entry) => entry.3 += 1,
-            None => sent.push((
-                action.provider,
-                action.service.clone(),
-                action.action.clone(),
-                1,
-            )),
+            Some((_, n)) => *n += 1,
+            None => sent.push((action.key(), 1)),
         }
     }
 
@@ -85,14 +75,13 @@ impl Stats {
         self.throttled.load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// Requests sent per action, by [`qualified`] name.
+    /// Requests sent per action, by [`Case::action_prefix`] (`tencent/cvm/CreateKeyPair`).
     pub fn sent_per_action(&self) -> HashMap<String, u64> {
-        self.sent
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .map(|(p, s, a, n)| (format!("{}/{s}/{a}", p.as_str()), *n))
-            .collect()
+        let mut out = HashMap::new();
+        for (k, n) in self.sent.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            *out.entry(Case::action_prefix(k)).or_default() += n;
+        }
+        out
     }
 }
 
@@ -124,7 +113,6 @@ mod tests {
                 .find(|a| a.service == service && a.action == "CreateKeyPair")
                 .unwrap();
             stats.sent(a);
-            assert_eq!(qualified(a), format!("tencent/{service}/CreateKeyPair"));
         }
         let sent = stats.sent_per_action();
         assert_eq!(sent["tencent/cvm/CreateKeyPair"], 2);
